@@ -1,0 +1,28 @@
+// A decoded basic block: the instruction records from one guest start address
+// up to a control transfer, a privileged/sensitive instruction, the end of a
+// page, or a length limit.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "frontend/instr.h"
+
+namespace vmm {
+
+struct Block {
+  uint32_t virt_pc = 0;       // Virtual EIP at which it was built (the jump-cache key).
+  uint32_t phys_pc = 0;       // Guest physical address of the first byte.
+  uint32_t phys_page2 = ~0u;  // Second physical page when the code crosses one, else ~0.
+  uint32_t mode = 0;          // Mode bits the decode depends on (see block_mode()).
+  uint32_t byte_length = 0;   // Guest bytes covered.
+  bool valid = true;          // Cleared when a write to its page invalidates it.
+  uint64_t executions = 0;
+  std::vector<InstrRecord> instrs;
+};
+
+// Limit on instructions per block: long enough for loops, short enough that
+// interrupts are taken promptly.
+inline constexpr unsigned kMaxBlockInstrs = 64;
+
+}  // namespace vmm

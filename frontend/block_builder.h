@@ -1,0 +1,36 @@
+// Builds a Block by decoding guest code from a start address.
+#pragma once
+
+#include <cstdint>
+
+#include "frontend/block.h"
+#include "frontend/decoder.h"
+
+namespace vmm {
+
+// Where the builder gets guest code bytes from. translate() maps a virtual
+// code address to a guest physical address, raising the guest's #PF when the
+// page is not executable; bytes() returns a host pointer to the physical page.
+class CodeSource {
+ public:
+  virtual ~CodeSource() = default;
+  virtual uint32_t translate(uint32_t lin) = 0;
+  // Host pointer to `phys` through the end of its page, or nullptr when the
+  // page is not RAM.
+  virtual const uint8_t* bytes(uint32_t phys) = 0;
+};
+
+class BlockBuilder {
+ public:
+  explicit BlockBuilder(const Decoder& decoder) : decoder_(decoder) {}
+
+  // Decodes the block at virtual `eip`. Faults of the first instruction's
+  // fetch propagate (the guest is executing it); a later instruction that
+  // cannot be fetched ends the block before it. `max_instrs` limits the length.
+  void build(CodeSource& src, uint32_t eip, Block& out, unsigned max_instrs = kMaxBlockInstrs) const;
+
+ private:
+  const Decoder& decoder_;
+};
+
+}  // namespace vmm

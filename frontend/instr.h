@@ -1,0 +1,91 @@
+// The project's own decoded-instruction record. The decoder (Zydis) fills it
+// once per guest instruction; the interpreter dispatches on it and the JIT
+// translates from it, so both engines see the same operands, sizes and flags.
+#pragma once
+
+#include <cstdint>
+
+namespace vmm {
+
+class Cpu;
+struct InstrRecord;
+
+// Interpreter entry for one instruction form, chosen once at decode time.
+// Returns true when the handler set EIP itself (control transfer, or an
+// instruction after which the block must end); otherwise the run loop
+// advances EIP by the instruction length.
+using InterpHandler = bool (*)(Cpu& cpu, const InstrRecord& in);
+
+enum class OpKind : uint8_t {
+  None,
+  Reg,       // General-purpose register; `reg` is a byte offset into CpuState::gpr.
+  Mem,       // Memory operand (also LEA's address-generation operand).
+  Imm,       // Immediate (relative branch displacements included).
+  Seg,       // Segment register; `reg` is a SegReg.
+  Ctrl,      // CRn; `reg` is n.
+  Debug,     // DRn; `reg` is n.
+  X87,       // ST(i); `reg` is i.
+  Mmx,       // MMn.
+  Xmm,       // XMMn.
+  Far,       // ptr16:32 immediate far pointer: `imm` offset, `disp` selector.
+};
+
+struct Operand {
+  OpKind kind = OpKind::None;
+  uint8_t size = 0;   // Bytes.
+  uint8_t reg = 0;    // See OpKind.
+  uint8_t seg = 0;    // Mem: effective segment (SegReg), after overrides.
+  uint8_t base = 0;   // Mem: GPR index, kZeroGpr when absent.
+  uint8_t index = 0;  // Mem: GPR index, kZeroGpr when absent.
+  uint8_t scale = 0;  // Mem: shift count 0..3.
+  uint8_t pad = 0;
+  union {
+    int32_t disp;  // Mem displacement; Far selector.
+    uint32_t imm;  // Imm value, sign-extended to 32 bits when the encoding does so.
+  };
+  uint32_t imm2() const { return static_cast<uint32_t>(disp); }
+};
+
+// Instruction classification (a bit set).
+namespace iclass {
+inline constexpr uint16_t kPlain = 0;
+inline constexpr uint16_t kMemory = 1u << 0;       // Has an explicit memory operand.
+inline constexpr uint16_t kControl = 1u << 1;      // Changes EIP other than by falling through.
+inline constexpr uint16_t kPrivileged = 1u << 2;   // #GP unless CPL 0.
+inline constexpr uint16_t kSensitive = 1u << 3;    // Reads/writes state a VMM must virtualize.
+inline constexpr uint16_t kIo = 1u << 4;           // Port I/O.
+inline constexpr uint16_t kString = 1u << 5;       // MOVS/STOS/LODS/CMPS/SCAS/INS/OUTS.
+inline constexpr uint16_t kFpSimd = 1u << 6;       // x87/MMX/SSE.
+inline constexpr uint16_t kEndsBlock = 1u << 7;    // The block builder stops after it.
+inline constexpr uint16_t kInvalid = 1u << 8;      // Did not decode: executes as #UD.
+}  // namespace iclass
+
+// Prefix bits.
+namespace prefix {
+inline constexpr uint8_t kRep = 1u << 0;     // F3 (REP / REPE).
+inline constexpr uint8_t kRepne = 1u << 1;   // F2.
+inline constexpr uint8_t kLock = 1u << 2;
+inline constexpr uint8_t kOpSize = 1u << 3;  // 66.
+inline constexpr uint8_t kAddrSize = 1u << 4;  // 67.
+inline constexpr uint8_t kSegOverride = 1u << 5;
+}  // namespace prefix
+
+struct InstrRecord {
+  InterpHandler handler = nullptr;
+  uint16_t mnemonic = 0;     // ZydisMnemonic.
+  uint16_t cls = 0;          // iclass bits.
+  uint16_t flags_read = 0;   // EFLAGS bits the instruction reads.
+  uint16_t flags_written = 0;  // EFLAGS bits it writes (defined or not).
+  uint16_t flags_undefined = 0;  // EFLAGS bits it leaves undefined.
+  uint8_t length = 0;
+  uint8_t opsize = 4;        // Operand size in bytes (2 or 4; 1 for byte forms).
+  uint8_t addrsize = 4;      // Address size in bytes (2 or 4).
+  uint8_t prefixes = 0;
+  uint8_t seg = 3;           // Default/overridden data segment for implicit operands (DS).
+  uint8_t cond = 0;          // Condition code 0..15 for Jcc/SETcc/CMOVcc/FCMOVcc.
+  uint8_t nops = 0;          // Visible operands.
+  uint8_t opcode = 0;        // Last opcode byte (for diagnostics).
+  Operand ops[3];
+};
+
+}  // namespace vmm

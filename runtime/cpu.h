@@ -1,0 +1,161 @@
+// One virtual IA-32 CPU: architectural state, its softmmu, its decoded-block
+// cache, and the interpreter run loop. The JIT (jit/) runs the same Cpu.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "frontend/block.h"
+#include "frontend/block_builder.h"
+#include "frontend/decoder.h"
+#include "frontend/instr.h"
+#include "runtime/cpu_state.h"
+#include "runtime/exceptions.h"
+#include "runtime/softmmu.h"
+
+namespace vmm {
+
+class Bus;
+class Log;
+
+enum class StopReason : uint8_t {
+  kNone,
+  kHalted,            // HLT with nothing that could wake the CPU.
+  kExitDevice,        // The guest wrote to the exit device.
+  kInstructionLimit,  // run() reached its instruction budget.
+  kTripleFault,
+  kFatal,             // An unrecoverable condition; message in stop_message().
+};
+
+struct CpuStats {
+  uint64_t instructions = 0;
+  uint64_t blocks_built = 0;
+  uint64_t instrs_decoded = 0;
+  uint64_t block_lookups = 0;
+  uint64_t jump_cache_hits = 0;
+  uint64_t blocks_invalidated = 0;
+  uint64_t exceptions = 0;
+};
+
+class Cpu final : private CodeSource {
+ public:
+  Cpu(GuestRam& ram, Bus& bus);
+  ~Cpu() override;
+
+  CpuState s;
+  SoftMmu mmu;
+  Bus& bus;
+  GuestRam& ram;
+  Log* log = nullptr;  // Optional -d logging.
+
+  // MMU index of ordinary data accesses (depends on CPL).
+  unsigned mmu_idx() const { return s.cpl == 3 ? kMmuUser : kMmuKernel; }
+
+  // --- Runs guest code until a stop reason or `max_instructions`. ---
+  StopReason run(uint64_t max_instructions = ~uint64_t{0});
+  // Executes exactly one instruction (for lockstep and differential tests).
+  StopReason step();
+
+  void request_stop(StopReason why, int status = 0);
+  StopReason stop_reason() const { return stop_reason_; }
+  int exit_status() const { return exit_status_; }
+  const std::string& stop_message() const { return stop_message_; }
+  void clear_stop() { stop_reason_ = StopReason::kNone; stopped_ = false; }
+
+  // End the current block after the current instruction (mode change, SMC).
+  void end_block() { exit_block_ = true; }
+
+  // --- Memory through segmentation and paging. ---
+  uint32_t linear(uint8_t seg, uint32_t off) const { return s.seg[seg].base + off; }
+  template <typename T>
+  T read(uint8_t seg, uint32_t off) {
+    return mmu.read<T>(linear(seg, off), mmu_idx());
+  }
+  template <typename T>
+  void write(uint8_t seg, uint32_t off, T v) {
+    mmu.write<T>(linear(seg, off), v, mmu_idx());
+  }
+
+  // Effective address of a memory operand (SDM Vol. 1, 3.7.5).
+  uint32_t ea(const InstrRecord& in, const Operand& o) const {
+    uint32_t a = s.gpr[o.base] + (s.gpr[o.index] << o.scale) + static_cast<uint32_t>(o.disp);
+    return in.addrsize == 2 ? (a & 0xFFFF) : a;
+  }
+
+  // Stack (SS:ESP, honouring SS.B for the stack-pointer width).
+  template <typename T>
+  void push(T v) {
+    uint32_t sp = s.gpr[ESP] - sizeof(T);
+    if (!s.stack32()) sp = (s.gpr[ESP] & 0xFFFF0000u) | (sp & 0xFFFF);
+    write<T>(SS, s.stack32() ? sp : (sp & 0xFFFF), v);
+    s.gpr[ESP] = sp;
+  }
+  template <typename T>
+  T pop() {
+    uint32_t sp = s.gpr[ESP];
+    T v = read<T>(SS, s.stack32() ? sp : (sp & 0xFFFF));
+    uint32_t n = sp + sizeof(T);
+    s.gpr[ESP] = s.stack32() ? n : ((sp & 0xFFFF0000u) | (n & 0xFFFF));
+    return v;
+  }
+
+  // Loads the flat 32-bit protected-mode state a multiboot loader hands over
+  // (Multiboot Specification 0.6.96, 3.2 "Machine state").
+  void reset_flat_protected(uint32_t eip);
+  // Power-on state (SDM Vol. 3A, 9.1.1), used on reset.
+  void reset_power_on();
+
+  // Called after CR0/CR3/CR4 changes: flushes what depends on them.
+  void paging_changed();
+
+  // Drops decoded blocks on a physical page (SMC) and everything cached for them.
+  void invalidate_code_page(uint32_t phys_page);
+  void flush_code_cache();
+
+  const CpuStats& stats() const { return stats_; }
+  const Decoder& decoder() const { return s.code32() ? dec32_ : dec16_; }
+
+  // Instruction being executed by the interpreter (for diagnostics).
+  const InstrRecord* current() const { return cur_; }
+
+  // Whether HLT may wait (something can still raise an interrupt).
+  std::function<bool()> can_wake;
+
+  // Delivers an exception or interrupt to the guest (set by the system layer).
+  // The default one stops the machine with a message.
+  std::function<void(Cpu&, const GuestException&)> deliver_exception;
+
+ private:
+  uint32_t translate(uint32_t lin) override;
+  const uint8_t* bytes(uint32_t phys) override;
+
+  Block* lookup_block(uint32_t eip);
+  Block* build_block(uint32_t eip, uint32_t phys, uint32_t mode);
+  uint32_t block_mode() const { return (s.code32() ? 1u : 0u) | (uint32_t{s.cpl} << 1); }
+  void handle_exception(const GuestException& e);
+
+  Decoder dec32_{true};
+  Decoder dec16_{false};
+  BlockBuilder builder32_{dec32_};
+  BlockBuilder builder16_{dec16_};
+
+  static constexpr unsigned kJumpCacheBits = 12;
+  std::vector<Block*> jump_cache_;
+  std::unordered_map<uint64_t, std::unique_ptr<Block>> blocks_;
+  std::unordered_map<uint32_t, std::vector<Block*>> page_blocks_;
+  std::vector<std::unique_ptr<Block>> retired_;  // Invalidated while possibly executing.
+
+  const InstrRecord* cur_ = nullptr;
+  bool exit_block_ = false;
+  bool stopped_ = false;
+  StopReason stop_reason_ = StopReason::kNone;
+  int exit_status_ = 0;
+  std::string stop_message_;
+  CpuStats stats_;
+};
+
+}  // namespace vmm

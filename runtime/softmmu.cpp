@@ -1,0 +1,213 @@
+#include "runtime/softmmu.h"
+
+#include "devices/bus.h"
+#include "runtime/exceptions.h"
+
+namespace vmm {
+
+namespace {
+// Page-table entry bits (SDM Vol. 3A, Tables 4-4 to 4-6).
+constexpr uint32_t kPtePresent = 1u << 0;
+constexpr uint32_t kPteWritable = 1u << 1;
+constexpr uint32_t kPteUser = 1u << 2;
+constexpr uint32_t kPteAccessed = 1u << 5;
+constexpr uint32_t kPteDirty = 1u << 6;
+constexpr uint32_t kPdeLargePage = 1u << 7;
+
+void invalidate(TlbEntry& e) {
+  e.tag_read = e.tag_write = e.tag_fetch = tlbflag::kInvalid;
+  e.phys_page = 0;
+  e.addend = 0;
+}
+}  // namespace
+
+SoftMmu::SoftMmu(CpuState& cpu, GuestRam& ram, Bus& bus)
+    : cpu_(cpu), ram_(ram), bus_(bus), code_pages_((ram.size() + kPageSize - 1) / kPageSize, 0) {
+  for (auto& t : tlb_)
+    for (auto& e : t) invalidate(e);
+}
+
+uint32_t SoftMmu::phys_read(uint32_t phys, unsigned size) {
+  if (ram_.contains(phys, size)) {
+    uint32_t v = 0;
+    std::memcpy(&v, ram_.ptr(phys), size);
+    return v;
+  }
+  ++stats_.mmio_accesses;
+  if (bus_.is_mmio(phys)) return bus_.mmio_read(phys, size);
+  if (on_unassigned) on_unassigned(phys, size, false);
+  return size >= 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
+}
+
+void SoftMmu::phys_write(uint32_t phys, uint32_t value, unsigned size) {
+  if (ram_.contains(phys, size)) {
+    std::memcpy(ram_.ptr(phys), &value, size);
+    return;
+  }
+  ++stats_.mmio_accesses;
+  if (bus_.is_mmio(phys)) {
+    bus_.mmio_write(phys, size, value);
+    return;
+  }
+  if (on_unassigned) on_unassigned(phys, size, true);
+}
+
+// 32-bit paging walk, SDM Vol. 3A 4.3; access rights per 4.6; accessed and
+// dirty flags per 4.8. A and D are set only once the access is known to
+// succeed, so a faulting access leaves the tables untouched.
+uint32_t SoftMmu::walk(uint32_t lin, Access acc, unsigned idx, bool& writable_now) {
+  if (!(cpu_.cr0 & cr0::PG)) {
+    writable_now = true;
+    return lin;
+  }
+  ++stats_.walks;
+  const bool user = idx == kMmuUser;
+  const bool write = acc == Access::kWrite;
+  auto fault = [&](bool present) {
+    ++stats_.page_faults;
+    cpu_.cr2 = lin;
+    raise_exception(kPF, (present ? pferr::kPresent : 0) | (write ? pferr::kWrite : 0) |
+                             (user ? pferr::kUser : 0));
+  };
+
+  const uint32_t pde_addr = (cpu_.cr3 & kPageMask) | ((lin >> 22) << 2);
+  uint32_t pde = phys_read(pde_addr, 4);
+  if (!(pde & kPtePresent)) fault(false);
+
+  const bool large = (pde & kPdeLargePage) && (cpu_.cr4 & cr4::PSE);
+  uint32_t pte_addr = 0, pte = 0, rights, phys;
+  if (large) {
+    rights = pde;
+    phys = (pde & 0xFFC00000u) | (lin & 0x003FFFFFu);
+  } else {
+    pte_addr = (pde & kPageMask) | (((lin >> 12) & 0x3FF) << 2);
+    pte = phys_read(pte_addr, 4);
+    if (!(pte & kPtePresent)) fault(false);
+    rights = pde & pte;
+    phys = (pte & kPageMask) | (lin & 0xFFFu);
+  }
+
+  // User accesses need U/S=1 at both levels and, to write, R/W=1 at both.
+  // Supervisor writes need R/W=1 only when CR0.WP=1.
+  const bool rw = rights & kPteWritable;
+  const bool may_write = user ? rw : (rw || !(cpu_.cr0 & cr0::WP));
+  if (user && !(rights & kPteUser)) fault(true);
+  if (write && !may_write) fault(true);
+
+  if (large) {
+    uint32_t n = pde | kPteAccessed | (write ? kPteDirty : 0);
+    if (n != pde) phys_write(pde_addr, n, 4);
+    writable_now = may_write && (n & kPteDirty);
+  } else {
+    if (!(pde & kPteAccessed)) phys_write(pde_addr, pde | kPteAccessed, 4);
+    uint32_t n = pte | kPteAccessed | (write ? kPteDirty : 0);
+    if (n != pte) phys_write(pte_addr, n, 4);
+    writable_now = may_write && (n & kPteDirty);
+  }
+  return phys;
+}
+
+void SoftMmu::fill(uint32_t lin, uint32_t phys, Access acc, unsigned idx, bool writable_now) {
+  TlbEntry& e = entry(idx, lin);
+  const uint32_t page = lin & kPageMask;
+  const uint32_t ppage = phys & kPageMask;
+  auto same_page = [&](uint32_t tag) { return !(tag & tlbflag::kInvalid) && (tag & kPageMask) == page; };
+  if (!same_page(e.tag_read) && !same_page(e.tag_write) && !same_page(e.tag_fetch)) invalidate(e);
+  if (e.phys_page != ppage) invalidate(e);
+
+  uint32_t extra = 0;
+  if (!ram_.contains(ppage, kPageSize)) extra |= tlbflag::kMmio;
+  e.phys_page = ppage;
+  e.addend = reinterpret_cast<uintptr_t>(ram_.data()) + ppage - page;
+  e.tag_read = page | extra;
+  e.tag_fetch = page | extra;
+  if (acc == Access::kWrite || writable_now) {
+    e.tag_write = page | extra | (is_code_page(ppage) ? tlbflag::kCode : 0);
+  }
+}
+
+uint32_t SoftMmu::translate(uint32_t lin, Access acc, unsigned idx) {
+  TlbEntry& e = entry(idx, lin);
+  const uint32_t tag = acc == Access::kRead ? e.tag_read : acc == Access::kWrite ? e.tag_write : e.tag_fetch;
+  if (!(tag & tlbflag::kInvalid) && (tag & kPageMask) == (lin & kPageMask)) {
+    return e.phys_page | (lin & ~kPageMask);
+  }
+  bool writable_now = false;
+  uint32_t phys = walk(lin, acc, idx, writable_now);
+  fill(lin, phys, acc, idx, writable_now);
+  return phys;
+}
+
+uint32_t SoftMmu::translate_fetch(uint32_t lin, unsigned idx) { return translate(lin, Access::kFetch, idx); }
+
+uint32_t SoftMmu::read_slow(uint32_t lin, unsigned size, unsigned idx) {
+  if ((lin & ~kPageMask) + size > kPageSize) {
+    // Crosses a page boundary: byte by byte, lowest address first, so a
+    // fault on either page is reported with that page's address.
+    uint32_t v = 0;
+    for (unsigned i = 0; i < size; ++i) v |= uint32_t{read<uint8_t>(lin + i, idx)} << (8 * i);
+    return v;
+  }
+  const uint32_t phys = translate(lin, Access::kRead, idx);
+  return phys_read(phys, size);
+}
+
+void SoftMmu::write_slow(uint32_t lin, uint32_t value, unsigned size, unsigned idx) {
+  if ((lin & ~kPageMask) + size > kPageSize) {
+    // Both pages must be writable before any byte is written.
+    probe_write(lin, size, idx);
+    for (unsigned i = 0; i < size; ++i) write<uint8_t>(lin + i, static_cast<uint8_t>(value >> (8 * i)), idx);
+    return;
+  }
+  const uint32_t phys = translate(lin, Access::kWrite, idx);
+  if (is_code_page(phys)) {
+    ++stats_.code_writes;
+    if (on_code_write) on_code_write(phys, size);
+  }
+  phys_write(phys, value, size);
+}
+
+void SoftMmu::probe_write(uint32_t lin, unsigned size, unsigned idx) {
+  translate(lin, Access::kWrite, idx);
+  const uint32_t last = lin + size - 1;
+  if ((last & kPageMask) != (lin & kPageMask)) translate(last, Access::kWrite, idx);
+}
+
+uint8_t* SoftMmu::host_run(uint32_t lin, uint32_t len, Access acc, unsigned idx) {
+  const uint32_t phys = translate(lin, acc, idx);
+  if (!ram_.contains(phys, len)) return nullptr;
+  if (acc == Access::kWrite && is_code_page(phys)) return nullptr;
+  return ram_.ptr(phys);
+}
+
+void SoftMmu::flush_all() {
+  ++stats_.flushes;
+  for (auto& t : tlb_)
+    for (auto& e : t) invalidate(e);
+}
+
+void SoftMmu::flush_page(uint32_t lin) {
+  ++stats_.page_flushes;
+  for (unsigned idx = 0; idx < kMmuCount; ++idx) invalidate(entry(idx, lin));
+}
+
+void SoftMmu::mark_code_page(uint32_t phys_page) {
+  const uint32_t p = phys_page >> 12;
+  if (p >= code_pages_.size() || code_pages_[p]) return;
+  code_pages_[p] = 1;
+  for (auto& t : tlb_)
+    for (auto& e : t)
+      if (e.phys_page == (phys_page & kPageMask) && !(e.tag_write & tlbflag::kInvalid))
+        e.tag_write |= tlbflag::kCode;
+}
+
+void SoftMmu::clear_code_page(uint32_t phys_page) {
+  const uint32_t p = phys_page >> 12;
+  if (p >= code_pages_.size() || !code_pages_[p]) return;
+  code_pages_[p] = 0;
+  for (auto& t : tlb_)
+    for (auto& e : t)
+      if (e.phys_page == (phys_page & kPageMask)) e.tag_write &= ~tlbflag::kCode;
+}
+
+}  // namespace vmm

@@ -1,0 +1,147 @@
+// The softmmu: a QEMU-style software TLB in front of the 2-level IA-32 page
+// walker (SDM Vol. 3A, 4.3 "32-bit paging"). Every guest memory access of
+// both engines goes through it. The TLB entry layout below is the one the JIT
+// probes from emitted code (offsets via offsetof), so it is defined only here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "runtime/cpu_state.h"
+#include "runtime/guest_ram.h"
+
+namespace vmm {
+
+class Bus;
+
+enum class Access : uint8_t { kRead = 0, kWrite = 1, kFetch = 2 };
+
+// Bits kept in the low (page-offset) bits of a TLB tag. Any set bit makes the
+// fast-path compare fail, so the access goes to the slow path.
+namespace tlbflag {
+inline constexpr uint32_t kInvalid = 1u << 0;  // Entry holds nothing for this access kind.
+inline constexpr uint32_t kMmio = 1u << 1;     // Page is not RAM: device or unassigned.
+inline constexpr uint32_t kCode = 1u << 2;     // Write tag only: page holds decoded/translated code.
+}  // namespace tlbflag
+
+inline constexpr uint32_t kPageSize = 4096;
+inline constexpr uint32_t kPageMask = ~(kPageSize - 1);
+
+// One TLB entry: a virtual page with a tag per access kind (the page number, or
+// with tlbflag bits when the access must take the slow path) and the addend
+// that turns a virtual address on that page into a host pointer into RAM.
+struct TlbEntry {
+  uint32_t tag_read;
+  uint32_t tag_write;
+  uint32_t tag_fetch;
+  uint32_t phys_page;  // Guest physical page of the mapping.
+  uintptr_t addend;    // host address = addend + virtual address (RAM pages only).
+  uint64_t reserved;
+};
+static_assert(sizeof(TlbEntry) == 32, "the JIT indexes TLB entries with a shift by 5");
+
+// MMU index: separate TLBs for supervisor and user accesses, as QEMU's mmu_idx.
+enum MmuIdx : uint8_t { kMmuKernel = 0, kMmuUser = 1, kMmuCount = 2 };
+
+struct SoftMmuStats {
+  uint64_t walks = 0;
+  uint64_t page_faults = 0;
+  uint64_t flushes = 0;
+  uint64_t page_flushes = 0;
+  uint64_t mmio_accesses = 0;
+  uint64_t code_writes = 0;
+};
+
+class SoftMmu {
+ public:
+  static constexpr unsigned kTlbBits = 10;
+  static constexpr unsigned kTlbSize = 1u << kTlbBits;
+
+  SoftMmu(CpuState& cpu, GuestRam& ram, Bus& bus);
+
+  // Called when a write hits a physical page that holds decoded code, before
+  // the write is done: the block cache drops that page's blocks and calls
+  // clear_code_page().
+  std::function<void(uint32_t phys_addr, unsigned size)> on_code_write;
+  // Called for writes to unassigned physical addresses (for the -d unimp log).
+  std::function<void(uint32_t phys_addr, unsigned size, bool is_write)> on_unassigned;
+
+  // --- Data accesses at linear address `lin` through the TLB of `idx`. ---
+  template <typename T>
+  T read(uint32_t lin, unsigned idx) {
+    const TlbEntry& e = entry(idx, lin);
+    // Comparing the page of the access's last byte with the tag also rejects
+    // accesses that cross into the next page.
+    if (e.tag_read == ((lin + sizeof(T) - 1) & kPageMask)) [[likely]] {
+      T v;
+      std::memcpy(&v, reinterpret_cast<const void*>(e.addend + lin), sizeof(T));
+      return v;
+    }
+    return static_cast<T>(read_slow(lin, sizeof(T), idx));
+  }
+
+  template <typename T>
+  void write(uint32_t lin, T value, unsigned idx) {
+    const TlbEntry& e = entry(idx, lin);
+    if (e.tag_write == ((lin + sizeof(T) - 1) & kPageMask)) [[likely]] {
+      std::memcpy(reinterpret_cast<void*>(e.addend + lin), &value, sizeof(T));
+      return;
+    }
+    write_slow(lin, static_cast<uint32_t>(value), sizeof(T), idx);
+  }
+
+  // Checks that [lin, lin+size) is writable (faulting as a write would),
+  // without writing. For instructions that must fault before any side effect.
+  void probe_write(uint32_t lin, unsigned size, unsigned idx);
+
+  // Host pointer for `len` bytes at `lin` on one page for `acc`, or nullptr
+  // when the page is not plain RAM (MMIO, code page for writes). Faults as
+  // the access would. Used by string instructions to move page runs at once.
+  uint8_t* host_run(uint32_t lin, uint32_t len, Access acc, unsigned idx);
+
+  // Translates a code address (execute access) to a guest physical address.
+  uint32_t translate_fetch(uint32_t lin, unsigned idx);
+
+  // Full translation for an access kind, filling the TLB. Raises #PF.
+  uint32_t translate(uint32_t lin, Access acc, unsigned idx);
+
+  // Reads/writes guest physical memory (RAM, MMIO or unassigned), no paging.
+  uint32_t phys_read(uint32_t phys, unsigned size);
+  void phys_write(uint32_t phys, uint32_t value, unsigned size);
+
+  // TLB maintenance (MOV CR3, paging mode changes, INVLPG).
+  void flush_all();
+  void flush_page(uint32_t lin);
+
+  // Code-page tracking for self-modifying code.
+  void mark_code_page(uint32_t phys_page);
+  void clear_code_page(uint32_t phys_page);
+  bool is_code_page(uint32_t phys) const {
+    uint32_t p = phys >> 12;
+    return p < code_pages_.size() && code_pages_[p];
+  }
+
+  const TlbEntry* tlb(unsigned idx) const { return tlb_[idx]; }
+  const SoftMmuStats& stats() const { return stats_; }
+
+ private:
+  TlbEntry& entry(unsigned idx, uint32_t lin) { return tlb_[idx][(lin >> 12) & (kTlbSize - 1)]; }
+  uint32_t read_slow(uint32_t lin, unsigned size, unsigned idx);
+  void write_slow(uint32_t lin, uint32_t value, unsigned size, unsigned idx);
+  // Walks the page tables for one page; returns the physical address and the
+  // access kinds the mapping allows without another walk (tlb fill rights).
+  uint32_t walk(uint32_t lin, Access acc, unsigned idx, bool& writable_now);
+  void fill(uint32_t lin, uint32_t phys, Access acc, unsigned idx, bool writable_now);
+
+  CpuState& cpu_;
+  GuestRam& ram_;
+  Bus& bus_;
+  alignas(64) TlbEntry tlb_[kMmuCount][kTlbSize];
+  std::vector<uint8_t> code_pages_;
+  SoftMmuStats stats_;
+};
+
+}  // namespace vmm
