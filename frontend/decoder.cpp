@@ -200,6 +200,7 @@ DecodeStatus Decoder::decode(const uint8_t* bytes, size_t avail, InstrRecord& ou
     default:
       break;
   }
+  if (insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) cls |= iclass::kFar | iclass::kSensitive | iclass::kEndsBlock;
   if (insn.mnemonic == ZYDIS_MNEMONIC_LOOP || insn.mnemonic == ZYDIS_MNEMONIC_LOOPE ||
       insn.mnemonic == ZYDIS_MNEMONIC_LOOPNE || insn.mnemonic == ZYDIS_MNEMONIC_JCXZ ||
       insn.mnemonic == ZYDIS_MNEMONIC_JECXZ || insn.mnemonic == ZYDIS_MNEMONIC_HLT)

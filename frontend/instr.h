@@ -58,6 +58,7 @@ inline constexpr uint16_t kString = 1u << 5;       // MOVS/STOS/LODS/CMPS/SCAS/I
 inline constexpr uint16_t kFpSimd = 1u << 6;       // x87/MMX/SSE.
 inline constexpr uint16_t kEndsBlock = 1u << 7;    // The block builder stops after it.
 inline constexpr uint16_t kInvalid = 1u << 8;      // Did not decode: executes as #UD.
+inline constexpr uint16_t kFar = 1u << 9;          // Far JMP/CALL/RET (loads CS).
 }  // namespace iclass
 
 // Prefix bits.

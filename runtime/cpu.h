@@ -111,6 +111,8 @@ class Cpu final : private CodeSource {
 
   // Called after CR0/CR3/CR4 changes: flushes what depends on them.
   void paging_changed();
+  // INVLPG: one page of the TLB and what was cached through it.
+  void tlb_flush_page(uint32_t lin);
 
   // Drops decoded blocks on a physical page (SMC) and everything cached for them.
   void invalidate_code_page(uint32_t phys_page);

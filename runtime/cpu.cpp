@@ -1,0 +1,296 @@
+#include "runtime/cpu.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+#include "devices/bus.h"
+#include "runtime/interp/interp.h"
+#include "runtime/log.h"
+
+namespace vmm {
+
+namespace {
+// Bound on cached decoded blocks; the cache is dropped whole beyond it.
+constexpr size_t kMaxCachedBlocks = 1u << 16;
+
+const char* vector_name(uint8_t v) {
+  static const char* const kNames[] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#MP",
+                                       "#TS", "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM"};
+  return v < sizeof(kNames) / sizeof(kNames[0]) ? kNames[v] : "INT";
+}
+}  // namespace
+
+Cpu::Cpu(GuestRam& r, Bus& b) : mmu(s, r, b), bus(b), ram(r), jump_cache_(1u << kJumpCacheBits, nullptr) {
+  mmu.on_code_write = [this](uint32_t phys, unsigned) { invalidate_code_page(phys & kPageMask); };
+  reset_power_on();
+}
+
+Cpu::~Cpu() = default;
+
+void Cpu::request_stop(StopReason why, int status) {
+  if (!stopped_) {
+    stop_reason_ = why;
+    exit_status_ = status;
+  }
+  stopped_ = true;
+  exit_block_ = true;
+}
+
+void Cpu::reset_power_on() {
+  // SDM Vol. 3A, Table 9-1: real mode at F000:FFF0 with CS base FFFF0000.
+  s = CpuState{};
+  for (auto& sc : s.seg) {
+    sc.selector = 0;
+    sc.base = 0;
+    sc.limit = 0xFFFF;
+    sc.attr = SegmentCache::kPresent | SegmentCache::kS | SegmentCache::kWritable | SegmentCache::kAccessed;
+  }
+  s.seg[CS].selector = 0xF000;
+  s.seg[CS].base = 0xFFFF0000u;
+  s.seg[CS].attr = SegmentCache::kPresent | SegmentCache::kS | SegmentCache::kCode | SegmentCache::kReadable |
+                   SegmentCache::kAccessed;
+  s.eip = 0xFFF0;
+  s.gpr[EDX] = 0x00000633;  // Processor signature, as CPUID.01H:EAX.
+  s.cr0 = cr0::ET | cr0::CD | cr0::NW;
+  s.idtr.limit = 0xFFFF;
+  s.gdtr.limit = 0xFFFF;
+  s.ldtr.limit = 0xFFFF;
+  s.ldtr.attr = SegmentCache::kPresent | 2;
+  s.tr.limit = 0xFFFF;
+  s.tr.attr = SegmentCache::kPresent | 11;
+  paging_changed();
+}
+
+void Cpu::reset_flat_protected(uint32_t eip) {
+  // Multiboot 0.6.96, 3.2: CS a 32-bit read/execute code segment with offset 0
+  // and limit 0xFFFFFFFF; DS, ES, FS, GS, SS 32-bit read/write data segments
+  // likewise; A20 enabled; CR0 PG=0, PE=1; EFLAGS VM=0, IF=0.
+  s = CpuState{};
+  const uint16_t data_attr = SegmentCache::kPresent | SegmentCache::kS | SegmentCache::kWritable |
+                             SegmentCache::kAccessed | SegmentCache::kDb | SegmentCache::kGranularity;
+  for (int i = 0; i < kSegCount; ++i) {
+    s.seg[i] = SegmentCache{0x10, data_attr, 0, 0xFFFFFFFFu};
+  }
+  s.seg[CS] = SegmentCache{0x08,
+                           static_cast<uint16_t>(SegmentCache::kPresent | SegmentCache::kS | SegmentCache::kCode |
+                                                 SegmentCache::kReadable | SegmentCache::kAccessed |
+                                                 SegmentCache::kDb | SegmentCache::kGranularity),
+                           0, 0xFFFFFFFFu};
+  s.ldtr.attr = SegmentCache::kPresent | 2;
+  s.tr.attr = SegmentCache::kPresent | 11;  // Busy 32-bit TSS type; base 0 limit 0 until LTR.
+  s.cr0 = cr0::PE | cr0::ET;
+  s.eflags = flag::kFixed1;
+  s.eip = eip;
+  s.cpl = 0;
+  paging_changed();
+}
+
+void Cpu::paging_changed() {
+  mmu.flush_all();
+  std::fill(jump_cache_.begin(), jump_cache_.end(), nullptr);
+  exit_block_ = true;
+}
+
+void Cpu::tlb_flush_page(uint32_t lin) {
+  mmu.flush_page(lin);
+  std::fill(jump_cache_.begin(), jump_cache_.end(), nullptr);
+}
+
+uint32_t Cpu::translate(uint32_t lin) { return mmu.translate_fetch(lin, mmu_idx()); }
+
+const uint8_t* Cpu::bytes(uint32_t phys) {
+  if (!ram.contains(phys)) return nullptr;
+  return ram.ptr(phys);
+}
+
+void Cpu::invalidate_code_page(uint32_t phys_page) {
+  auto it = page_blocks_.find(phys_page);
+  if (it != page_blocks_.end()) {
+    std::vector<Block*> victims = std::move(it->second);
+    page_blocks_.erase(it);
+    for (Block* b : victims) {
+      if (!b->valid) continue;
+      b->valid = false;
+      ++stats_.blocks_invalidated;
+      auto bi = blocks_.find(uint64_t{b->phys_pc} | (uint64_t{b->mode} << 32));
+      if (bi != blocks_.end() && bi->second.get() == b) {
+        // The block may be executing right now: keep it alive until the run
+        // loop is back at a block boundary.
+        retired_.push_back(std::move(bi->second));
+        blocks_.erase(bi);
+      }
+    }
+  }
+  mmu.clear_code_page(phys_page);
+  // The write may have hit the block being executed: finish the current
+  // instruction, then leave the block (SMC in the same block).
+  exit_block_ = true;
+}
+
+void Cpu::flush_code_cache() {
+  for (auto& [key, b] : blocks_) {
+    b->valid = false;
+    mmu.clear_code_page(b->phys_pc & kPageMask);
+    if (b->phys_page2 != ~0u) mmu.clear_code_page(b->phys_page2);
+    retired_.push_back(std::move(b));
+  }
+  blocks_.clear();
+  page_blocks_.clear();
+  std::fill(jump_cache_.begin(), jump_cache_.end(), nullptr);
+  exit_block_ = true;
+}
+
+Block* Cpu::build_block(uint32_t eip, uint32_t phys, uint32_t mode) {
+  if (blocks_.size() >= kMaxCachedBlocks) flush_code_cache();
+  auto b = std::make_unique<Block>();
+  (s.code32() ? builder32_ : builder16_).build(*this, eip, *b);
+  b->mode = mode;
+  for (InstrRecord& in : b->instrs) interp::bind(in);
+  ++stats_.blocks_built;
+  stats_.instrs_decoded += b->instrs.size();
+  Block* raw = b.get();
+  const uint32_t page1 = phys & kPageMask;
+  page_blocks_[page1].push_back(raw);
+  mmu.mark_code_page(page1);
+  if (raw->phys_page2 != ~0u) {
+    page_blocks_[raw->phys_page2].push_back(raw);
+    mmu.mark_code_page(raw->phys_page2);
+  }
+  if (log && log->enabled(LogMask::kInAsm)) {
+    FILE* f = log->stream();
+    std::fprintf(f, "----------------\nIN: \n");
+    uint32_t pc = eip;
+    for (const InstrRecord& in : raw->instrs) {
+      uint8_t buf[16] = {};
+      for (unsigned i = 0; i < in.length && i < 15; ++i) {
+        try {
+          buf[i] = mmu.read<uint8_t>(pc + i, mmu_idx());
+        } catch (const GuestException&) {
+        }
+      }
+      std::fprintf(f, "0x%08x:  %s\n", pc, decoder().disassemble(buf, in.length, pc).c_str());
+      pc += in.length;
+    }
+    std::fprintf(f, "\n");
+  }
+  blocks_.emplace(uint64_t{phys} | (uint64_t{mode} << 32), std::move(b));
+  return raw;
+}
+
+Block* Cpu::lookup_block(uint32_t eip) {
+  ++stats_.block_lookups;
+  const uint32_t mode = block_mode();
+  Block*& slot = jump_cache_[(eip ^ (eip >> kJumpCacheBits)) & ((1u << kJumpCacheBits) - 1)];
+  if (slot && slot->valid && slot->virt_pc == eip && slot->mode == mode) {
+    ++stats_.jump_cache_hits;
+    return slot;
+  }
+  const uint32_t phys = mmu.translate_fetch(eip, mmu_idx());
+  auto it = blocks_.find(uint64_t{phys} | (uint64_t{mode} << 32));
+  Block* b = nullptr;
+  if (it != blocks_.end() && it->second->virt_pc == eip) {
+    b = it->second.get();
+    // A block whose code continues on a second page is only reusable while
+    // that page is mapped to the same physical page.
+    if (b->phys_page2 != ~0u &&
+        (mmu.translate_fetch(eip + b->byte_length - 1, mmu_idx()) & kPageMask) != b->phys_page2) {
+      b->valid = false;
+      retired_.push_back(std::move(it->second));
+      blocks_.erase(it);
+      b = nullptr;
+    }
+  }
+  if (!b) {
+    if (it != blocks_.end() && blocks_.count(uint64_t{phys} | (uint64_t{mode} << 32))) {
+      // Same physical code reached through another virtual address: decode again
+      // (relative branch targets are virtual).
+      it->second->valid = false;
+      retired_.push_back(std::move(it->second));
+      blocks_.erase(it);
+    }
+    b = build_block(eip, phys, mode);
+  }
+  slot = b;
+  return b;
+}
+
+void Cpu::handle_exception(const GuestException& e) {
+  ++stats_.exceptions;
+  if (log && log->enabled(LogMask::kInt)) {
+    log->printf(LogMask::kInt, "exception %s (vector %u) error=0x%x eip=0x%08x cr2=0x%08x\n", vector_name(e.vector),
+                e.vector, e.error, s.eip, s.cr2);
+  }
+  if (deliver_exception) {
+    deliver_exception(*this, e);
+    return;
+  }
+  char msg[160];
+  std::snprintf(msg, sizeof msg, "unhandled guest exception %s (vector %u, error code 0x%x) at eip=0x%08x",
+                vector_name(e.vector), e.vector, e.error, s.eip);
+  stop_message_ = msg;
+  request_stop(StopReason::kFatal, 1);
+}
+
+StopReason Cpu::run(uint64_t max_instructions) {
+  uint64_t budget = max_instructions;
+  const bool trace = log && (log->enabled(LogMask::kExec) || log->enabled(LogMask::kCpu));
+  while (!stopped_) {
+    if (budget == 0) return StopReason::kInstructionLimit;
+    retired_.clear();
+    const InstrRecord* first = nullptr;
+    try {
+      while (!stopped_ && budget != 0) {
+        Block* b = lookup_block(s.eip);
+        if (trace) {
+          log->printf(LogMask::kExec, "Trace: [%08x] %08x\n", b->phys_pc, s.eip);
+          if (log->enabled(LogMask::kCpu)) {
+            log->printf(LogMask::kCpu,
+                        "EAX=%08x EBX=%08x ECX=%08x EDX=%08x\nESI=%08x EDI=%08x EBP=%08x ESP=%08x\n"
+                        "EIP=%08x EFL=%08x CPL=%u CR0=%08x CR3=%08x\n",
+                        s.gpr[EAX], s.gpr[EBX], s.gpr[ECX], s.gpr[EDX], s.gpr[ESI], s.gpr[EDI], s.gpr[EBP],
+                        s.gpr[ESP], s.eip, s.eflags, s.cpl, s.cr0, s.cr3);
+          }
+        }
+        ++b->executions;
+        exit_block_ = false;
+        first = b->instrs.data();
+        const size_t n = std::min<uint64_t>(b->instrs.size(), budget);
+        const InstrRecord* in = first;
+        const InstrRecord* const end = first + n;
+        // The interpreter's inner loop: one indirect call per instruction.
+        while (in != end) {
+          cur_ = in;
+          if (in->handler(*this, *in)) {
+            ++in;
+            break;
+          }
+          s.eip += in->length;
+          ++in;
+          if (exit_block_) break;
+        }
+        const uint64_t done = static_cast<uint64_t>(in - first);
+        stats_.instructions += done;
+        budget -= done;
+        first = nullptr;
+        if (!retired_.empty()) retired_.clear();
+      }
+    } catch (const GuestException& e) {
+      // The faulting instruction did not complete; the ones before it did.
+      if (first) {
+        const uint64_t done = static_cast<uint64_t>(cur_ - first);
+        stats_.instructions += done;
+        budget -= std::min(budget, done);
+      }
+      handle_exception(e);
+    }
+  }
+  return stop_reason_;
+}
+
+StopReason Cpu::step() {
+  const StopReason r = run(1);
+  return r;
+}
+
+}  // namespace vmm

@@ -1,0 +1,52 @@
+// Segment-register loads and descriptor-table access (SDM Vol. 3A, 3.4-3.5 and
+// 5.5-5.8). These are emulation routines: the interpreter calls them and the
+// JIT emits calls to the same functions.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/cpu_state.h"
+
+namespace vmm {
+
+class Cpu;
+
+// An 8-byte segment descriptor as stored in the GDT/LDT.
+struct Descriptor {
+  uint32_t lo = 0;
+  uint32_t hi = 0;
+
+  uint32_t base() const { return (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000u); }
+  uint32_t raw_limit() const { return (lo & 0xFFFF) | (hi & 0x000F0000u); }
+  // Byte-granular limit (G=1 scales by 4 KiB and fills the low 12 bits).
+  uint32_t limit() const { return (hi & (1u << 23)) ? (raw_limit() << 12) | 0xFFF : raw_limit(); }
+  // Descriptor bits 40..55 in SegmentCache::attr layout.
+  uint16_t attr() const { return static_cast<uint16_t>((hi >> 8) & 0xF0FF); }
+  uint8_t type() const { return (hi >> 8) & 0xF; }
+  bool s() const { return hi & (1u << 12); }
+  uint8_t dpl() const { return (hi >> 13) & 3; }
+  bool present() const { return hi & (1u << 15); }
+  bool code() const { return s() && (type() & 8); }
+  bool conforming() const { return code() && (type() & 4); }
+  bool readable_code() const { return code() && (type() & 2); }
+  bool writable_data() const { return s() && !(type() & 8) && (type() & 2); }
+};
+
+// Reads the descriptor named by `selector` from the GDT or LDT with
+// supervisor rights. Raises #GP(selector & ~3) when it lies beyond the table limit.
+Descriptor read_descriptor(Cpu& cpu, uint16_t selector);
+// Sets the accessed bit of a descriptor in memory (and in `d`).
+void mark_accessed(Cpu& cpu, uint16_t selector, Descriptor& d);
+
+// MOV/POP to ES, SS, DS, FS, GS, and LDS..LSS: loads the selector and hidden
+// cache with the protection checks of SDM Vol. 3A 5.5-5.7 (real mode: base = sel << 4).
+void load_segment(Cpu& cpu, SegReg seg, uint16_t selector);
+
+// Loads CS for a far JMP/CALL/RET at the same privilege level (the new EIP is
+// checked against the new limit by the caller). Raises #GP/#NP as the SDM says.
+void load_code_segment(Cpu& cpu, uint16_t selector, uint32_t new_eip);
+
+// Loads a segment register's cache directly from a descriptor (no checks).
+void set_segment_cache(SegmentCache& s, uint16_t selector, const Descriptor& d);
+
+}  // namespace vmm
