@@ -1,0 +1,119 @@
+# GuestBuild.cmake - helpers that build guest programs (multiboot kernels)
+# and their native 32-bit Linux reference builds.
+#
+# Guests are compiled by invoking the C compiler directly with -m32 from
+# add_custom_command rather than through add_executable: the rest of the
+# project targets the host (x86-64, -Wall -Wextra, optionally sanitizers), and
+# none of those target-wide settings may leak into a freestanding i386 kernel.
+#
+# Included from tests/guests and guests/ (and usable from bench/):
+#
+#   vmm_add_guest(<target> OUTPUT <file.elf> SOURCES <src>... [DEFINES <d>...])
+#       builds <file.elf> from the given C/asm sources plus the runtime in
+#       tests/guests/lib; <target> is an ALL target that produces it.
+#   vmm_add_guest_native(<target> OUTPUT <file> SOURCES <src>... [DEFINES ...])
+#       builds the same program sources as a hosted 32-bit Linux program.
+include_guard(GLOBAL)
+
+set(VMM_GUEST_LIB_DIR ${CMAKE_CURRENT_LIST_DIR}/lib)
+set(VMM_GUEST_CC ${CMAKE_C_COMPILER} CACHE FILEPATH
+    "C compiler used (with -m32) for guest programs and their native references")
+
+# Code generation shared by guests and native references, so that both run
+# the same algorithms compiled the same way.  i686 is the baseline the VMM
+# models (CMOV, no SSE needed).
+set(VMM_GUEST_COMMON_FLAGS -m32 -march=i686 -O2 -g -Wall -Wextra
+    -fno-asynchronous-unwind-tables -fno-unwind-tables)
+
+# Guest-only: no libc, no PIC, no stack protector (no TLS canary in a bare
+# machine), and no x87/SSE/MMX registers at all: the guests are integer-only
+# so that they depend on nothing but the integer ISA.
+set(VMM_GUEST_CFLAGS ${VMM_GUEST_COMMON_FLAGS}
+    -ffreestanding -fno-pic -fno-pie -fno-stack-protector -mgeneral-regs-only
+    -I${VMM_GUEST_LIB_DIR})
+set(VMM_GUEST_LDFLAGS -nostdlib -static -no-pie
+    -Wl,-T,${VMM_GUEST_LIB_DIR}/guest.ld -Wl,--build-id=none
+    -Wl,-z,max-page-size=4096)
+
+set(VMM_GUEST_RUNTIME
+    ${VMM_GUEST_LIB_DIR}/crt0.S
+    ${VMM_GUEST_LIB_DIR}/io.c
+    ${VMM_GUEST_LIB_DIR}/string.c
+    ${VMM_GUEST_LIB_DIR}/libgcc.c)
+# Everything a guest build depends on besides its own sources.
+set(VMM_GUEST_RUNTIME_DEPS ${VMM_GUEST_RUNTIME}
+    ${VMM_GUEST_LIB_DIR}/io.h
+    ${VMM_GUEST_LIB_DIR}/guest.ld)
+
+# Fail at configure time, with a clear message, when the compiler cannot
+# produce 32-bit code: every guest test would fail later otherwise.
+function(_vmm_guest_check_toolchain)
+  if(DEFINED CACHE{VMM_GUEST_TOOLCHAIN_OK})
+    return()
+  endif()
+  set(dir ${CMAKE_BINARY_DIR}/CMakeFiles/vmm_guest_check)
+  file(MAKE_DIRECTORY ${dir})
+  file(WRITE ${dir}/free.c "int guest_main(void) { return 0; }\n")
+  file(WRITE ${dir}/hosted.c
+       "#include <stdio.h>\nint main(void) { printf(\"ok\\n\"); return 0; }\n")
+
+  execute_process(
+    COMMAND ${VMM_GUEST_CC} ${VMM_GUEST_CFLAGS} ${VMM_GUEST_LDFLAGS}
+            ${VMM_GUEST_RUNTIME} ${dir}/free.c -o ${dir}/free.elf
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR
+      "Guest programs: '${VMM_GUEST_CC} -m32' cannot build a freestanding "
+      "i386 kernel:\n${out}\n"
+      "Install a compiler with 32-bit x86 support (Debian: gcc-multilib, "
+      "see scripts/setup.sh) or point VMM_GUEST_CC at one.")
+  endif()
+
+  execute_process(
+    COMMAND ${VMM_GUEST_CC} ${VMM_GUEST_COMMON_FLAGS} ${dir}/hosted.c
+            -o ${dir}/hosted
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(rc EQUAL 0)
+    execute_process(COMMAND ${dir}/hosted RESULT_VARIABLE rc
+                    OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  endif()
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR
+      "Guest programs: '${VMM_GUEST_CC} -m32' cannot build and run a hosted "
+      "32-bit Linux program (needed for the native reference outputs):\n"
+      "${out}\n"
+      "Install the 32-bit C library (Debian: gcc-multilib, see "
+      "scripts/setup.sh).")
+  endif()
+  set(VMM_GUEST_TOOLCHAIN_OK TRUE CACHE INTERNAL "gcc -m32 works")
+endfunction()
+_vmm_guest_check_toolchain()
+
+function(vmm_add_guest target)
+  cmake_parse_arguments(PARSE_ARGV 1 G "" "OUTPUT" "SOURCES;DEFINES")
+  list(TRANSFORM G_DEFINES PREPEND -D)
+  add_custom_command(
+    OUTPUT ${G_OUTPUT}
+    COMMAND ${VMM_GUEST_CC} ${VMM_GUEST_CFLAGS} ${G_DEFINES} ${VMM_GUEST_LDFLAGS}
+            ${VMM_GUEST_RUNTIME} ${G_SOURCES} -o ${G_OUTPUT}
+    DEPENDS ${VMM_GUEST_RUNTIME_DEPS} ${G_SOURCES}
+    COMMENT "Building guest ${G_OUTPUT}"
+    COMMAND_EXPAND_LISTS
+    VERBATIM)
+  add_custom_target(${target} ALL DEPENDS ${G_OUTPUT})
+endfunction()
+
+function(vmm_add_guest_native target)
+  cmake_parse_arguments(PARSE_ARGV 1 G "" "OUTPUT" "SOURCES;DEFINES")
+  list(TRANSFORM G_DEFINES PREPEND -D)
+  add_custom_command(
+    OUTPUT ${G_OUTPUT}
+    COMMAND ${VMM_GUEST_CC} ${VMM_GUEST_COMMON_FLAGS} -DGUEST_NATIVE ${G_DEFINES}
+            -I${VMM_GUEST_LIB_DIR} ${VMM_GUEST_LIB_DIR}/native_main.c ${G_SOURCES}
+            -o ${G_OUTPUT}
+    DEPENDS ${VMM_GUEST_LIB_DIR}/native_main.c ${VMM_GUEST_LIB_DIR}/io.h ${G_SOURCES}
+    COMMENT "Building native reference ${G_OUTPUT}"
+    COMMAND_EXPAND_LISTS
+    VERBATIM)
+  add_custom_target(${target} ALL DEPENDS ${G_OUTPUT})
+endfunction()
