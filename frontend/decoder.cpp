@@ -275,7 +275,7 @@ DecodeStatus Decoder::decode(const uint8_t* bytes, size_t avail, InstrRecord& ou
       case ZYDIS_OPERAND_TYPE_POINTER:
         o.kind = OpKind::Far;
         o.imm = z.ptr.offset;
-        o.disp = z.ptr.segment;
+        out.far_selector = z.ptr.segment;
         break;
       default:
         continue;

@@ -27,7 +27,7 @@ enum class OpKind : uint8_t {
   X87,       // ST(i); `reg` is i.
   Mmx,       // MMn.
   Xmm,       // XMMn.
-  Far,       // ptr16:32 immediate far pointer: `imm` offset, `disp` selector.
+  Far,       // ptr16:32 immediate far pointer: `imm` offset, InstrRecord::far_selector.
 };
 
 struct Operand {
@@ -40,10 +40,9 @@ struct Operand {
   uint8_t scale = 0;  // Mem: shift count 0..3.
   uint8_t pad = 0;
   union {
-    int32_t disp;  // Mem displacement; Far selector.
+    int32_t disp;  // Mem displacement.
     uint32_t imm;  // Imm value, sign-extended to 32 bits when the encoding does so.
   };
-  uint32_t imm2() const { return static_cast<uint32_t>(disp); }
 };
 
 // Instruction classification (a bit set).
@@ -86,6 +85,7 @@ struct InstrRecord {
   uint8_t cond = 0;          // Condition code 0..15 for Jcc/SETcc/CMOVcc/FCMOVcc.
   uint8_t nops = 0;          // Visible operands.
   uint8_t opcode = 0;        // Last opcode byte (for diagnostics).
+  uint16_t far_selector = 0;  // Selector of a ptr16:16/32 operand (far JMP/CALL).
   Operand ops[3];
 };
 

@@ -170,7 +170,8 @@ void SoftMmu::write_slow(uint32_t lin, uint32_t value, unsigned size, unsigned i
 void SoftMmu::probe_write(uint32_t lin, unsigned size, unsigned idx) {
   translate(lin, Access::kWrite, idx);
   const uint32_t last = lin + size - 1;
-  if ((last & kPageMask) != (lin & kPageMask)) translate(last, Access::kWrite, idx);
+  // A fault on the second page reports that page's first byte in CR2.
+  if ((last & kPageMask) != (lin & kPageMask)) translate(last & kPageMask, Access::kWrite, idx);
 }
 
 uint8_t* SoftMmu::host_run(uint32_t lin, uint32_t len, Access acc, unsigned idx) {

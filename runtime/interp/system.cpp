@@ -145,7 +145,7 @@ bool far_jmp(Cpu& c, const InstrRecord& in) {
   uint16_t sel;
   uint32_t off;
   if (in.ops[0].kind == OpKind::Far) {
-    sel = static_cast<uint16_t>(in.ops[0].disp);
+    sel = in.far_selector;
     off = static_cast<T>(in.ops[0].imm);
   } else {
     const uint32_t a = c.ea(in, in.ops[0]);
@@ -162,7 +162,7 @@ bool far_call(Cpu& c, const InstrRecord& in) {
   uint16_t sel;
   uint32_t off;
   if (in.ops[0].kind == OpKind::Far) {
-    sel = static_cast<uint16_t>(in.ops[0].disp);
+    sel = in.far_selector;
     off = static_cast<T>(in.ops[0].imm);
   } else {
     const uint32_t a = c.ea(in, in.ops[0]);

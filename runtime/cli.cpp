@@ -1,0 +1,119 @@
+#include "runtime/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace vmm {
+
+namespace {
+// QEMU options are single-dash words (-kernel, -append). CLI11 reads words
+// after a double dash, so single-dash spellings of these names are rewritten.
+const char* const kQemuStyle[] = {"kernel", "append", "m", "nographic", "serial", "d", "D", "no-reboot",
+                                  "display", "monitor", "device", "engine", "stats"};
+
+std::vector<std::string> normalise(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.size() > 2 && a[0] == '-' && a[1] != '-') {
+      const std::string word = a.substr(1, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 1);
+      for (const char* q : kQemuStyle) {
+        if (word == q && std::strlen(q) > 1) {
+          a = "-" + a;
+          break;
+        }
+      }
+    }
+    args.push_back(a);
+  }
+  return args;
+}
+}  // namespace
+
+bool parse_memory_size(const std::string& text, uint64_t& bytes) {
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
+  size_t pos = 0;
+  unsigned long long v;
+  try {
+    v = std::stoull(text, &pos);
+  } catch (...) {
+    return false;
+  }
+  std::string suffix = text.substr(pos);
+  uint64_t mul = 1ull << 20;  // QEMU: a bare number is MiB.
+  if (suffix == "K" || suffix == "k") mul = 1ull << 10;
+  else if (suffix == "M" || suffix == "m" || suffix.empty()) mul = 1ull << 20;
+  else if (suffix == "G" || suffix == "g") mul = 1ull << 30;
+  else return false;
+  if (v == 0 || v > (1ull << 40) / mul) return false;
+  bytes = v * mul;
+  return true;
+}
+
+bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& error) {
+  CLI::App app{"vmm: an IA-32 virtual machine monitor (interpreter and block-caching JIT)", "vmm"};
+  std::string mem = "128";
+  std::string serial = "stdio";
+  std::string engine = "interp";
+  std::string display, monitor;
+  std::vector<std::string> devices;
+  app.add_option("--kernel", out.machine.kernel, "Multiboot kernel (ELF32 or a.out kludge) to boot")->required();
+  app.add_option("--append", out.machine.append, "Kernel command line");
+  app.add_option("-m", mem, "Guest RAM size in MiB (suffixes K, M, G as QEMU)");
+  bool nographic = false;
+  app.add_flag("--nographic", nographic, "No graphical output; serial on stdio (always the case)");
+  app.add_option("--serial", serial, "Serial port back end: stdio (default) or none/null");
+  app.add_option("-d", out.log_items, "Log items, comma separated: in_asm,out_asm,exec,int,cpu,unimp,guest_errors");
+  app.add_option("-D", out.log_file, "Write the -d log to this file instead of stderr");
+  app.add_flag("--no-reboot", out.machine.no_reboot, "Exit instead of rebooting on a triple fault");
+  app.add_option("--display", display, "Display back end (only 'none')");
+  app.add_option("--monitor", monitor, "Monitor back end (only 'none')");
+  app.add_option("--device", devices, "Device (only isa-debug-exit, which is always present at 0xf4)");
+  app.add_option("--engine", engine, "Execution engine: interp or jit")->check(CLI::IsMember({"interp", "jit"}));
+  app.add_flag("--stats", out.stats, "Print execution statistics at exit");
+
+  std::vector<std::string> args = normalise(argc, argv);
+  std::reverse(args.begin(), args.end());
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp&) {
+    out.show_help = true;
+    error = app.help();
+    return true;
+  } catch (const CLI::ParseError& e) {
+    error = e.what();
+    return false;
+  }
+
+  if (!parse_memory_size(mem, out.machine.ram_bytes)) {
+    error = "invalid memory size '" + mem + "' (expected MiB, or a number with K/M/G)";
+    return false;
+  }
+  if (serial == "stdio") out.machine.serial_stdio = true;
+  else if (serial == "none" || serial == "null") out.machine.serial_stdio = false;
+  else {
+    error = "unsupported -serial back end '" + serial + "' (stdio, none)";
+    return false;
+  }
+  if (!display.empty() && display != "none") {
+    error = "unsupported -display '" + display + "' (vmm has no display; use none)";
+    return false;
+  }
+  if (!monitor.empty() && monitor != "none") {
+    error = "unsupported -monitor '" + monitor + "' (use none)";
+    return false;
+  }
+  for (const std::string& d : devices) {
+    if (d.rfind("isa-debug-exit", 0) != 0) {
+      error = "unsupported -device '" + d + "' (only isa-debug-exit, which is built in at port 0xf4)";
+      return false;
+    }
+  }
+  out.machine.engine = engine == "jit" ? Engine::kJit : Engine::kInterp;
+  return true;
+}
+
+}  // namespace vmm

@@ -1,0 +1,26 @@
+// The command line, in QEMU's spelling wherever QEMU has the option.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/machine.h"
+
+namespace vmm {
+
+struct CliOptions {
+  MachineConfig machine;
+  std::string log_items;  // -d
+  std::string log_file;   // -D
+  bool stats = false;     // --stats
+  bool show_help = false;
+};
+
+// Parses argv. On an error returns false with a one-line message in `error`;
+// on -h/--help returns true with show_help set and the text in `error`.
+bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& error);
+
+// Parses a QEMU -m size: a number of MiB, or with a suffix K/M/G (as QEMU).
+bool parse_memory_size(const std::string& text, uint64_t& bytes);
+
+}  // namespace vmm

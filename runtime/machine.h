@@ -1,0 +1,66 @@
+// The PC-like machine: guest RAM, the bus with its devices, one CPU, and the
+// loaders. It owns everything a guest run needs and maps a run's end to an
+// exit status.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "devices/bus.h"
+#include "runtime/cpu.h"
+#include "runtime/guest_ram.h"
+#include "runtime/log.h"
+
+namespace vmm {
+
+class Uart16550;
+class DebugExit;
+
+enum class Engine { kInterp, kJit };
+
+struct MachineConfig {
+  uint64_t ram_bytes = 128ull << 20;
+  std::string kernel;
+  std::string append;
+  Engine engine = Engine::kInterp;
+  bool serial_stdio = true;  // COM1 on stdin/stdout (-serial stdio); else discarded.
+  bool no_reboot = false;
+};
+
+// Process exit statuses other than the guest's own (see README).
+inline constexpr int kExitUsage = 2;       // Bad option, bad or missing kernel, no memory.
+inline constexpr int kExitGuestCrash = 3;  // The guest stopped on an unrecoverable condition.
+
+class Machine {
+ public:
+  // Throws std::runtime_error (or LoadError) with a one-line message when the
+  // RAM cannot be allocated or the kernel cannot be loaded.
+  Machine(const MachineConfig& config, Log& log);
+  ~Machine();
+
+  // Runs the guest to its end; returns the process exit status.
+  int run();
+
+  // Prints execution statistics (--stats).
+  void print_stats(FILE* out, double seconds) const;
+
+  Cpu& cpu() { return *cpu_; }
+  Bus& bus() { return bus_; }
+  GuestRam& ram() { return *ram_; }
+
+ private:
+  void poll_input();
+
+  MachineConfig config_;
+  Log& log_;
+  std::unique_ptr<GuestRam> ram_;
+  Bus bus_;
+  std::unique_ptr<Cpu> cpu_;
+  std::unique_ptr<Uart16550> uart_;
+  std::unique_ptr<DebugExit> exit_device_;
+  bool input_open_ = true;
+  bool printed_ = false;
+};
+
+}  // namespace vmm
