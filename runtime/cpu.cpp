@@ -114,12 +114,7 @@ void Cpu::invalidate_code_page(uint32_t phys_page) {
       b->valid = false;
       ++stats_.blocks_invalidated;
       auto bi = blocks_.find(uint64_t{b->phys_pc} | (uint64_t{b->mode} << 32));
-      if (bi != blocks_.end() && bi->second.get() == b) {
-        // The block may be executing right now: keep it alive until the run
-        // loop is back at a block boundary.
-        retired_.push_back(std::move(bi->second));
-        blocks_.erase(bi);
-      }
+      if (bi != blocks_.end() && bi->second.get() == b) retire_block(bi);
     }
   }
   mmu.clear_code_page(phys_page);
@@ -187,32 +182,46 @@ Block* Cpu::lookup_block(uint32_t eip) {
     return slot;
   }
   const uint32_t phys = mmu.translate_fetch(eip, mmu_idx());
-  auto it = blocks_.find(uint64_t{phys} | (uint64_t{mode} << 32));
-  Block* b = nullptr;
-  if (it != blocks_.end() && it->second->virt_pc == eip) {
-    b = it->second.get();
-    // A block whose code continues on a second page is only reusable while
-    // that page is mapped to the same physical page.
-    if (b->phys_page2 != ~0u &&
-        (mmu.translate_fetch(eip + b->byte_length - 1, mmu_idx()) & kPageMask) != b->phys_page2) {
-      b->valid = false;
-      retired_.push_back(std::move(it->second));
-      blocks_.erase(it);
-      b = nullptr;
+  const uint64_t key = uint64_t{phys} | (uint64_t{mode} << 32);
+  auto it = blocks_.find(key);
+  if (it != blocks_.end()) {
+    Block* b = it->second.get();
+    // Relative branches are resolved from EIP at run time, but a block found
+    // through another virtual alias, or whose second page is now mapped
+    // elsewhere, is decoded again rather than reused.
+    bool reusable = b->virt_pc == eip;
+    if (reusable && b->phys_page2 != ~0u) {
+      try {
+        reusable = (mmu.translate_fetch(eip + b->byte_length - 1, mmu_idx()) & kPageMask) == b->phys_page2;
+      } catch (const GuestException&) {
+        reusable = false;  // The rebuilt block ends before the unmapped page.
+      }
     }
-  }
-  if (!b) {
-    if (it != blocks_.end() && blocks_.count(uint64_t{phys} | (uint64_t{mode} << 32))) {
-      // Same physical code reached through another virtual address: decode again
-      // (relative branch targets are virtual).
-      it->second->valid = false;
-      retired_.push_back(std::move(it->second));
-      blocks_.erase(it);
+    if (reusable) {
+      slot = b;
+      return b;
     }
-    b = build_block(eip, phys, mode);
+    retire_block(it);
   }
+  Block* b = build_block(eip, phys, mode);
   slot = b;
   return b;
+}
+
+void Cpu::retire_block(std::unordered_map<uint64_t, std::unique_ptr<Block>>::iterator it) {
+  Block* b = it->second.get();
+  b->valid = false;
+  for (uint32_t page : {b->phys_pc & kPageMask, b->phys_page2}) {
+    if (page == ~0u) continue;
+    auto pi = page_blocks_.find(page);
+    if (pi == page_blocks_.end()) continue;
+    auto& v = pi->second;
+    v.erase(std::remove(v.begin(), v.end(), b), v.end());
+  }
+  // The block may be executing right now: keep it alive until the run loop
+  // is back at a block boundary.
+  retired_.push_back(std::move(it->second));
+  blocks_.erase(it);
 }
 
 void Cpu::handle_exception(const GuestException& e) {

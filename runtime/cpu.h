@@ -139,6 +139,7 @@ class Cpu final : private CodeSource {
   Block* build_block(uint32_t eip, uint32_t phys, uint32_t mode);
   uint32_t block_mode() const { return (s.code32() ? 1u : 0u) | (uint32_t{s.cpl} << 1); }
   void handle_exception(const GuestException& e);
+  void retire_block(std::unordered_map<uint64_t, std::unique_ptr<Block>>::iterator it);
 
   Decoder dec32_{true};
   Decoder dec16_{false};
