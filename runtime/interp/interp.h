@@ -40,6 +40,7 @@ void register_bitops(SelectorTable& t);    // bitops.cpp: BT*, BSF, BSR, BSWAP, 
 void register_misc(SelectorTable& t);      // misc.cpp: CBW.., XADD, CMPXCHG*, flag ops, NOP, ...
 void register_string(SelectorTable& t);    // string.cpp: MOVS..SCAS with REP prefixes.
 void register_stack(SelectorTable& t);     // stack.cpp: PUSHA/POPA, ENTER/LEAVE, PUSHF/POPF.
+void register_x87(SelectorTable& t);       // x87*.cpp: the x87 FPU, FXSAVE/FXRSTOR.
 
 // The #UD handler for unimplemented forms (logs once per mnemonic).
 bool unimplemented(Cpu& cpu, const InstrRecord& in);

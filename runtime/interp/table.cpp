@@ -32,6 +32,7 @@ const SelectorTable& table() {
     register_misc(t);
     register_string(t);
     register_stack(t);
+    register_x87(t);
   });
   return t;
 }
