@@ -3,7 +3,8 @@
  *
  * Guests link with -nostdlib, so there is no libgcc.  On i386 gcc expands
  * 64-bit add/sub/mul/shift inline but calls helpers for 64-bit division and
- * remainder, and __builtin_popcount without POPCNT becomes a call too.
+ * remainder; __builtin_popcount (no POPCNT on i686) and, depending on the
+ * tuning, __builtin_ctzll/clzll become calls too.
  * Implementing them here means 64-bit arithmetic in the guests runs our code,
  * and the native reference build (real libgcc) checks it.
  */
@@ -17,6 +18,8 @@ int64_t __divdi3(int64_t n, int64_t d);
 int64_t __moddi3(int64_t n, int64_t d);
 int __popcountsi2(uint32_t x);
 int __popcountdi2(uint64_t x);
+int __ctzdi2(uint64_t x);
+int __clzdi2(uint64_t x);
 
 uint64_t __udivmoddi4(uint64_t n, uint64_t d, uint64_t *rem)
 {
@@ -110,4 +113,17 @@ int __popcountsi2(uint32_t x)
 int __popcountdi2(uint64_t x)
 {
     return __popcountsi2((uint32_t)x) + __popcountsi2((uint32_t)(x >> 32));
+}
+
+/* Bit scans of a 64-bit value (undefined for 0, as the built-ins are). */
+int __ctzdi2(uint64_t x)
+{
+    uint32_t lo = (uint32_t)x;
+    return lo ? __builtin_ctz(lo) : 32 + __builtin_ctz((uint32_t)(x >> 32));
+}
+
+int __clzdi2(uint64_t x)
+{
+    uint32_t hi = (uint32_t)(x >> 32);
+    return hi ? __builtin_clz(hi) : 32 + __builtin_clz((uint32_t)x);
 }
