@@ -32,11 +32,10 @@ constexpr uint64_t kLoadAddrOff = 16;
 constexpr uint64_t kLoadEndAddrOff = 20;
 constexpr uint64_t kBssEndAddrOff = 24;
 constexpr uint64_t kEntryAddrOff = 28;
-// Header length: the magic fields; up to the address fields; up to the
-// graphics fields (mode_type, width, height, depth).
+// Header length: the magic fields; up to the end of the address fields. (The
+// graphics fields, 32-47, are not used.)
 constexpr uint64_t kHeaderMagicFieldsSize = 12;
 constexpr uint64_t kHeaderAddressFieldsEnd = 32;
-constexpr uint64_t kHeaderGraphicsFieldsEnd = 48;
 
 // 3.1.2 "The magic fields of Multiboot header": flag bits. Bits 0-15 are
 // requirements a loader must refuse if it does not understand them; bits
@@ -333,11 +332,10 @@ void check_header(const ImageReader& image, const MultibootHeader& h) {
     fail("multiboot header requires features this loader does not support (flags " + hex(h.flags) +
          ", unsupported required bits " + hex(unsupported) + ")");
   }
-  // The header must hold the fields its flags make valid, all inside the
-  // first 8192 bytes and inside the file.
-  uint64_t length = kHeaderMagicFieldsSize;
-  if (h.flags & kHeaderFlagAoutKludge) length = kHeaderAddressFieldsEnd;
-  if (h.flags & kHeaderFlagVideoMode) length = kHeaderGraphicsFieldsEnd;
+  // The header must hold the fields this loader reads, inside the first
+  // 8192 bytes and inside the file. The graphics fields (flag 2) are never
+  // read, so a header cut short before them is not refused.
+  const uint64_t length = (h.flags & kHeaderFlagAoutKludge) ? kHeaderAddressFieldsEnd : kHeaderMagicFieldsSize;
   if (h.offset + length > kHeaderSearchLimit || !image.contains(h.offset, length)) {
     fail("multiboot header at offset " + hex(h.offset) + " is truncated (its flags " + hex(h.flags) + " need " +
          std::to_string(length) + " bytes within the first 8192 bytes of the file)");
@@ -459,23 +457,23 @@ std::vector<Chunk> elf_chunks(const ImageReader& image, uint64_t* entry) {
 // fits below the EBDA without touching the kernel, else from the first page
 // after the kernel's highest byte, in available RAM.
 uint64_t place_info(const std::vector<Chunk>& chunks, const std::vector<MemoryRegion>& map, uint64_t size) {
-  auto overlaps_kernel = [&](uint64_t addr) {
-    return std::any_of(chunks.begin(), chunks.end(),
-                       [&](const Chunk& c) { return addr < c.end() && c.addr < addr + size; });
+  auto fits = [&](uint64_t addr) {
+    const bool clear_of_kernel = std::none_of(chunks.begin(), chunks.end(), [&](const Chunk& c) {
+      return addr < c.end() && c.addr < addr + size;
+    });
+    return clear_of_kernel && in_available_memory(map, addr, addr + size);
   };
-  if (kInfoPreferredAddr + size <= kInfoLowLimit && in_available_memory(map, kInfoPreferredAddr, kInfoPreferredAddr + size) &&
-      !overlaps_kernel(kInfoPreferredAddr)) {
-    return kInfoPreferredAddr;
-  }
+  if (kInfoPreferredAddr + size <= kInfoLowLimit && fits(kInfoPreferredAddr)) return kInfoPreferredAddr;
+
   uint64_t kernel_end = 0;
   for (const Chunk& c : chunks) kernel_end = std::max(kernel_end, c.end());
   uint64_t addr = align_up(kernel_end, kPageSize);
   // After a kernel that ends in low memory, the next free RAM may be past
-  // the reserved legacy area.
-  if (addr < kHighMemoryStart && !in_available_memory(map, addr, addr + size)) addr = kHighMemoryStart;
-  if (in_available_memory(map, addr, addr + size)) return addr;
-  fail("no room for the multiboot information (" + std::to_string(size) + " bytes) at " +
-       hex(kInfoPreferredAddr) + " or after the kernel in guest RAM");
+  // the reserved legacy area (nothing of the kernel lies above it).
+  if (addr < kHighMemoryStart && !fits(addr)) addr = kHighMemoryStart;
+  if (fits(addr)) return addr;
+  fail("no room for the multiboot information (" + std::to_string(size) + " bytes) at " + hex(kInfoPreferredAddr) +
+       " or after the kernel in guest RAM");
 }
 
 // Where each part of the boot information goes. Layout: the structure, the

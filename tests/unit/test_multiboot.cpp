@@ -199,6 +199,14 @@ TEST_F(MultibootTest, HigherHalfKernelLoadsAtPhysicalAddressAndTranslatesEntry) 
   EXPECT_EQ(bi.entry, 0x100020u);
 }
 
+TEST_F(MultibootTest, HigherHalfKernelWithPhysicalEntryPoint) {
+  // Kernels that set ENTRY to the physical address of their start code.
+  ElfBuilder b;
+  b.entry = 0x10000c;
+  b.segments.push_back({0x100000, pattern(0x800, 5), 0x800, 0xC0100000});
+  EXPECT_EQ(load_multiboot(ram, b.build(), "").entry, 0x10000cu);
+}
+
 TEST_F(MultibootTest, BootInformationFields) {
   BootInfo bi = load_multiboot(ram, simple_kernel().build(), "console=ttyS0 quiet");
   EXPECT_EQ(bi.ebx, 0x9000u) << "the default place in low memory";
@@ -294,6 +302,21 @@ TEST_F(MultibootTest, VideoModeRequestIsAcceptedWithoutFramebufferInfo) {
   b.mb_flags = kMbPageAlign | kMbMemInfo | kMbVideo;
   BootInfo bi = load_multiboot(ram, b.build(), "");
   EXPECT_EQ(get32(bi.ebx) & (kInfoVbe | kInfoFramebuffer), 0u);
+}
+
+TEST_F(MultibootTest, VideoModeRequestWithoutGraphicsFieldsIsAccepted) {
+  // The graphics fields are not used, so a header that ends before them
+  // (here at the very end of the file) still loads.
+  std::vector<uint8_t> image = pattern(0x100, 1);
+  const uint32_t off = 0x100 - 32;
+  std::vector<uint8_t> h = mb_header(kMbMemInfo | kMbVideo | kMbAoutKludge);
+  std::memcpy(image.data() + off, h.data(), h.size());
+  put32(image, off + 12, 0x100000 + off);
+  put32(image, off + 16, 0x100000);
+  put32(image, off + 20, 0);
+  put32(image, off + 24, 0);
+  put32(image, off + 28, 0x100000);
+  EXPECT_NO_THROW(load_multiboot(ram, image, ""));
 }
 
 TEST_F(MultibootTest, OptionalFlagBitsAreIgnored) {
