@@ -13,7 +13,8 @@
 #       tests/guests/lib; <target> is an ALL target that produces it.
 #   vmm_add_guest_native(<target> OUTPUT <file> SOURCES <src>... [DEFINES ...])
 #       builds the same program sources as a hosted 32-bit Linux program.
-include_guard(GLOBAL)
+# Variables are directory-scoped, so every including directory runs this file.
+include_guard(DIRECTORY)
 
 set(VMM_GUEST_LIB_DIR ${CMAKE_CURRENT_LIST_DIR}/lib)
 set(VMM_GUEST_CC ${CMAKE_C_COMPILER} CACHE FILEPATH
