@@ -1,8 +1,230 @@
-// MUL, IMUL, DIV, IDIV (being implemented).
+// MUL, IMUL, DIV, IDIV (SDM Vol. 2A, "MUL—Unsigned Multiply", "IMUL—Signed
+// Multiply", "DIV—Unsigned Divide", "IDIV—Signed Divide").
+//
+// Multiplies run on the host: CF/OF are defined, but SF/ZF/AF/PF are undefined
+// and only a real multiplier reproduces them, so the guest flags are loaded
+// into the host flags first and all six are read back. Divides check for #DE
+// in C++ before anything changes, so no host divide can trap; they leave
+// EFLAGS as they were (the SDM leaves all six undefined).
+#include <Zydis/Zydis.h>
+
+#include <cstdint>
+
+#include "runtime/interp/flags.h"
 #include "runtime/interp/interp.h"
+#include "runtime/interp/operands.h"
 
 namespace vmm::interp {
+namespace {
 
-void register_muldiv(SelectorTable&) {}
+// AX image that VMM_FLAGS_IN turns into host flags: AH = EFLAGS[7:0] for SAHF,
+// AL = OF (ADD 7F overflows exactly when AL is 1; SAHF then leaves OF alone).
+inline uint16_t flags_to_ax(uint32_t f) { return static_cast<uint16_t>((f << 8) | ((f >> 11) & 1)); }
+#define VMM_FLAGS_IN "addb $0x7f, %%al\n\tsahf\n\t"
+#define VMM_FLAGS_OUT "\n\tlahf\n\tseto %%al"
+
+constexpr uint8_t kRegA = 0;      // Byte offset of AL/AX/EAX in CpuState::gpr.
+constexpr uint8_t kRegD = 2 * 4;  // DX/EDX.
+
+// AX := AL * b (MUL/IMUL r/m8). The result is moved out of AX before LAHF.
+template <bool kSigned>
+inline uint16_t host_mul8(uint32_t& eflags, uint8_t a, uint8_t b) {
+  uint16_t fl = flags_to_ax(eflags), r;
+  if constexpr (kSigned) {
+    asm(VMM_FLAGS_IN "movb %2, %%al\n\timulb %3\n\tmovw %%ax, %1" VMM_FLAGS_OUT
+        : "+a"(fl), "=&r"(r) : "r"(a), "r"(b) : "cc");
+  } else {
+    asm(VMM_FLAGS_IN "movb %2, %%al\n\tmulb %3\n\tmovw %%ax, %1" VMM_FLAGS_OUT
+        : "+a"(fl), "=&r"(r) : "r"(a), "r"(b) : "cc");
+  }
+  merge_flags(eflags, lahf_seto_to_eflags(fl), flag::kArith);
+  return r;
+}
+
+// DX:AX := AX * b or EDX:EAX := EAX * b; returns the low half, `hi` the high.
+template <bool kSigned, typename T>
+inline T host_mul(uint32_t& eflags, T a, T b, T& hi) {
+  uint16_t fl = flags_to_ax(eflags);
+  T lo;
+  if constexpr (sizeof(T) == 4) {
+    if constexpr (kSigned) {
+      asm(VMM_FLAGS_IN "movl %3, %%eax\n\timull %4\n\tmovl %%eax, %2" VMM_FLAGS_OUT
+          : "+a"(fl), "=d"(hi), "=&r"(lo) : "r"(a), "r"(b) : "cc");
+    } else {
+      asm(VMM_FLAGS_IN "movl %3, %%eax\n\tmull %4\n\tmovl %%eax, %2" VMM_FLAGS_OUT
+          : "+a"(fl), "=d"(hi), "=&r"(lo) : "r"(a), "r"(b) : "cc");
+    }
+  } else {
+    if constexpr (kSigned) {
+      asm(VMM_FLAGS_IN "movw %3, %%ax\n\timulw %4\n\tmovw %%ax, %2" VMM_FLAGS_OUT
+          : "+a"(fl), "=d"(hi), "=&r"(lo) : "r"(a), "r"(b) : "cc");
+    } else {
+      asm(VMM_FLAGS_IN "movw %3, %%ax\n\tmulw %4\n\tmovw %%ax, %2" VMM_FLAGS_OUT
+          : "+a"(fl), "=d"(hi), "=&r"(lo) : "r"(a), "r"(b) : "cc");
+    }
+  }
+  merge_flags(eflags, lahf_seto_to_eflags(fl), flag::kArith);
+  return lo;
+}
+
+// Truncating a * b (IMUL r, r/m and IMUL r, r/m, imm); CF = OF = the
+// product did not fit the destination.
+template <typename T>
+inline T host_imul2(uint32_t& eflags, T a, T b) {
+  uint16_t fl = flags_to_ax(eflags);
+  asm(VMM_FLAGS_IN "imul %2, %1" VMM_FLAGS_OUT : "+a"(fl), "+r"(a) : "r"(b) : "cc");
+  merge_flags(eflags, lahf_seto_to_eflags(fl), flag::kArith);
+  return a;
+}
+
+#undef VMM_FLAGS_IN
+#undef VMM_FLAGS_OUT
+
+// MUL r/m, IMUL r/m: the accumulator times the operand, double width.
+template <bool kSigned>
+struct Mul1Form {
+  template <typename T, K D>
+  static bool run(Cpu& c, const InstrRecord& in) {
+    const T src = get<D, T>(c, in, in.ops[0]);
+    if constexpr (sizeof(T) == 1) {
+      reg_set<uint16_t>(c, kRegA, host_mul8<kSigned>(c.s.eflags, static_cast<uint8_t>(c.s.gpr[EAX]), src));
+    } else {
+      T hi;
+      const T lo = host_mul<kSigned, T>(c.s.eflags, reg_get<T>(c, kRegA), src, hi);
+      reg_set<T>(c, kRegA, lo);
+      reg_set<T>(c, kRegD, hi);
+    }
+    return false;
+  }
+};
+
+// IMUL r, r/m (0F AF).
+template <typename T, K S>
+bool imul2(Cpu& c, const InstrRecord& in) {
+  const T b = get<S, T>(c, in, in.ops[1]);
+  reg_set<T>(c, in.ops[0].reg, host_imul2<T>(c.s.eflags, reg_get<T>(c, in.ops[0].reg), b));
+  return false;
+}
+
+// IMUL r, r/m, imm (69, 6B): the immediate is already sign-extended.
+template <typename T, K S>
+bool imul3(Cpu& c, const InstrRecord& in) {
+  const T b = get<S, T>(c, in, in.ops[1]);
+  reg_set<T>(c, in.ops[0].reg, host_imul2<T>(c.s.eflags, b, static_cast<T>(in.ops[2].imm)));
+  return false;
+}
+
+InterpHandler select_imul(const InstrRecord& in) {
+  if (in.nops == 1) return select_1op<Mul1Form<true>>(in);
+  if (in.ops[0].kind != OpKind::Reg) return nullptr;
+  const bool mem = in.ops[1].kind == OpKind::Mem;
+  if (in.ops[1].kind != OpKind::Reg && !mem) return nullptr;
+  if (in.nops == 2) {
+    if (in.ops[0].size == 2) return mem ? &imul2<uint16_t, K::M> : &imul2<uint16_t, K::R>;
+    if (in.ops[0].size == 4) return mem ? &imul2<uint32_t, K::M> : &imul2<uint32_t, K::R>;
+    return nullptr;
+  }
+  if (in.nops == 3 && in.ops[2].kind == OpKind::Imm) {
+    if (in.ops[0].size == 2) return mem ? &imul3<uint16_t, K::M> : &imul3<uint16_t, K::R>;
+    if (in.ops[0].size == 4) return mem ? &imul3<uint32_t, K::M> : &imul3<uint32_t, K::R>;
+  }
+  return nullptr;
+}
+
+// DIV r/m: (E)DX:(E)AX or AX divided by the operand. #DE on a zero divisor
+// and on a quotient wider than the destination (SDM "DIV", Operation), raised
+// before any register changes. The operand is read first, so a fault on the
+// read wins over #DE as on hardware.
+template <typename T, K D>
+bool div_op(Cpu& c, const InstrRecord& in) {
+  const T d = get<D, T>(c, in, in.ops[0]);
+  if (d == 0) raise_exception(kDE);
+  if constexpr (sizeof(T) == 1) {
+    const uint16_t n = static_cast<uint16_t>(c.s.gpr[EAX]);
+    const unsigned q = n / d;
+    if (q > 0xFF) raise_exception(kDE);
+    reg_set<uint16_t>(c, kRegA, static_cast<uint16_t>(((n % d) << 8) | q));
+  } else if constexpr (sizeof(T) == 2) {
+    const uint32_t n = (c.s.gpr[EDX] << 16) | (c.s.gpr[EAX] & 0xFFFF);
+    const uint32_t q = n / d;
+    if (q > 0xFFFF) raise_exception(kDE);
+    reg_set<uint16_t>(c, kRegA, static_cast<uint16_t>(q));
+    reg_set<uint16_t>(c, kRegD, static_cast<uint16_t>(n % d));
+  } else {
+    // The quotient fits in 32 bits exactly when EDX < divisor, so the host's
+    // 64/32 DIVL (faster than a 64-bit divide) cannot trap after this check.
+    uint32_t lo = c.s.gpr[EAX], hi = c.s.gpr[EDX];
+    if (hi >= d) raise_exception(kDE);
+    asm("divl %2" : "+a"(lo), "+d"(hi) : "r"(d) : "cc");
+    c.s.gpr[EAX] = lo;
+    c.s.gpr[EDX] = hi;
+  }
+  return false;
+}
+
+// IDIV r/m: signed, quotient truncated toward zero, remainder with the sign
+// of the dividend (C++ division has the same rounding). #DE on a zero divisor
+// and on a quotient outside the signed destination range, which includes the
+// most negative dividend divided by -1 (SDM "IDIV", Operation).
+template <typename T, K D>
+bool idiv_op(Cpu& c, const InstrRecord& in) {
+  const T raw = get<D, T>(c, in, in.ops[0]);
+  if (raw == 0) raise_exception(kDE);
+  if constexpr (sizeof(T) == 1) {
+    const int32_t n = static_cast<int16_t>(c.s.gpr[EAX]);
+    const int32_t d = static_cast<int8_t>(raw);
+    const int32_t q = n / d;  // No overflow in 32 bits: |n| <= 2^15.
+    if (q > 127 || q < -128) raise_exception(kDE);
+    reg_set<uint16_t>(c, kRegA, static_cast<uint16_t>((static_cast<uint8_t>(n % d) << 8) | static_cast<uint8_t>(q)));
+  } else if constexpr (sizeof(T) == 2) {
+    const int64_t n = static_cast<int32_t>((c.s.gpr[EDX] << 16) | (c.s.gpr[EAX] & 0xFFFF));
+    const int64_t d = static_cast<int16_t>(raw);
+    const int64_t q = n / d;  // No overflow in 64 bits: |n| <= 2^31.
+    if (q > 0x7FFF || q < -0x8000) raise_exception(kDE);
+    reg_set<uint16_t>(c, kRegA, static_cast<uint16_t>(q));
+    reg_set<uint16_t>(c, kRegD, static_cast<uint16_t>(n % d));
+  } else {
+    const int64_t n = static_cast<int64_t>((uint64_t{c.s.gpr[EDX]} << 32) | c.s.gpr[EAX]);
+    const int64_t d = static_cast<int32_t>(raw);
+    // INT64_MIN / -1 is the one 64-bit quotient C++ (and the host) cannot
+    // form; its true value 2^63 does not fit 32 bits anyway.
+    if (d == -1 && n == INT64_MIN) raise_exception(kDE);
+    const int64_t q = n / d;
+    if (q > INT32_MAX || q < INT32_MIN) raise_exception(kDE);
+    c.s.gpr[EAX] = static_cast<uint32_t>(q);
+    c.s.gpr[EDX] = static_cast<uint32_t>(n % d);
+  }
+  return false;
+}
+
+template <bool kSigned>
+InterpHandler select_div(const InstrRecord& in) {
+  if (in.nops < 1) return nullptr;
+  const K d = kind_of(in.ops[0]);
+  if (d == K::I) return nullptr;
+  const bool m = d == K::M;
+  switch (in.ops[0].size) {
+    case 1:
+      if constexpr (kSigned) return m ? &idiv_op<uint8_t, K::M> : &idiv_op<uint8_t, K::R>;
+      else return m ? &div_op<uint8_t, K::M> : &div_op<uint8_t, K::R>;
+    case 2:
+      if constexpr (kSigned) return m ? &idiv_op<uint16_t, K::M> : &idiv_op<uint16_t, K::R>;
+      else return m ? &div_op<uint16_t, K::M> : &div_op<uint16_t, K::R>;
+    case 4:
+      if constexpr (kSigned) return m ? &idiv_op<uint32_t, K::M> : &idiv_op<uint32_t, K::R>;
+      else return m ? &div_op<uint32_t, K::M> : &div_op<uint32_t, K::R>;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+void register_muldiv(SelectorTable& t) {
+  t.add(ZYDIS_MNEMONIC_MUL, &select_1op<Mul1Form<false>>);
+  t.add(ZYDIS_MNEMONIC_IMUL, &select_imul);
+  t.add(ZYDIS_MNEMONIC_DIV, &select_div<false>);
+  t.add(ZYDIS_MNEMONIC_IDIV, &select_div<true>);
+}
 
 }  // namespace vmm::interp
