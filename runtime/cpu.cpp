@@ -6,6 +6,7 @@
 
 #include "devices/bus.h"
 #include "runtime/interp/interp.h"
+#include "runtime/interrupts.h"
 #include "runtime/log.h"
 
 namespace vmm {
@@ -59,6 +60,10 @@ void Cpu::reset_power_on() {
   s.ldtr.attr = SegmentCache::kPresent | 2;
   s.tr.limit = 0xFFFF;
   s.tr.attr = SegmentCache::kPresent | 11;
+  for (auto& sc : s.seg) sc.refresh();
+  halted_ = false;
+  intr_ = false;
+  inhibit_eip_ = ~0u;
   paging_changed();
 }
 
@@ -79,11 +84,21 @@ void Cpu::reset_flat_protected(uint32_t eip) {
                            0, 0xFFFFFFFFu};
   s.ldtr.attr = SegmentCache::kPresent | 2;
   s.tr.attr = SegmentCache::kPresent | 11;  // Busy 32-bit TSS type; base 0 limit 0 until LTR.
+  for (auto& sc : s.seg) sc.refresh();
   s.cr0 = cr0::PE | cr0::ET;
   s.eflags = flag::kFixed1;
   s.eip = eip;
   s.cpl = 0;
+  halted_ = false;
+  inhibit_eip_ = ~0u;
   paging_changed();
+}
+
+void Cpu::triple_fault() {
+  char msg[96];
+  std::snprintf(msg, sizeof msg, "triple fault at eip=0x%08x", s.eip);
+  stop_message_ = msg;
+  request_stop(StopReason::kTripleFault, 0);
 }
 
 void Cpu::paging_changed() {
@@ -230,8 +245,8 @@ void Cpu::handle_exception(const GuestException& e) {
     log->printf(LogMask::kInt, "exception %s (vector %u) error=0x%x eip=0x%08x cr2=0x%08x\n", vector_name(e.vector),
                 e.vector, e.error, s.eip, s.cr2);
   }
-  if (deliver_exception) {
-    deliver_exception(*this, e);
+  if (on_exception) {
+    on_exception(*this, e);
     return;
   }
   char msg[160];
@@ -239,6 +254,16 @@ void Cpu::handle_exception(const GuestException& e) {
                 vector_name(e.vector), e.vector, e.error, s.eip);
   stop_message_ = msg;
   request_stop(StopReason::kFatal, 1);
+}
+
+void Cpu::deliver_external(uint8_t vector) {
+  try {
+    deliver_interrupt(*this, vector, EventSource::kExternal);
+  } catch (const GuestException& e) {
+    // A fault while delivering a hardware interrupt is handled serially (an
+    // external interrupt is a benign first event, SDM Vol. 3A Table 6-5).
+    handle_exception(e);
+  }
 }
 
 StopReason Cpu::run(uint64_t max_instructions) {
@@ -250,6 +275,16 @@ StopReason Cpu::run(uint64_t max_instructions) {
     const InstrRecord* first = nullptr;
     try {
       while (!stopped_ && budget != 0) {
+        // External interrupts are taken at block boundaries (SDM Vol. 3A, 6.8.1).
+        if (intr_ && (s.eflags & flag::IF) && s.eip != inhibit_eip_ && acknowledge_interrupt) {
+          halted_ = false;
+          const uint8_t vector = acknowledge_interrupt();
+          if (log) log->printf(LogMask::kInt, "interrupt vector 0x%02x at eip=0x%08x\n", vector, s.eip);
+          ++stats_.interrupts;
+          deliver_external(vector);
+        }
+        if (halted_) return StopReason::kHalted;
+        inhibit_eip_ = ~0u;
         Block* b = lookup_block(s.eip);
         if (trace) {
           log->printf(LogMask::kExec, "Trace: [%08x] %08x\n", b->phys_pc, s.eip);

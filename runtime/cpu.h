@@ -15,6 +15,7 @@
 #include "frontend/instr.h"
 #include "runtime/cpu_state.h"
 #include "runtime/exceptions.h"
+#include "runtime/segmentation.h"
 #include "runtime/softmmu.h"
 
 namespace vmm {
@@ -24,7 +25,7 @@ class Log;
 
 enum class StopReason : uint8_t {
   kNone,
-  kHalted,            // HLT with nothing that could wake the CPU.
+  kHalted,            // HLT: the CPU waits for an interrupt (run() returns; call again to resume).
   kExitDevice,        // The guest wrote to the exit device.
   kInstructionLimit,  // run() reached its instruction budget.
   kTripleFault,
@@ -39,6 +40,7 @@ struct CpuStats {
   uint64_t jump_cache_hits = 0;
   uint64_t blocks_invalidated = 0;
   uint64_t exceptions = 0;
+  uint64_t interrupts = 0;
 };
 
 class Cpu final : private CodeSource {
@@ -71,12 +73,17 @@ class Cpu final : private CodeSource {
 
   // --- Memory through segmentation and paging. ---
   uint32_t linear(uint8_t seg, uint32_t off) const { return s.seg[seg].base + off; }
+  // Segments that are not flat get the limit and type checks of SDM Vol. 3A 5.3/5.5.
   template <typename T>
   T read(uint8_t seg, uint32_t off) {
+    if (!s.seg[seg].flat) [[unlikely]]
+      check_segment_access(s, seg, off, sizeof(T), false);
     return mmu.read<T>(linear(seg, off), mmu_idx());
   }
   template <typename T>
   void write(uint8_t seg, uint32_t off, T v) {
+    if (!s.seg[seg].flat) [[unlikely]]
+      check_segment_access(s, seg, off, sizeof(T), true);
     mmu.write<T>(linear(seg, off), v, mmu_idx());
   }
 
@@ -124,12 +131,31 @@ class Cpu final : private CodeSource {
   // Instruction being executed by the interpreter (for diagnostics).
   const InstrRecord* current() const { return cur_; }
 
-  // Whether HLT may wait (something can still raise an interrupt).
-  std::function<bool()> can_wake;
+  // Delivers an exception to the guest (the machine installs the IDT
+  // delivery of runtime/interrupts.h). Without one, the CPU stops with a
+  // message naming the exception (bare CPUs in unit and differential tests).
+  std::function<void(Cpu&, const GuestException&)> on_exception;
 
-  // Delivers an exception or interrupt to the guest (set by the system layer).
-  // The default one stops the machine with a message.
-  std::function<void(Cpu&, const GuestException&)> deliver_exception;
+  // --- External interrupts (SDM Vol. 3A, 6.8). ---
+  // The INTR line from the interrupt controller.
+  void set_intr(bool level) {
+    intr_ = level;
+    if (level) exit_block_ = true;
+  }
+  bool intr() const { return intr_; }
+  // INTA cycle: returns the vector of the highest-priority pending request.
+  std::function<uint8_t()> acknowledge_interrupt;
+  // STI and MOV/POP SS: no interrupt is taken before the instruction after
+  // them completes (SDM Vol. 2B, STI; Vol. 3A, 6.8.3).
+  void inhibit_interrupts_until(uint32_t eip) { inhibit_eip_ = eip; }
+  // HLT: the CPU waits at the next instruction until an interrupt.
+  void enter_halt() {
+    halted_ = true;
+    exit_block_ = true;
+  }
+  bool halted() const { return halted_; }
+  // A fault while delivering a double fault: shutdown.
+  void triple_fault();
 
  private:
   uint32_t translate(uint32_t lin) override;
@@ -139,6 +165,7 @@ class Cpu final : private CodeSource {
   Block* build_block(uint32_t eip, uint32_t phys, uint32_t mode);
   uint32_t block_mode() const { return (s.code32() ? 1u : 0u) | (uint32_t{s.cpl} << 1); }
   void handle_exception(const GuestException& e);
+  void deliver_external(uint8_t vector);
   void retire_block(std::unordered_map<uint64_t, std::unique_ptr<Block>>::iterator it);
 
   Decoder dec32_{true};
@@ -154,6 +181,9 @@ class Cpu final : private CodeSource {
 
   const InstrRecord* cur_ = nullptr;
   bool exit_block_ = false;
+  bool intr_ = false;
+  bool halted_ = false;
+  uint32_t inhibit_eip_ = ~0u;
   bool stopped_ = false;
   StopReason stop_reason_ = StopReason::kNone;
   int exit_status_ = 0;

@@ -76,6 +76,10 @@ struct SegmentCache {
   uint16_t attr = 0;
   uint32_t base = 0;
   uint32_t limit = 0;  // Byte-granular effective limit.
+  // Base 0, limit 4 GiB, present, writable expand-up data: accesses through
+  // it need no segment checks. Recomputed by refresh() whenever the fields
+  // above change.
+  bool flat = false;
 
   static constexpr uint16_t kAccessed = 1u << 0;
   static constexpr uint16_t kWritable = 1u << 1;  // Data segments.
@@ -89,6 +93,13 @@ struct SegmentCache {
 
   uint8_t dpl() const { return (attr >> 5) & 3; }
   bool big() const { return attr & kDb; }
+  bool present() const { return attr & kPresent; }
+  bool code() const { return attr & kCode; }
+
+  void refresh() {
+    flat = base == 0 && limit == 0xFFFFFFFFu && (attr & (kPresent | kS | kCode | kWritable | kExpandDown)) ==
+                                                    (kPresent | kS | kWritable);
+  }
 };
 
 struct TableRegister {

@@ -40,9 +40,7 @@ void io_out(Cpu& cpu, uint16_t port, unsigned size, uint32_t value) {
 
 void hlt(Cpu& cpu) {
   require_cpl0(cpu);
-  const bool interrupts_on = cpu.s.eflags & flag::IF;
-  if (interrupts_on && cpu.can_wake && cpu.can_wake()) return;  // The machine idles until an interrupt.
-  cpu.request_stop(StopReason::kHalted);
+  cpu.enter_halt();
 }
 
 void cli(Cpu& cpu) {
@@ -50,8 +48,9 @@ void cli(Cpu& cpu) {
   cpu.s.eflags &= ~flag::IF;
 }
 
-void sti(Cpu& cpu) {
+void sti(Cpu& cpu, uint32_t next_eip) {
   if ((cpu.s.cr0 & cr0::PE) && cpu.s.cpl > iopl(cpu)) raise_exception(kGP, 0);
+  if (!(cpu.s.eflags & flag::IF)) cpu.inhibit_interrupts_until(next_eip);
   cpu.s.eflags |= flag::IF;
 }
 

@@ -22,12 +22,13 @@ void check_io_permission(Cpu& cpu, uint16_t port, unsigned size);
 uint32_t io_in(Cpu& cpu, uint16_t port, unsigned size);
 void io_out(Cpu& cpu, uint16_t port, unsigned size, uint32_t value);
 
-// HLT: privileged; stops the machine when nothing could wake it.
+// HLT: privileged; the CPU waits for an interrupt (Cpu::run returns kHalted).
 void hlt(Cpu& cpu);
 
 // CLI/STI: IOPL-sensitive (SDM Vol. 2A, CLI; protected mode without VME/PVI).
+// STI that sets IF inhibits interrupts until `next_eip` has executed.
 void cli(Cpu& cpu);
-void sti(Cpu& cpu);
+void sti(Cpu& cpu, uint32_t next_eip);
 
 // CPUID: a family-6 CPU reporting only what is implemented.
 void cpuid(Cpu& cpu);
@@ -50,5 +51,47 @@ void invlpg(Cpu& cpu, uint32_t lin);
 
 // The time-stamp counter value now.
 uint64_t read_tsc(const Cpu& cpu);
+
+}  // namespace vmm
+
+namespace vmm {
+
+// --- Descriptor-table instructions (SDM Vol. 2A/2B; runtime/descriptor_ops.cpp). ---
+// LTR/LLDT (privileged): load TR from an available TSS descriptor (marking it
+// busy) / LDTR from an LDT descriptor; null LDT selector allowed.
+void ltr(Cpu& cpu, uint16_t selector);
+void lldt(Cpu& cpu, uint16_t selector);
+// SGDT/SIDT store 6 bytes at `lin` (not privileged: the classic sensitive
+// instructions). SLDT/STR/SMSW return the value to store.
+void sgdt(Cpu& cpu, uint32_t lin);
+void sidt(Cpu& cpu, uint32_t lin);
+// LMSW (privileged): loads CR0 bits 0-3; cannot clear PE.
+void lmsw(Cpu& cpu, uint16_t value);
+// CLTS (privileged): clears CR0.TS.
+void clts(Cpu& cpu);
+// LAR/LSL/VERR/VERW: ZF=1 and the result when the descriptor is visible at
+// the current CPL and RPL, else ZF=0 (no fault for bad selectors).
+bool lar(Cpu& cpu, uint16_t selector, uint32_t& access);
+bool lsl(Cpu& cpu, uint16_t selector, uint32_t& limit);
+bool verr(Cpu& cpu, uint16_t selector);
+bool verw(Cpu& cpu, uint16_t selector);
+// ARPL (adjust RPL): returns true (ZF=1) when dest's RPL was raised.
+bool arpl(uint16_t& dest, uint16_t src);
+
+// --- MSRs and fast system calls (runtime/msr.cpp). ---
+// RDMSR/WRMSR (privileged): TSC, SYSENTER_CS/ESP/EIP; #GP(0) for any other MSR.
+void rdmsr(Cpu& cpu);
+void wrmsr(Cpu& cpu);
+// SYSENTER/SYSEXIT (SDM Vol. 2B): flat ring-0/ring-3 segments from SYSENTER_CS.
+void sysenter(Cpu& cpu);
+void sysexit(Cpu& cpu);
+
+// --- Far transfers (runtime/far_transfer.cpp). ---
+// JMP/CALL far to a code segment, a call gate, a TSS or a task gate
+// (SDM Vol. 3A 5.8 and 7.3); `next_eip` is the return address of CALL.
+void far_jmp(Cpu& cpu, uint16_t selector, uint32_t offset, unsigned opsize);
+void far_call(Cpu& cpu, uint16_t selector, uint32_t offset, unsigned opsize, uint32_t next_eip);
+// RET far [imm16], same or outer privilege level.
+void far_ret(Cpu& cpu, unsigned opsize, uint16_t pop_bytes);
 
 }  // namespace vmm

@@ -5,10 +5,12 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 #include "devices/debug_exit.h"
 #include "devices/multiboot.h"
 #include "devices/uart16550.h"
+#include "runtime/interrupts.h"
 
 namespace vmm {
 
@@ -42,15 +44,30 @@ Machine::Machine(const MachineConfig& config, Log& log) : config_(config), log_(
     log_.printf(LogMask::kUnimp, "unassigned memory %s: addr=0x%x size=%u\n", is_write ? "write" : "read", addr, size);
   };
 
-  const std::vector<uint8_t> image = read_file(config.kernel);
-  const BootInfo boot = load_multiboot(*ram_, image, config.append);
-  cpu_->reset_flat_protected(boot.entry);
-  cpu_->s.gpr[EAX] = boot.eax;
-  cpu_->s.gpr[EBX] = boot.ebx;
+  cpu_->on_exception = [](Cpu& cpu, const GuestException& e) { deliver_exception(cpu, e); };
+
+  kernel_image_ = read_file(config.kernel);
+  boot();
   if (!isatty(STDIN_FILENO) && !config.serial_stdio) input_open_ = false;
 }
 
 Machine::~Machine() = default;
+
+void Machine::boot() {
+  const BootInfo info = load_multiboot(*ram_, kernel_image_, config_.append);
+  cpu_->reset_flat_protected(info.entry);
+  cpu_->s.gpr[EAX] = info.eax;
+  cpu_->s.gpr[EBX] = info.ebx;
+}
+
+void Machine::reset() {
+  // A PC reset re-runs the firmware, which loads the kernel again (as QEMU's
+  // -kernel option ROM does); RAM is cleared first.
+  std::memset(ram_->data(), 0, ram_->size());
+  cpu_->flush_code_cache();
+  cpu_->clear_stop();
+  boot();
+}
 
 void Machine::poll_input() {
   if (!input_open_ || !config_.serial_stdio) return;
@@ -67,6 +84,11 @@ void Machine::poll_input() {
   }
 }
 
+bool Machine::wait_for_event() {
+  // No interrupt source is wired yet: the CPU cannot be woken.
+  return false;
+}
+
 int Machine::run() {
   for (;;) {
     poll_input();
@@ -77,13 +99,22 @@ int Machine::run() {
       case StopReason::kExitDevice:
         return cpu_->exit_status();
       case StopReason::kHalted:
+        // HLT with interrupts disabled: nothing can wake the CPU (no NMI source).
         if (!(cpu_->s.eflags & flag::IF)) return 0;
-        std::fprintf(stderr, "vmm: guest halted with interrupts enabled and no device able to wake it (eip=0x%08x)\n",
-                     cpu_->s.eip);
-        return 0;
+        if (!wait_for_event()) {
+          std::fprintf(stderr, "vmm: guest halted with interrupts enabled and no device able to wake it (eip=0x%08x)\n",
+                       cpu_->s.eip);
+          return 0;
+        }
+        continue;
       case StopReason::kTripleFault:
-        std::fprintf(stderr, "vmm: guest triple fault at eip=0x%08x\n", cpu_->s.eip);
-        return kExitGuestCrash;
+        if (config_.no_reboot) {
+          std::fprintf(stderr, "vmm: guest %s; exiting (-no-reboot)\n", cpu_->stop_message().c_str());
+          return kExitGuestCrash;
+        }
+        std::fprintf(stderr, "vmm: guest %s; resetting\n", cpu_->stop_message().c_str());
+        reset();
+        continue;
       default:
         std::fprintf(stderr, "vmm: %s\n",
                      cpu_->stop_message().empty() ? "guest stopped" : cpu_->stop_message().c_str());

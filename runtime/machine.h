@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "devices/bus.h"
 #include "runtime/cpu.h"
@@ -51,6 +52,11 @@ class Machine {
 
  private:
   void poll_input();
+  void boot();
+  void reset();
+  // Waits (without spinning) until an interrupt can be pending; false when
+  // nothing could ever wake the CPU.
+  bool wait_for_event();
 
   MachineConfig config_;
   Log& log_;
@@ -59,6 +65,7 @@ class Machine {
   std::unique_ptr<Cpu> cpu_;
   std::unique_ptr<Uart16550> uart_;
   std::unique_ptr<DebugExit> exit_device_;
+  std::vector<uint8_t> kernel_image_;
   bool input_open_ = true;
   bool printed_ = false;
 };

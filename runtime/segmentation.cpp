@@ -5,13 +5,13 @@
 
 namespace vmm {
 
-Descriptor read_descriptor(Cpu& cpu, uint16_t selector) {
+Descriptor read_descriptor(Cpu& cpu, uint16_t selector, uint32_t ext) {
   const bool ldt = selector & 4;
   const TableRegister table = ldt ? TableRegister{cpu.s.ldtr.base, static_cast<uint16_t>(cpu.s.ldtr.limit)}
                                   : cpu.s.gdtr;
   const uint32_t off = selector & ~7u;
   if ((ldt && !(cpu.s.ldtr.attr & SegmentCache::kPresent)) || off + 7 > table.limit) {
-    raise_exception(kGP, selector & ~3u);
+    raise_exception(kGP, (selector & ~3u) + ext);
   }
   Descriptor d;
   // Descriptor-table reads are supervisor accesses whatever the CPL (SDM Vol. 3A, 4.6).
@@ -20,12 +20,17 @@ Descriptor read_descriptor(Cpu& cpu, uint16_t selector) {
   return d;
 }
 
-void mark_accessed(Cpu& cpu, uint16_t selector, Descriptor& d) {
-  if (d.type() & 1) return;
-  d.hi |= 1u << 8;
+void write_descriptor_high(Cpu& cpu, uint16_t selector, uint32_t hi) {
   const bool ldt = selector & 4;
   const uint32_t base = ldt ? cpu.s.ldtr.base : cpu.s.gdtr.base;
-  cpu.mmu.write<uint32_t>(base + (selector & ~7u) + 4, d.hi, kMmuKernel);
+  cpu.mmu.write<uint32_t>(base + (selector & ~7u) + 4, hi, kMmuKernel);
+}
+
+void mark_accessed(Cpu& cpu, uint16_t selector, Descriptor& d) {
+  // Only code/data segments have an accessed bit (system types do not).
+  if (!d.s() || (d.type() & 1)) return;
+  d.hi |= 1u << 8;
+  write_descriptor_high(cpu, selector, d.hi);
 }
 
 void set_segment_cache(SegmentCache& s, uint16_t selector, const Descriptor& d) {
@@ -33,6 +38,7 @@ void set_segment_cache(SegmentCache& s, uint16_t selector, const Descriptor& d) 
   s.base = d.base();
   s.limit = d.limit();
   s.attr = d.attr();
+  s.refresh();
 }
 
 void load_segment(Cpu& cpu, SegReg seg, uint16_t selector) {
@@ -41,6 +47,7 @@ void load_segment(Cpu& cpu, SegReg seg, uint16_t selector) {
     // Real mode: only the base changes (SDM Vol. 3A, 20.1.1).
     sc.selector = selector;
     sc.base = uint32_t{selector} << 4;
+    sc.refresh();
     return;
   }
   const uint8_t rpl = selector & 3;
@@ -52,6 +59,7 @@ void load_segment(Cpu& cpu, SegReg seg, uint16_t selector) {
     sc.base = 0;
     sc.limit = 0;
     sc.attr = 0;  // Not present: any access through it raises #GP(0).
+    sc.refresh();
     return;
   }
   Descriptor d = read_descriptor(cpu, selector);
@@ -75,6 +83,7 @@ void load_code_segment(Cpu& cpu, uint16_t selector, uint32_t new_eip) {
     SegmentCache& cs = cpu.s.seg[CS];
     cs.selector = selector;
     cs.base = uint32_t{selector} << 4;
+    cs.refresh();
     return;
   }
   const uint32_t err = selector & ~3u;
@@ -92,6 +101,86 @@ void load_code_segment(Cpu& cpu, uint16_t selector, uint32_t new_eip) {
   if (new_eip > d.limit()) raise_exception(kGP, 0);
   mark_accessed(cpu, selector, d);
   set_segment_cache(cpu.s.seg[CS], static_cast<uint16_t>((selector & ~3u) | cpl), d);
+}
+
+void check_segment_access(const CpuState& s, uint8_t seg, uint32_t off, unsigned size, bool write) {
+  const SegmentCache& sc = s.seg[seg];
+  const uint8_t vec = seg == SS ? kSS : kGP;
+  if (!sc.present()) raise_exception(vec, 0);
+  if (s.cr0 & cr0::PE) {
+    if (write && (sc.code() || !(sc.attr & SegmentCache::kWritable))) raise_exception(vec, 0);
+    if (!write && sc.code() && !(sc.attr & SegmentCache::kReadable)) raise_exception(vec, 0);
+  }
+  const uint64_t last = uint64_t{off} + size - 1;
+  if (!sc.code() && (sc.attr & SegmentCache::kExpandDown)) {
+    const uint64_t upper = sc.big() ? 0xFFFFFFFFull : 0xFFFFull;
+    if (off <= sc.limit || last > upper) raise_exception(vec, 0);
+  } else if (last > sc.limit) {
+    raise_exception(vec, 0);
+  }
+}
+
+void check_stack_limit(Cpu& cpu, const SegmentCache& ss, uint32_t off, unsigned size) {
+  (void)cpu;
+  if (ss.flat) return;
+  const uint64_t last = uint64_t{off} + size - 1;
+  if (ss.attr & SegmentCache::kExpandDown) {
+    const uint64_t upper = ss.big() ? 0xFFFFFFFFull : 0xFFFFull;
+    if (off <= ss.limit || last > upper) raise_exception(kSS, 0);
+  } else if (last > ss.limit) {
+    raise_exception(kSS, 0);
+  }
+}
+
+SegmentCache check_stack_segment(Cpu& cpu, uint16_t selector, uint8_t cpl, uint8_t vector, uint32_t ext) {
+  const uint32_t err = (selector & ~3u) + ext;
+  if ((selector & ~3u) == 0) raise_exception(vector, ext);
+  Descriptor d = read_descriptor(cpu, selector, ext);
+  if ((selector & 3) != cpl || d.dpl() != cpl || !d.writable_data()) raise_exception(vector, err);
+  if (!d.present()) raise_exception(kSS, err);
+  mark_accessed(cpu, selector, d);
+  SegmentCache sc;
+  set_segment_cache(sc, selector, d);
+  return sc;
+}
+
+void read_tss_stack(Cpu& cpu, uint8_t cpl, uint16_t& ss, uint32_t& esp, uint32_t ext) {
+  const SegmentCache& tr = cpu.s.tr;
+  const bool tss32 = (tr.attr & 0xF) == 9 || (tr.attr & 0xF) == 11;
+  const uint32_t off = tss32 ? 4 + 8u * cpl : 2 + 4u * cpl;
+  const uint32_t need = tss32 ? off + 5 : off + 3;
+  if (need > tr.limit) raise_exception(kTS, (tr.selector & ~3u) + ext);
+  if (tss32) {
+    esp = cpu.mmu.read<uint32_t>(tr.base + off, kMmuKernel);
+    ss = cpu.mmu.read<uint16_t>(tr.base + off + 4, kMmuKernel);
+  } else {
+    esp = cpu.mmu.read<uint16_t>(tr.base + off, kMmuKernel);
+    ss = cpu.mmu.read<uint16_t>(tr.base + off + 2, kMmuKernel);
+  }
+}
+
+void null_inaccessible_data_segments(Cpu& cpu) {
+  for (SegReg r : {ES, DS, FS, GS}) {
+    SegmentCache& sc = cpu.s.seg[r];
+    const bool data_or_nonconforming = !sc.code() || !(sc.attr & SegmentCache::kExpandDown);
+    if (sc.present() && data_or_nonconforming && sc.dpl() < cpu.s.cpl) {
+      sc.selector = 0;
+      sc.attr = 0;
+      sc.base = 0;
+      sc.limit = 0;
+      sc.refresh();
+    }
+  }
+}
+
+void write_eflags_checked(Cpu& cpu, uint32_t value, unsigned opsize, uint8_t cpl) {
+  uint32_t& f = cpu.s.eflags;
+  const unsigned iopl = (f & flag::IOPL) >> 12;
+  uint32_t mask = flag::kArith | flag::TF | flag::DF | flag::NT | flag::RF | flag::AC | flag::ID;
+  if (cpl <= iopl) mask |= flag::IF;
+  if (cpl == 0) mask |= flag::IOPL;
+  if (opsize == 2) mask &= 0xFFFF;
+  f = (f & ~mask) | (value & mask) | flag::kFixed1;
 }
 
 }  // namespace vmm

@@ -33,8 +33,11 @@ struct Descriptor {
 };
 
 // Reads the descriptor named by `selector` from the GDT or LDT with
-// supervisor rights. Raises #GP(selector & ~3) when it lies beyond the table limit.
-Descriptor read_descriptor(Cpu& cpu, uint16_t selector);
+// supervisor rights. Raises #GP((selector & ~3) + ext) when it lies beyond
+// the table limit (`ext` is the EXT bit of SDM Vol. 3A, 6.13).
+Descriptor read_descriptor(Cpu& cpu, uint16_t selector, uint32_t ext = 0);
+// Writes a descriptor's high dword back (accessed/busy bits).
+void write_descriptor_high(Cpu& cpu, uint16_t selector, uint32_t hi);
 // Sets the accessed bit of a descriptor in memory (and in `d`).
 void mark_accessed(Cpu& cpu, uint16_t selector, Descriptor& d);
 
@@ -48,5 +51,33 @@ void load_code_segment(Cpu& cpu, uint16_t selector, uint32_t new_eip);
 
 // Loads a segment register's cache directly from a descriptor (no checks).
 void set_segment_cache(SegmentCache& s, uint16_t selector, const Descriptor& d);
+
+// Checks an access of `size` bytes at offset `off` through segment `seg`
+// (SDM Vol. 3A, 5.3 limit checking and 5.5 type checking): #GP(0), or
+// #SS(0) for SS, on a null/unusable segment, a write to a code or read-only
+// segment, a read of execute-only code, or an offset outside the limit
+// (expand-down segments: above the limit, up to 64 KiB or 4 GiB by B).
+void check_segment_access(const CpuState& s, uint8_t seg, uint32_t off, unsigned size, bool write);
+// The same limit check for an explicit stack segment cache (#SS(0)).
+void check_stack_limit(Cpu& cpu, const SegmentCache& ss, uint32_t off, unsigned size);
+
+// Validates a stack-segment selector for a privilege change to `cpl`
+// (SDM Vol. 3A, 6.12.1 and IRET/RET): null, RPL or DPL not `cpl`, or not a
+// writable data segment → `vector`((sel & ~3) + ext) (#TS for interrupts,
+// #GP for returns); not present → #SS. Returns the loaded cache.
+SegmentCache check_stack_segment(Cpu& cpu, uint16_t selector, uint8_t cpl, uint8_t vector, uint32_t ext);
+
+// Reads SSn:ESPn for privilege level `cpl` from the current TSS (32- or
+// 16-bit, SDM Vol. 3A, 7.2.1 and 7.7); #TS(TR selector + ext) when outside its limit.
+void read_tss_stack(Cpu& cpu, uint8_t cpl, uint16_t& ss, uint32_t& esp, uint32_t ext);
+
+// After a return to an outer privilege level: data segment registers whose
+// DPL is below the new CPL are loaded with null (SDM Vol. 2A, RET/IRET).
+void null_inaccessible_data_segments(Cpu& cpu);
+
+// Writes EFLAGS from IRET (or POPF) with the privilege rules: IOPL changes
+// only at CPL 0, IF only at CPL <= IOPL; VM, VIP, VIF never here; bit 1
+// set; with a 16-bit operand size only the low 16 bits change.
+void write_eflags_checked(Cpu& cpu, uint32_t value, unsigned opsize, uint8_t cpl);
 
 }  // namespace vmm

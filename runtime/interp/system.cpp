@@ -4,6 +4,7 @@
 #include <Zydis/Zydis.h>
 
 #include "runtime/emulation.h"
+#include "runtime/interrupts.h"
 #include "runtime/interp/interp.h"
 #include "runtime/interp/operands.h"
 #include "runtime/interp/system.h"
@@ -47,9 +48,9 @@ bool cli_op(Cpu& c, const InstrRecord&) {
   return false;
 }
 bool sti_op(Cpu& c, const InstrRecord& in) {
-  sti(c);
+  sti(c, c.s.eip + in.length);
   c.s.eip += in.length;
-  return true;  // Interrupts are considered after the next instruction (issue: shadow).
+  return true;  // End the block: a pending interrupt is taken after the next instruction.
 }
 bool cpuid_op(Cpu& c, const InstrRecord&) {
   cpuid(c);
@@ -84,6 +85,7 @@ bool mov_to_seg(Cpu& c, const InstrRecord& in) {
   if (seg == CS) raise_exception(kUD);
   load_segment(c, seg, sel);
   c.s.eip += in.length;
+  if (seg == SS) c.inhibit_interrupts_until(c.s.eip);  // MOV SS shadow (SDM Vol. 3A, 6.8.3).
   return true;
 }
 
@@ -114,6 +116,7 @@ bool pop_seg(Cpu& c, const InstrRecord& in) {
   load_segment(c, static_cast<SegReg>(in.ops[0].reg), sel);
   c.pop<T>();
   c.s.eip += in.length;
+  if (in.ops[0].reg == SS) c.inhibit_interrupts_until(c.s.eip);  // POP SS shadow.
   return true;
 }
 
@@ -139,11 +142,9 @@ bool load_far_pointer(Cpu& c, const InstrRecord& in) {
   return true;
 }
 
-// Far JMP/CALL/RET at the same privilege level (SDM Vol. 3A, 5.8.1-5.8.2).
+// Far JMP/CALL/RET: operand decoding here, semantics in runtime/far_transfer.cpp.
 template <typename T>
-bool far_jmp(Cpu& c, const InstrRecord& in) {
-  uint16_t sel;
-  uint32_t off;
+void far_pointer(Cpu& c, const InstrRecord& in, uint16_t& sel, uint32_t& off) {
   if (in.ops[0].kind == OpKind::Far) {
     sel = in.far_selector;
     off = static_cast<T>(in.ops[0].imm);
@@ -152,55 +153,188 @@ bool far_jmp(Cpu& c, const InstrRecord& in) {
     off = c.read<T>(in.ops[0].seg, a);
     sel = c.read<uint16_t>(in.ops[0].seg, a + sizeof(T));
   }
-  load_code_segment(c, sel, off);
-  c.s.eip = off;
-  return true;
 }
 
 template <typename T>
-bool far_call(Cpu& c, const InstrRecord& in) {
+bool far_jmp_op(Cpu& c, const InstrRecord& in) {
   uint16_t sel;
   uint32_t off;
-  if (in.ops[0].kind == OpKind::Far) {
-    sel = in.far_selector;
-    off = static_cast<T>(in.ops[0].imm);
-  } else {
-    const uint32_t a = c.ea(in, in.ops[0]);
-    off = c.read<T>(in.ops[0].seg, a);
-    sel = c.read<uint16_t>(in.ops[0].seg, a + sizeof(T));
-  }
-  // Both pushes must be possible before CS changes.
-  const uint32_t old_esp = c.s.gpr[ESP];
-  const SegmentCache old_cs = c.s.seg[CS];
-  c.push<T>(static_cast<T>(old_cs.selector));
-  c.push<T>(static_cast<T>(c.s.eip + in.length));
+  far_pointer<T>(c, in, sel, off);
+  const uint32_t start = c.s.eip;
+  c.s.eip += in.length;  // A task switch saves the address after the JMP.
   try {
-    load_code_segment(c, sel, off);
+    far_jmp(c, sel, off, sizeof(T));
   } catch (...) {
-    c.s.gpr[ESP] = old_esp;
-    c.s.seg[CS] = old_cs;
+    c.s.eip = start;
     throw;
   }
-  c.s.eip = off;
   return true;
 }
 
 template <typename T>
-bool far_ret(Cpu& c, const InstrRecord& in) {
-  const uint32_t sp = c.s.gpr[ESP];
-  const uint32_t base = c.s.stack32() ? sp : (sp & 0xFFFF);
-  const uint32_t off = c.read<T>(SS, base);
-  const uint16_t sel = static_cast<uint16_t>(c.read<T>(SS, base + sizeof(T)));
-  if ((sel & 3) != c.s.cpl) {
-    // A return to an outer privilege level switches stacks: part of the
-    // privilege-transition work, not handled here.
-    return unimplemented(c, in);
-  }
-  load_code_segment(c, sel, off);
-  uint32_t n = 2 * sizeof(T) + (in.nops >= 1 && in.ops[0].kind == OpKind::Imm ? (in.ops[0].imm & 0xFFFF) : 0);
-  c.s.gpr[ESP] = c.s.stack32() ? sp + n : ((sp & 0xFFFF0000u) | ((sp + n) & 0xFFFF));
-  c.s.eip = off;
+bool far_call_op(Cpu& c, const InstrRecord& in) {
+  uint16_t sel;
+  uint32_t off;
+  far_pointer<T>(c, in, sel, off);
+  far_call(c, sel, off, sizeof(T), c.s.eip + in.length);
   return true;
+}
+
+template <typename T>
+bool far_ret_op(Cpu& c, const InstrRecord& in) {
+  const uint16_t n = in.nops >= 1 && in.ops[0].kind == OpKind::Imm ? static_cast<uint16_t>(in.ops[0].imm) : 0;
+  far_ret(c, sizeof(T), n);
+  return true;
+}
+
+// INT n / INT3 / INTO / INT1 and IRET (runtime/interrupts.cpp).
+bool int_n(Cpu& c, const InstrRecord& in) {
+  software_interrupt(c, static_cast<uint8_t>(in.ops[0].imm), EventSource::kSoftware, c.s.eip + in.length);
+  return true;
+}
+bool int3_op(Cpu& c, const InstrRecord& in) {
+  software_interrupt(c, kBP, EventSource::kSoftware, c.s.eip + in.length);
+  return true;
+}
+bool int1_op(Cpu& c, const InstrRecord& in) {
+  software_interrupt(c, kDB, EventSource::kIcebp, c.s.eip + in.length);
+  return true;
+}
+bool into_op(Cpu& c, const InstrRecord& in) {
+  if (!(c.s.eflags & flag::OF)) return false;
+  software_interrupt(c, kOF, EventSource::kSoftware, c.s.eip + in.length);
+  return true;
+}
+template <unsigned kOpSize>
+bool iret_op(Cpu& c, const InstrRecord&) {
+  iret(c, kOpSize);
+  return true;
+}
+
+// BOUND r, m: #BR when the signed index is outside [lower, upper] (SDM Vol. 2A, BOUND).
+template <typename T>
+bool bound_op(Cpu& c, const InstrRecord& in) {
+  using S = std::make_signed_t<T>;
+  if (in.ops[1].kind != OpKind::Mem) raise_exception(kUD);
+  const uint32_t a = c.ea(in, in.ops[1]);
+  const S lower = static_cast<S>(c.read<T>(in.ops[1].seg, a));
+  const S upper = static_cast<S>(c.read<T>(in.ops[1].seg, a + sizeof(T)));
+  const S index = static_cast<S>(reg_get<T>(c, in.ops[0].reg));
+  if (index < lower || index > upper) raise_exception(kBR);
+  return false;
+}
+
+// Stores of system registers to r/m: a register destination with a 32-bit
+// operand size receives the zero-extended value, memory always 16 bits.
+void store_system16(Cpu& c, const InstrRecord& in, uint32_t value) {
+  if (in.ops[0].kind == OpKind::Reg) {
+    if (in.ops[0].size == 4) reg_set<uint32_t>(c, in.ops[0].reg, value);
+    else reg_set<uint16_t>(c, in.ops[0].reg, static_cast<uint16_t>(value));
+  } else {
+    c.write<uint16_t>(in.ops[0].seg, c.ea(in, in.ops[0]), static_cast<uint16_t>(value));
+  }
+}
+
+bool sldt_op(Cpu& c, const InstrRecord& in) {
+  store_system16(c, in, c.s.ldtr.selector);
+  return false;
+}
+bool str_op(Cpu& c, const InstrRecord& in) {
+  store_system16(c, in, c.s.tr.selector);
+  return false;
+}
+bool smsw_op(Cpu& c, const InstrRecord& in) {
+  store_system16(c, in, in.ops[0].kind == OpKind::Reg && in.ops[0].size == 4 ? c.s.cr0 : (c.s.cr0 & 0xFFFF));
+  return false;
+}
+bool lmsw_op(Cpu& c, const InstrRecord& in) {
+  lmsw(c, get_any<uint16_t>(c, in, in.ops[0]));
+  c.s.eip += in.length;
+  return true;
+}
+bool clts_op(Cpu& c, const InstrRecord&) {
+  clts(c);
+  return false;
+}
+bool ltr_op(Cpu& c, const InstrRecord& in) {
+  ltr(c, get_any<uint16_t>(c, in, in.ops[0]));
+  return false;
+}
+bool lldt_op(Cpu& c, const InstrRecord& in) {
+  lldt(c, get_any<uint16_t>(c, in, in.ops[0]));
+  return false;
+}
+bool sgdt_op(Cpu& c, const InstrRecord& in) {
+  sgdt(c, c.linear(in.ops[0].seg, c.ea(in, in.ops[0])));
+  return false;
+}
+bool sidt_op(Cpu& c, const InstrRecord& in) {
+  sidt(c, c.linear(in.ops[0].seg, c.ea(in, in.ops[0])));
+  return false;
+}
+
+inline void set_zf(Cpu& c, bool z) {
+  if (z) c.s.eflags |= flag::ZF;
+  else c.s.eflags &= ~flag::ZF;
+}
+
+bool lar_op(Cpu& c, const InstrRecord& in) {
+  uint32_t v;
+  const bool ok = lar(c, get_any<uint16_t>(c, in, in.ops[1]), v);
+  set_zf(c, ok);
+  if (ok) {
+    if (in.ops[0].size == 4) reg_set<uint32_t>(c, in.ops[0].reg, v);
+    else reg_set<uint16_t>(c, in.ops[0].reg, static_cast<uint16_t>(v & 0xFF00));
+  }
+  return false;
+}
+bool lsl_op(Cpu& c, const InstrRecord& in) {
+  uint32_t v;
+  const bool ok = lsl(c, get_any<uint16_t>(c, in, in.ops[1]), v);
+  set_zf(c, ok);
+  if (ok) {
+    if (in.ops[0].size == 4) reg_set<uint32_t>(c, in.ops[0].reg, v);
+    else reg_set<uint16_t>(c, in.ops[0].reg, static_cast<uint16_t>(v));
+  }
+  return false;
+}
+bool verr_op(Cpu& c, const InstrRecord& in) {
+  set_zf(c, verr(c, get_any<uint16_t>(c, in, in.ops[0])));
+  return false;
+}
+bool verw_op(Cpu& c, const InstrRecord& in) {
+  set_zf(c, verw(c, get_any<uint16_t>(c, in, in.ops[0])));
+  return false;
+}
+bool arpl_op(Cpu& c, const InstrRecord& in) {
+  // ARPL is invalid in real mode (SDM Vol. 2A, ARPL).
+  if (!(c.s.cr0 & cr0::PE)) raise_exception(kUD);
+  uint16_t d = get_any<uint16_t>(c, in, in.ops[0]);
+  const bool changed = arpl(d, reg_get<uint16_t>(c, in.ops[1].reg));
+  if (changed) set_any<uint16_t>(c, in, in.ops[0], d);
+  set_zf(c, changed);
+  return false;
+}
+bool rdmsr_op(Cpu& c, const InstrRecord&) {
+  rdmsr(c);
+  return false;
+}
+bool wrmsr_op(Cpu& c, const InstrRecord&) {
+  wrmsr(c);
+  return false;
+}
+bool sysenter_op(Cpu& c, const InstrRecord&) {
+  sysenter(c);
+  return true;
+}
+bool sysexit_op(Cpu& c, const InstrRecord&) {
+  sysexit(c);
+  return true;
+}
+// WBINVD/INVD: privileged; caches are not modelled, so nothing else to do.
+bool cache_op(Cpu& c, const InstrRecord&) {
+  require_cpl0(c);
+  return false;
 }
 
 bool lgdt_op(Cpu& c, const InstrRecord& in) {
@@ -254,9 +388,9 @@ InterpHandler select_pop_seg(const InstrRecord& in) {
 InterpHandler select_far_transfer(const InstrRecord& in) {
   const bool o16 = in.opsize == 2;
   switch (in.mnemonic) {
-    case ZYDIS_MNEMONIC_JMP: return o16 ? &far_jmp<uint16_t> : &far_jmp<uint32_t>;
-    case ZYDIS_MNEMONIC_CALL: return o16 ? &far_call<uint16_t> : &far_call<uint32_t>;
-    case ZYDIS_MNEMONIC_RET: return o16 ? &far_ret<uint16_t> : &far_ret<uint32_t>;
+    case ZYDIS_MNEMONIC_JMP: return o16 ? &far_jmp_op<uint16_t> : &far_jmp_op<uint32_t>;
+    case ZYDIS_MNEMONIC_CALL: return o16 ? &far_call_op<uint16_t> : &far_call_op<uint32_t>;
+    case ZYDIS_MNEMONIC_RET: return o16 ? &far_ret_op<uint16_t> : &far_ret_op<uint32_t>;
     default: return nullptr;
   }
 }
@@ -275,6 +409,35 @@ void register_system(SelectorTable& t) {
   for (uint16_t m : {ZYDIS_MNEMONIC_LDS, ZYDIS_MNEMONIC_LES, ZYDIS_MNEMONIC_LFS, ZYDIS_MNEMONIC_LGS,
                      ZYDIS_MNEMONIC_LSS})
     t.add(m, &select_lxs);
+  t.add(ZYDIS_MNEMONIC_INT, &always<&int_n>);
+  t.add(ZYDIS_MNEMONIC_INT3, &always<&int3_op>);
+  t.add(ZYDIS_MNEMONIC_INT1, &always<&int1_op>);
+  t.add(ZYDIS_MNEMONIC_INTO, &always<&into_op>);
+  t.add(ZYDIS_MNEMONIC_IRET, &always<&iret_op<2>>);
+  t.add(ZYDIS_MNEMONIC_IRETD, &always<&iret_op<4>>);
+  t.add(ZYDIS_MNEMONIC_BOUND, [](const InstrRecord& in) -> InterpHandler {
+    return in.opsize == 2 ? &bound_op<uint16_t> : &bound_op<uint32_t>;
+  });
+  t.add(ZYDIS_MNEMONIC_SLDT, &always<&sldt_op>);
+  t.add(ZYDIS_MNEMONIC_STR, &always<&str_op>);
+  t.add(ZYDIS_MNEMONIC_SMSW, &always<&smsw_op>);
+  t.add(ZYDIS_MNEMONIC_LMSW, &always<&lmsw_op>);
+  t.add(ZYDIS_MNEMONIC_CLTS, &always<&clts_op>);
+  t.add(ZYDIS_MNEMONIC_LTR, &always<&ltr_op>);
+  t.add(ZYDIS_MNEMONIC_LLDT, &always<&lldt_op>);
+  t.add(ZYDIS_MNEMONIC_SGDT, &always<&sgdt_op>);
+  t.add(ZYDIS_MNEMONIC_SIDT, &always<&sidt_op>);
+  t.add(ZYDIS_MNEMONIC_LAR, &always<&lar_op>);
+  t.add(ZYDIS_MNEMONIC_LSL, &always<&lsl_op>);
+  t.add(ZYDIS_MNEMONIC_VERR, &always<&verr_op>);
+  t.add(ZYDIS_MNEMONIC_VERW, &always<&verw_op>);
+  t.add(ZYDIS_MNEMONIC_ARPL, &always<&arpl_op>);
+  t.add(ZYDIS_MNEMONIC_RDMSR, &always<&rdmsr_op>);
+  t.add(ZYDIS_MNEMONIC_WRMSR, &always<&wrmsr_op>);
+  t.add(ZYDIS_MNEMONIC_SYSENTER, &always<&sysenter_op>);
+  t.add(ZYDIS_MNEMONIC_SYSEXIT, &always<&sysexit_op>);
+  t.add(ZYDIS_MNEMONIC_WBINVD, &always<&cache_op>);
+  t.add(ZYDIS_MNEMONIC_INVD, &always<&cache_op>);
 }
 
 }  // namespace vmm::interp
