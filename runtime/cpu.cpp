@@ -101,8 +101,8 @@ void Cpu::triple_fault() {
   request_stop(StopReason::kTripleFault, 0);
 }
 
-void Cpu::paging_changed() {
-  mmu.flush_all();
+void Cpu::paging_changed(bool keep_global) {
+  mmu.flush_all(keep_global);
   std::fill(jump_cache_.begin(), jump_cache_.end(), nullptr);
   exit_block_ = true;
 }

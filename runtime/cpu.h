@@ -116,8 +116,9 @@ class Cpu final : private CodeSource {
   // Power-on state (SDM Vol. 3A, 9.1.1), used on reset.
   void reset_power_on();
 
-  // Called after CR0/CR3/CR4 changes: flushes what depends on them.
-  void paging_changed();
+  // Called after CR0/CR3/CR4 changes: flushes what depends on them (a CR3
+  // load keeps global pages: keep_global).
+  void paging_changed(bool keep_global = false);
   // INVLPG: one page of the TLB and what was cached through it.
   void tlb_flush_page(uint32_t lin);
 

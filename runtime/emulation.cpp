@@ -58,7 +58,8 @@ void cpuid(Cpu& cpu) {
   uint32_t* r = cpu.s.gpr;
   const uint32_t leaf = r[EAX];
   // Feature bits (CPUID.01H:EDX, SDM Vol. 2A, Table 3-11) of what is implemented.
-  constexpr uint32_t kTsc = 1u << 4, kPse = 1u << 3, kCx8 = 1u << 8, kCmov = 1u << 15;
+  constexpr uint32_t kDe = 1u << 2, kPse = 1u << 3, kTsc = 1u << 4, kMsr = 1u << 5, kCx8 = 1u << 8,
+                     kSep = 1u << 11, kPge = 1u << 13, kCmov = 1u << 15;
   switch (leaf) {
     case 0:
       r[EAX] = 1;
@@ -67,10 +68,12 @@ void cpuid(Cpu& cpu) {
       r[ECX] = 0x6C65746E;  // "ntel"
       break;
     case 1:
-      r[EAX] = 0x00000633;  // Family 6, model 3, stepping 3.
+      // Family 6, model 3, stepping 3: SEP is only valid from model 3 stepping 3
+      // on (SDM Vol. 2A, CPUID: "SYSENTER and SYSEXIT ... on earlier Pentium Pro").
+      r[EAX] = 0x00000633;
       r[EBX] = 0;
       r[ECX] = 0;
-      r[EDX] = kPse | kTsc | kCx8 | kCmov;
+      r[EDX] = kDe | kPse | kTsc | kMsr | kCx8 | kSep | kPge | kCmov;
       break;
     default:
       // Leaves above the maximum return zeros.
@@ -110,7 +113,7 @@ void mov_to_cr(Cpu& cpu, unsigned n, uint32_t value) {
       break;
     case 3:
       cpu.s.cr3 = value & 0xFFFFF018u;
-      cpu.paging_changed();
+      cpu.paging_changed(/*keep_global=*/true);
       break;
     case 4: {
       // Only the bits of implemented features may be set.

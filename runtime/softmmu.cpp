@@ -13,11 +13,13 @@ constexpr uint32_t kPteUser = 1u << 2;
 constexpr uint32_t kPteAccessed = 1u << 5;
 constexpr uint32_t kPteDirty = 1u << 6;
 constexpr uint32_t kPdeLargePage = 1u << 7;
+constexpr uint32_t kPteGlobal = 1u << 8;
 
 void invalidate(TlbEntry& e) {
   e.tag_read = e.tag_write = e.tag_fetch = tlbflag::kInvalid;
   e.phys_page = 0;
   e.addend = 0;
+  e.global = 0;
 }
 }  // namespace
 
@@ -55,7 +57,8 @@ void SoftMmu::phys_write(uint32_t phys, uint32_t value, unsigned size) {
 // 32-bit paging walk, SDM Vol. 3A 4.3; access rights per 4.6; accessed and
 // dirty flags per 4.8. A and D are set only once the access is known to
 // succeed, so a faulting access leaves the tables untouched.
-uint32_t SoftMmu::walk(uint32_t lin, Access acc, unsigned idx, bool& writable_now) {
+uint32_t SoftMmu::walk(uint32_t lin, Access acc, unsigned idx, bool& writable_now, bool& global) {
+  global = false;
   if (!(cpu_.cr0 & cr0::PG)) {
     writable_now = true;
     return lin;
@@ -94,6 +97,7 @@ uint32_t SoftMmu::walk(uint32_t lin, Access acc, unsigned idx, bool& writable_no
   if (user && !(rights & kPteUser)) fault(true);
   if (write && !may_write) fault(true);
 
+  global = (cpu_.cr4 & cr4::PGE) && ((large ? pde : pte) & kPteGlobal);
   if (large) {
     uint32_t n = pde | kPteAccessed | (write ? kPteDirty : 0);
     if (n != pde) phys_write(pde_addr, n, 4);
@@ -107,7 +111,7 @@ uint32_t SoftMmu::walk(uint32_t lin, Access acc, unsigned idx, bool& writable_no
   return phys;
 }
 
-void SoftMmu::fill(uint32_t lin, uint32_t phys, Access acc, unsigned idx, bool writable_now) {
+void SoftMmu::fill(uint32_t lin, uint32_t phys, Access acc, unsigned idx, bool writable_now, bool global) {
   TlbEntry& e = entry(idx, lin);
   const uint32_t page = lin & kPageMask;
   const uint32_t ppage = phys & kPageMask;
@@ -118,6 +122,7 @@ void SoftMmu::fill(uint32_t lin, uint32_t phys, Access acc, unsigned idx, bool w
   uint32_t extra = 0;
   if (!ram_.contains(ppage, kPageSize)) extra |= tlbflag::kMmio;
   e.phys_page = ppage;
+  e.global = global;
   e.addend = reinterpret_cast<uintptr_t>(ram_.data()) + ppage - page;
   e.tag_read = page | extra;
   e.tag_fetch = page | extra;
@@ -132,9 +137,9 @@ uint32_t SoftMmu::translate(uint32_t lin, Access acc, unsigned idx) {
   if (!(tag & tlbflag::kInvalid) && (tag & kPageMask) == (lin & kPageMask)) {
     return e.phys_page | (lin & ~kPageMask);
   }
-  bool writable_now = false;
-  uint32_t phys = walk(lin, acc, idx, writable_now);
-  fill(lin, phys, acc, idx, writable_now);
+  bool writable_now = false, global = false;
+  uint32_t phys = walk(lin, acc, idx, writable_now, global);
+  fill(lin, phys, acc, idx, writable_now, global);
   return phys;
 }
 
@@ -181,10 +186,11 @@ uint8_t* SoftMmu::host_run(uint32_t lin, uint32_t len, Access acc, unsigned idx)
   return ram_.ptr(phys);
 }
 
-void SoftMmu::flush_all() {
+void SoftMmu::flush_all(bool keep_global) {
   ++stats_.flushes;
   for (auto& t : tlb_)
-    for (auto& e : t) invalidate(e);
+    for (auto& e : t)
+      if (!(keep_global && e.global)) invalidate(e);
 }
 
 void SoftMmu::flush_page(uint32_t lin) {

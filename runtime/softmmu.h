@@ -39,7 +39,8 @@ struct TlbEntry {
   uint32_t tag_fetch;
   uint32_t phys_page;  // Guest physical page of the mapping.
   uintptr_t addend;    // host address = addend + virtual address (RAM pages only).
-  uint64_t reserved;
+  uint32_t global;     // Non-zero for a global page (PTE.G with CR4.PGE): kept across CR3 loads.
+  uint32_t reserved;
 };
 static_assert(sizeof(TlbEntry) == 32, "the JIT indexes TLB entries with a shift by 5");
 
@@ -112,8 +113,9 @@ class SoftMmu {
   uint32_t phys_read(uint32_t phys, unsigned size);
   void phys_write(uint32_t phys, uint32_t value, unsigned size);
 
-  // TLB maintenance (MOV CR3, paging mode changes, INVLPG).
-  void flush_all();
+  // TLB maintenance (MOV CR3, paging mode changes, INVLPG). A CR3 load keeps
+  // global pages (SDM Vol. 3A, 4.10.4.1); CR0/CR4 paging changes drop everything.
+  void flush_all(bool keep_global = false);
   void flush_page(uint32_t lin);
 
   // Code-page tracking for self-modifying code.
@@ -133,8 +135,8 @@ class SoftMmu {
   void write_slow(uint32_t lin, uint32_t value, unsigned size, unsigned idx);
   // Walks the page tables for one page; returns the physical address and the
   // access kinds the mapping allows without another walk (tlb fill rights).
-  uint32_t walk(uint32_t lin, Access acc, unsigned idx, bool& writable_now);
-  void fill(uint32_t lin, uint32_t phys, Access acc, unsigned idx, bool writable_now);
+  uint32_t walk(uint32_t lin, Access acc, unsigned idx, bool& writable_now, bool& global);
+  void fill(uint32_t lin, uint32_t phys, Access acc, unsigned idx, bool writable_now, bool global);
 
   CpuState& cpu_;
   GuestRam& ram_;

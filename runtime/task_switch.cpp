@@ -113,7 +113,7 @@ void task_switch(Cpu& cpu, uint16_t selector, TaskSwitchReason reason, bool has_
   s.cr0 |= cr0::TS;
   if (new32 && (s.cr0 & cr0::PG) && cr3 != s.cr3) {
     s.cr3 = cr3 & 0xFFFFF018u;
-    cpu.paging_changed();
+    cpu.paging_changed(/*keep_global=*/true);
   }
   // Selectors first (so a fault below reports consistent selectors), then the checked loads.
   for (int i = 0; i < kSegCount; ++i) s.seg[i].selector = sel[i];
