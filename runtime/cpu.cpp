@@ -54,6 +54,8 @@ void Cpu::reset_power_on() {
   s.eip = 0xFFF0;
   s.gpr[EDX] = 0x00000633;  // Processor signature, as CPUID.01H:EAX.
   s.cr0 = cr0::ET | cr0::CD | cr0::NW;
+  s.dr[6] = kDr6Reset;
+  s.dr[7] = kDr7Reset;
   s.idtr.limit = 0xFFFF;
   s.gdtr.limit = 0xFFFF;
   s.ldtr.limit = 0xFFFF;
@@ -86,6 +88,8 @@ void Cpu::reset_flat_protected(uint32_t eip) {
   s.tr.attr = SegmentCache::kPresent | 11;  // Busy 32-bit TSS type; base 0 limit 0 until LTR.
   for (auto& sc : s.seg) sc.refresh();
   s.cr0 = cr0::PE | cr0::ET;
+  s.dr[6] = kDr6Reset;
+  s.dr[7] = kDr7Reset;
   s.eflags = flag::kFixed1;
   s.eip = eip;
   s.cpl = 0;
@@ -256,6 +260,23 @@ void Cpu::handle_exception(const GuestException& e) {
   request_stop(StopReason::kFatal, 1);
 }
 
+void Cpu::check_instruction_breakpoints() {
+  // DR7: L/G enable bits 2i/2i+1, R/W bits 16+4i (00 = instruction execution).
+  if (s.eflags & flag::RF) return;
+  const uint32_t dr7 = s.dr[7];
+  const uint32_t lin = linear(CS, s.eip);
+  uint32_t hits = 0;
+  for (unsigned i = 0; i < 4; ++i) {
+    const bool enabled = (dr7 >> (2 * i)) & 3;
+    const unsigned rw = (dr7 >> (16 + 4 * i)) & 3;
+    if (enabled && rw == 0 && s.dr[i] == lin) hits |= 1u << i;
+  }
+  if (hits) {
+    s.dr[6] = (s.dr[6] & ~0xFu) | hits;
+    raise_exception(kDB);  // A fault: EIP stays at the instruction.
+  }
+}
+
 void Cpu::deliver_external(uint8_t vector) {
   try {
     deliver_interrupt(*this, vector, EventSource::kExternal);
@@ -298,8 +319,16 @@ StopReason Cpu::run(uint64_t max_instructions) {
         }
         ++b->executions;
         exit_block_ = false;
+        // Single-step and instruction breakpoints: one instruction at a time.
+        const bool debug = (s.eflags & flag::TF) || (s.dr[7] & 0xFF);
+        bool single_step = false;
+        if (debug) {
+          check_instruction_breakpoints();
+          single_step = s.eflags & flag::TF;
+          event_delivered_ = false;
+        }
         first = b->instrs.data();
-        const size_t n = std::min<uint64_t>(b->instrs.size(), budget);
+        const size_t n = debug ? 1 : std::min<uint64_t>(b->instrs.size(), budget);
         const InstrRecord* in = first;
         const InstrRecord* const end = first + n;
         // The interpreter's inner loop: one indirect call per instruction.
@@ -318,6 +347,15 @@ StopReason Cpu::run(uint64_t max_instructions) {
         budget -= done;
         first = nullptr;
         if (!retired_.empty()) retired_.clear();
+        if (debug) {
+          s.eflags &= ~flag::RF;  // RF is cleared once an instruction completes (SDM Vol. 3A, 18.3.1.1).
+          // TF at the start of an instruction traps after it, unless the
+          // instruction delivered an interrupt or exception itself (SDM Vol. 3A, 18.3.1.4).
+          if (single_step && !event_delivered_ && s.eip != inhibit_eip_) {
+            s.dr[6] |= kDr6SingleStep;
+            raise_exception(kDB);
+          }
+        }
       }
     } catch (const GuestException& e) {
       // The faulting instruction did not complete; the ones before it did.

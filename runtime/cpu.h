@@ -157,6 +157,13 @@ class Cpu final : private CodeSource {
   bool halted() const { return halted_; }
   // A fault while delivering a double fault: shutdown.
   void triple_fault();
+  // Set by every interrupt/exception delivery (single-step bookkeeping).
+  void note_event_delivered() { event_delivered_ = true; }
+
+  // Debug register values (SDM Vol. 3B, 18.2).
+  static constexpr uint32_t kDr6Reset = 0xFFFF0FF0u;
+  static constexpr uint32_t kDr7Reset = 0x00000400u;
+  static constexpr uint32_t kDr6SingleStep = 1u << 14;
 
  private:
   uint32_t translate(uint32_t lin) override;
@@ -167,6 +174,7 @@ class Cpu final : private CodeSource {
   uint32_t block_mode() const { return (s.code32() ? 1u : 0u) | (uint32_t{s.cpl} << 1); }
   void handle_exception(const GuestException& e);
   void deliver_external(uint8_t vector);
+  void check_instruction_breakpoints();
   void retire_block(std::unordered_map<uint64_t, std::unique_ptr<Block>>::iterator it);
 
   Decoder dec32_{true};
@@ -184,6 +192,7 @@ class Cpu final : private CodeSource {
   bool exit_block_ = false;
   bool intr_ = false;
   bool halted_ = false;
+  bool event_delivered_ = false;
   uint32_t inhibit_eip_ = ~0u;
   bool stopped_ = false;
   StopReason stop_reason_ = StopReason::kNone;

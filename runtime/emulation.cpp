@@ -147,7 +147,11 @@ void mov_to_dr(Cpu& cpu, unsigned n, uint32_t value) {
     n += 2;  // DR4/DR5 alias DR6/DR7 without CR4.DE.
   }
   if (n > 7) raise_exception(kUD);
+  // DR6/DR7 reserved bits read back fixed (SDM Vol. 3B, 18.2.3-18.2.4).
+  if (n == 6) value = (value & 0x0000E00Fu) | 0xFFFF0FF0u;
+  if (n == 7) value = (value & ~0x0000D800u) | 0x400u;
   cpu.s.dr[n] = value;
+  cpu.end_block();  // Breakpoints may now be armed.
 }
 
 uint32_t mov_from_dr(Cpu& cpu, unsigned n) {

@@ -165,6 +165,7 @@ void deliver_interrupt(Cpu& cpu, uint8_t vector, EventSource source, bool has_er
   } else {
     deliver_protected(cpu, vector, source, has_error, error);
   }
+  cpu.note_event_delivered();
   cpu.end_block();
 }
 

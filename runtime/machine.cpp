@@ -54,7 +54,8 @@ Machine::Machine(const MachineConfig& config, Log& log) : config_(config), log_(
 Machine::~Machine() = default;
 
 void Machine::boot() {
-  const BootInfo info = load_multiboot(*ram_, kernel_image_, config_.append);
+  // QEMU passes "<kernel file> <append>" as the multiboot command line.
+  const BootInfo info = load_multiboot(*ram_, kernel_image_, config_.kernel + " " + config_.append);
   cpu_->reset_flat_protected(info.entry);
   cpu_->s.gpr[EAX] = info.eax;
   cpu_->s.gpr[EBX] = info.ebx;
@@ -64,6 +65,7 @@ void Machine::reset() {
   // A PC reset re-runs the firmware, which loads the kernel again (as QEMU's
   // -kernel option ROM does); RAM is cleared first.
   std::memset(ram_->data(), 0, ram_->size());
+  uart_->reset();
   cpu_->flush_code_cache();
   cpu_->clear_stop();
   boot();
