@@ -37,6 +37,42 @@ bool out_port(Cpu& c, const InstrRecord& in) {
   return true;
 }
 
+// INS/OUTS with and without REP (SDM Vol. 2A, INS; Vol. 2B, OUTS). Port I/O
+// is slow anyway, so elements go one by one; ECX/EDI/ESI are updated after
+// each, so a fault leaves the instruction restartable as on hardware.
+template <typename T, bool kIn>
+bool string_io(Cpu& c, const InstrRecord& in) {
+  const bool a16 = in.addrsize == 2;
+  const bool rep = in.prefixes & (prefix::kRep | prefix::kRepne);
+  const uint16_t port = static_cast<uint16_t>(c.s.gpr[EDX]);
+  const int32_t step = (c.s.eflags & flag::DF) ? -static_cast<int32_t>(sizeof(T)) : static_cast<int32_t>(sizeof(T));
+  auto reg_read = [&](Gpr r) { return a16 ? (c.s.gpr[r] & 0xFFFF) : c.s.gpr[r]; };
+  auto reg_write = [&](Gpr r, uint32_t v) {
+    c.s.gpr[r] = a16 ? ((c.s.gpr[r] & 0xFFFF0000u) | (v & 0xFFFF)) : v;
+  };
+  check_io_permission(c, port, sizeof(T));
+  uint32_t count = rep ? reg_read(ECX) : 1;
+  while (count != 0) {
+    if constexpr (kIn) {
+      // The destination must be writable before the port is read (a read may have side effects).
+      const uint32_t di = reg_read(EDI);
+      c.mmu.probe_write(c.linear(ES, di), sizeof(T), c.mmu_idx());
+      const T v = static_cast<T>(c.bus.pio_read(port, sizeof(T)));
+      c.write<T>(ES, di, v);
+      reg_write(EDI, di + step);
+    } else {
+      const uint32_t si = reg_read(ESI);
+      const T v = c.read<T>(in.seg, si);
+      c.bus.pio_write(port, sizeof(T), v);
+      reg_write(ESI, si + step);
+    }
+    --count;
+    if (rep) reg_write(ECX, count);
+  }
+  c.s.eip += in.length;
+  return true;
+}
+
 bool hlt_op(Cpu& c, const InstrRecord& in) {
   hlt(c);
   c.s.eip += in.length;  // HLT completes; an interrupt returns after it.
@@ -409,6 +445,12 @@ void register_system(SelectorTable& t) {
   for (uint16_t m : {ZYDIS_MNEMONIC_LDS, ZYDIS_MNEMONIC_LES, ZYDIS_MNEMONIC_LFS, ZYDIS_MNEMONIC_LGS,
                      ZYDIS_MNEMONIC_LSS})
     t.add(m, &select_lxs);
+  t.add(ZYDIS_MNEMONIC_INSB, &always<&string_io<uint8_t, true>>);
+  t.add(ZYDIS_MNEMONIC_INSW, &always<&string_io<uint16_t, true>>);
+  t.add(ZYDIS_MNEMONIC_INSD, &always<&string_io<uint32_t, true>>);
+  t.add(ZYDIS_MNEMONIC_OUTSB, &always<&string_io<uint8_t, false>>);
+  t.add(ZYDIS_MNEMONIC_OUTSW, &always<&string_io<uint16_t, false>>);
+  t.add(ZYDIS_MNEMONIC_OUTSD, &always<&string_io<uint32_t, false>>);
   t.add(ZYDIS_MNEMONIC_INT, &always<&int_n>);
   t.add(ZYDIS_MNEMONIC_INT3, &always<&int3_op>);
   t.add(ZYDIS_MNEMONIC_INT1, &always<&int1_op>);
