@@ -34,8 +34,8 @@ inline constexpr uint32_t kWritten =
     (OP == Sh::kShl || OP == Sh::kShr || OP == Sh::kSar) ? flag::kArith : (flag::CF | flag::OF);
 
 // Executes `a OP= count` on the host; `eflags` supplies the input flags (CF
-// for RCL/RCR) and receives the written ones.
-template <Sh OP, typename T>
+// for RCL/RCR) and receives the flags in kMask.
+template <Sh OP, typename T, uint32_t kMask = kWritten<OP>>
 inline T host_shift(uint32_t& eflags, T a, uint8_t count) {
   uint16_t ax = flags_to_ax(eflags);
   if constexpr (OP == Sh::kShl) {
@@ -53,7 +53,7 @@ inline T host_shift(uint32_t& eflags, T a, uint8_t count) {
   } else {
     asm(VMM_FLAGS_IN "rcr %%cl, %1" VMM_FLAGS_OUT : "+a"(ax), "+r"(a) : "c"(count) : "cc");
   }
-  merge_flags(eflags, lahf_seto_to_eflags(ax), kWritten<OP>);
+  merge_flags(eflags, lahf_seto_to_eflags(ax), kMask);
   return a;
 }
 
@@ -64,8 +64,10 @@ inline uint8_t count_of(const Cpu& c, const InstrRecord& in) {
   else return static_cast<uint8_t>(c.s.gpr[ECX]);
 }
 
-template <Sh OP>
+// kKeepOf: the form leaves OF alone (see select_shift).
+template <Sh OP, bool kKeepOf = false>
 struct ShiftForm {
+  static constexpr uint32_t kMask = kKeepOf ? kWritten<OP> & ~flag::OF : kWritten<OP>;
   template <typename T, K D, K S>
   static bool run(Cpu& c, const InstrRecord& in) {
     const uint8_t count = count_of<S>(c, in);
@@ -76,11 +78,11 @@ struct ShiftForm {
       // "SAL/SAR/SHL/SHR", Operation: "IF (COUNT and countMASK) ≠ 0").
       if ((count & 0x1F) == 0) return false;
       uint32_t f = c.s.eflags;
-      const T r = host_shift<OP, T>(f, a, count);
+      const T r = host_shift<OP, T, kMask>(f, a, count);
       c.mmu.write<T>(lin, r, c.mmu_idx());
       c.s.eflags = f;  // Only once the write cannot fault any more.
     } else {
-      reg_set<T>(c, in.ops[0].reg, host_shift<OP, T>(c.s.eflags, reg_get<T>(c, in.ops[0].reg), count));
+      reg_set<T>(c, in.ops[0].reg, host_shift<OP, T, kMask>(c.s.eflags, reg_get<T>(c, in.ops[0].reg), count));
     }
     return false;
   }
@@ -92,6 +94,21 @@ InterpHandler select_shift(const InstrRecord& in) {
   const K d = kind_of(in.ops[0]), s = kind_of(in.ops[1]);
   if (d == K::I || s == K::M) return nullptr;
   if (s == K::R && in.ops[1].reg != 4) return nullptr;  // Only CL counts exist.
+  if constexpr (OP == Sh::kRol || OP == Sh::kRor) {
+    // The handlers run the CL form on the host. Intel CPUs differ in one
+    // undefined flag between forms: ROL/ROR of a register by an imm8 (C0/C1)
+    // whose masked count is not 1 leave OF unchanged, while the CL forms and
+    // the memory forms compute it (measured against a Xeon in compatibility
+    // mode, every count and width).
+    if (d == K::R && s == K::I && (in.ops[1].imm & 0x1F) != 1) {
+      switch (in.ops[0].size) {
+        case 1: return &ShiftForm<OP, true>::template run<uint8_t, K::R, K::I>;
+        case 2: return &ShiftForm<OP, true>::template run<uint16_t, K::R, K::I>;
+        case 4: return &ShiftForm<OP, true>::template run<uint32_t, K::R, K::I>;
+        default: return nullptr;
+      }
+    }
+  }
   auto pick = [&]<typename T>() -> InterpHandler {
     if (d == K::R) return s == K::I ? &ShiftForm<OP>::template run<T, K::R, K::I> : &ShiftForm<OP>::template run<T, K::R, K::R>;
     return s == K::I ? &ShiftForm<OP>::template run<T, K::M, K::I> : &ShiftForm<OP>::template run<T, K::M, K::R>;
