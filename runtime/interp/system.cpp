@@ -3,6 +3,7 @@
 // JIT calls too; no semantics live here.
 #include <Zydis/Zydis.h>
 
+#include "devices/bus.h"
 #include "runtime/emulation.h"
 #include "runtime/interrupts.h"
 #include "runtime/interp/interp.h"
