@@ -95,11 +95,12 @@ InterpHandler select_shift(const InstrRecord& in) {
   if (d == K::I || s == K::M) return nullptr;
   if (s == K::R && in.ops[1].reg != 4) return nullptr;  // Only CL counts exist.
   if constexpr (OP == Sh::kRol || OP == Sh::kRor) {
-    // The handlers run the CL form on the host. Intel CPUs differ in one
-    // undefined flag between forms: ROL/ROR of a register by an imm8 (C0/C1)
-    // whose masked count is not 1 leave OF unchanged, while the CL forms and
-    // the memory forms compute it (measured against a Xeon in compatibility
-    // mode, every count and width).
+    // The handlers run the CL form on the host, but the forms differ in one
+    // undefined flag: ROL/ROR of a register by an imm8 (C0/C1) whose masked
+    // count is not 1 leave OF unchanged, while the CL forms and the memory
+    // forms compute it. Measured on an Intel Xeon host (the instructions run
+    // in a 32-bit compatibility-mode segment, every count and width); other
+    // microarchitectures may differ, which is why the SDM leaves OF undefined.
     if (d == K::R && s == K::I && (in.ops[1].imm & 0x1F) != 1) {
       switch (in.ops[0].size) {
         case 1: return &ShiftForm<OP, true>::template run<uint8_t, K::R, K::I>;
