@@ -111,15 +111,23 @@ bool popa_op(Cpu& c, const InstrRecord&) {
 }
 
 // ENTER imm16, imm8 (SDM Vol. 2A, ENTER, Operation; non-64-bit paths):
-//   Push(EBP or BP); FrameTemp <- ESP (SS.B = 1) or SP;
+//   Push(EBP) and FrameTemp <- ESP (32-bit operand size), or Push(BP) and
+//     FrameTemp <- SP (16-bit): FrameTemp follows the operand size, so a
+//     32-bit ENTER on a 16-bit stack takes all of ESP;
 //   IF NestingLevel > 0:
 //     FOR i <- 1 TO NestingLevel - 1: (E)BP <- (E)BP - OperandSize/8; Push([SS:(E)BP])
 //       (EBP with a 32-bit stack, BP with a 16-bit one, each element of the operand size)
 //     Push(FrameTemp)
-//   EBP <- FrameTemp (BP <- FrameTemp with a 16-bit operand size)
-//   ESP <- ESP - AllocSize (SP with a 16-bit stack).
+//   EBP <- FrameTemp (BP <- FrameTemp[15:0] with a 16-bit operand size);
+//   ESP <- ESP - AllocSize, or SP <- SP - AllocSize with a 16-bit stack.
 // NestingLevel is imm8 MOD 32. The (E)BP the loop decrements is a temporary:
 // the register ends as FrameTemp, so a local stands in for it.
+// The last step follows the stack-address size (SS.B), as the i386 manual's
+// pseudo-code, Bochs and QEMU do; the current SDM text words it by operand
+// size, which only differs when the subtraction borrows out of SP.
+// "#PF if a write using the final value of the stack pointer would cause a
+// page fault" (ENTER, Protected Mode Exceptions): the final SS:(E)SP is
+// probed for an operand-size write before the registers change.
 template <typename T>
 bool enter_op(Cpu& c, const InstrRecord& in) {
   constexpr uint32_t k = sizeof(T);
@@ -134,7 +142,7 @@ bool enter_op(Cpu& c, const InstrRecord& in) {
   try {
     const uint32_t ebp = c.s.gpr[EBP];
     c.push<T>(static_cast<T>(ebp));
-    const uint32_t frame_temp = s32 ? c.s.gpr[ESP] : (c.s.gpr[ESP] & 0xFFFF);
+    const uint32_t frame_temp = k == 4 ? c.s.gpr[ESP] : (c.s.gpr[ESP] & 0xFFFF);
     if (level > 0) {
       uint32_t bp = ebp;
       for (unsigned i = 1; i < level; ++i) {
@@ -148,9 +156,11 @@ bool enter_op(Cpu& c, const InstrRecord& in) {
       }
       c.push<T>(static_cast<T>(frame_temp));
     }
+    sp_add(c, 0u - alloc);
+    const uint32_t sp = s32 ? c.s.gpr[ESP] : (c.s.gpr[ESP] & 0xFFFF);
+    c.mmu.probe_write(c.linear(SS, sp), k, c.mmu_idx());
     if constexpr (k == 4) c.s.gpr[EBP] = frame_temp;
     else reg_set<uint16_t>(c, EBP * 4, static_cast<uint16_t>(frame_temp));
-    sp_add(c, 0u - alloc);
   } catch (...) {
     c.s.gpr[ESP] = old_esp;
     throw;

@@ -270,9 +270,12 @@ inline bool one_element(Cpu& c, const InstrRecord& in) {
     reg_set<T>(c, 0, c.read<T>(in.seg, si));
     return false;
   } else if constexpr (OP == Op::kCmps) {
-    // CMPS compares SRC1 = seg:ESI with SRC2 = ES:EDI, SRC1 read first.
-    const T a = c.read<T>(in.seg, si);
+    // CMPS computes SRC1 - SRC2 with SRC1 = seg:ESI and SRC2 = ES:EDI. The
+    // SDM does not give the order of the two reads; Intel CPUs (and QEMU)
+    // read ES:EDI first, so when both fault the destination's fault is the
+    // one reported.
     const T b = c.read<T>(ES, di);
+    const T a = c.read<T>(in.seg, si);
     cmp_flags<T>(c.s.eflags, a, b);
     return rep_ends<R>(a, b);
   } else {
@@ -311,20 +314,28 @@ bool string_op(Cpu& c, const InstrRecord& in) {
       if constexpr (kUsesSrc) n = std::min(n, fit<A>(slin, si, k, down));
       if constexpr (kUsesDst) n = std::min(n, fit<A>(dlin, di, k, down));
 
-      // Source first: the hardware reads the source before it touches the
-      // destination, so a fault on the source page is the one reported.
+      // The run's pages are translated in the order the first element
+      // accesses them (MOVS reads the source, then writes; CMPS reads ES:EDI
+      // first, see one_element), so a fault is the one that element reports.
       uint8_t* ps = nullptr;
       uint8_t* pd = nullptr;
       bool fast = n != 0;
       if (fast && kUsesSrc) fast = segment_allows(c.s, in.seg, run_low(si, n, k, down), n * k, false);
       if (fast && kUsesDst) fast = segment_allows(c.s, ES, run_low(di, n, k, down), n * k, kWritesDst);
-      if (fast && kUsesSrc) {
+      auto map_src = [&] {
         ps = c.mmu.host_run(run_low(slin, n, k, down), n * k, Access::kRead, idx);
         fast = ps != nullptr;
-      }
-      if (fast && kUsesDst) {
+      };
+      auto map_dst = [&] {
         pd = c.mmu.host_run(run_low(dlin, n, k, down), n * k, kWritesDst ? Access::kWrite : Access::kRead, idx);
         fast = pd != nullptr;
+      };
+      if constexpr (OP == Op::kCmps) {
+        if (fast) map_dst();
+        if (fast) map_src();
+      } else {
+        if (fast && kUsesSrc) map_src();
+        if (fast && kUsesDst) map_dst();
       }
 
       bool stop = false;

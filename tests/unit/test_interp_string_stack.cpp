@@ -375,6 +375,18 @@ TEST_F(StringStackTest, RepneCmpsbStopsAtMatch) {
   EXPECT_TRUE(cpu.s.eflags & flag::ZF);
 }
 
+TEST_F(StringStackTest, CmpsReadsDestinationFirst) {
+  // Both operands on not-present pages: the ES:EDI fault is reported.
+  vm.enable_paging({0x203000, 0x204000});
+  vm.code({0xFC, 0xF3, 0xA6, 0xF4});
+  vm.r(ESI) = 0x203010;
+  vm.r(EDI) = 0x204020;
+  vm.r(ECX) = 5;
+  EXPECT_EQ(cpu.run(), StopReason::kFatal);
+  EXPECT_EQ(cpu.s.cr2, 0x204020u);
+  EXPECT_EQ(vm.r(ECX), 5u);
+}
+
 TEST_F(StringStackTest, RepneScasbStrlen) {
   const uint32_t s = 0x100A00, len = 5000;  // Crosses two page boundaries.
   std::memset(vm.ram.ptr(s), 'x', len);
@@ -518,6 +530,34 @@ TEST_F(StringStackTest, Enter16BitOperandOn16BitStack) {
   EXPECT_EQ(vm.get16(0x8FFFE), 0x0002);
   EXPECT_EQ(vm.r(EBP), 0x11110002u);
   EXPECT_EQ(vm.r(ESP), 0xABCDFFFCu);
+}
+
+TEST_F(StringStackTest, Enter32BitOperandOn16BitStackTakesAllOfEsp) {
+  // FrameTemp <- ESP for a 32-bit operand size, whatever SS.B (SDM ENTER;
+  // test386.asm checks the same on hardware-validated emulators).
+  cpu.s.seg[SS].attr &= ~SegmentCache::kDb;
+  vm.code({0xC8, 0x08, 0x00, 0x01, 0xF4});  // enter 8, 1
+  vm.r(ESP) = 0x00020000;
+  vm.r(EBP) = 0x0001FFF0;
+  ASSERT_EQ(cpu.run(), StopReason::kHalted);
+  EXPECT_EQ(vm.get32(0xFFFC), 0x0001FFF0u);  // SP wrapped 0000 -> FFFC; SS base 0.
+  EXPECT_EQ(vm.r(EBP), 0x0002FFFCu);
+  EXPECT_EQ(vm.get32(0xFFF8), 0x0002FFFCu);
+  EXPECT_EQ(vm.r(ESP), 0x0002FFF0u);
+}
+
+TEST_F(StringStackTest, EnterFaultsOnFinalStackPointer) {
+  // The frame pushes fit in the present page; ESP - AllocSize does not.
+  vm.enable_paging({0x202000});
+  vm.code({0xC8, 0x20, 0x00, 0x00, 0xF4});  // enter 32, 0
+  vm.r(ESP) = 0x203010;
+  vm.r(EBP) = 0x1234;
+  EXPECT_EQ(cpu.run(), StopReason::kFatal);
+  EXPECT_NE(cpu.stop_message().find("#PF"), std::string::npos);
+  EXPECT_EQ(cpu.s.cr2, 0x203010u - 4 - 32);
+  EXPECT_EQ(vm.r(ESP), 0x203010u);
+  EXPECT_EQ(vm.r(EBP), 0x1234u);
+  EXPECT_EQ(cpu.s.eip, kCode);
 }
 
 TEST_F(StringStackTest, PushfdClearsVmAndRfInImage) {
