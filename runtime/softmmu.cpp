@@ -145,19 +145,23 @@ uint32_t SoftMmu::translate(uint32_t lin, Access acc, unsigned idx) {
 
 uint32_t SoftMmu::translate_fetch(uint32_t lin, unsigned idx) { return translate(lin, Access::kFetch, idx); }
 
-uint32_t SoftMmu::read_slow(uint32_t lin, unsigned size, unsigned idx) {
+uint64_t SoftMmu::read_slow(uint32_t lin, unsigned size, unsigned idx) {
   if ((lin & ~kPageMask) + size > kPageSize) {
     // Crosses a page boundary: byte by byte, lowest address first, so a
     // fault on either page is reported with that page's address.
-    uint32_t v = 0;
-    for (unsigned i = 0; i < size; ++i) v |= uint32_t{read<uint8_t>(lin + i, idx)} << (8 * i);
+    uint64_t v = 0;
+    for (unsigned i = 0; i < size; ++i) v |= uint64_t{read<uint8_t>(lin + i, idx)} << (8 * i);
     return v;
   }
   const uint32_t phys = translate(lin, Access::kRead, idx);
+  if (size == 8) {
+    // Devices take at most 4 bytes at a time.
+    return phys_read(phys, 4) | (uint64_t{phys_read(phys + 4, 4)} << 32);
+  }
   return phys_read(phys, size);
 }
 
-void SoftMmu::write_slow(uint32_t lin, uint32_t value, unsigned size, unsigned idx) {
+void SoftMmu::write_slow(uint32_t lin, uint64_t value, unsigned size, unsigned idx) {
   if ((lin & ~kPageMask) + size > kPageSize) {
     // Both pages must be writable before any byte is written.
     probe_write(lin, size, idx);
@@ -169,7 +173,12 @@ void SoftMmu::write_slow(uint32_t lin, uint32_t value, unsigned size, unsigned i
     ++stats_.code_writes;
     if (on_code_write) on_code_write(phys, size);
   }
-  phys_write(phys, value, size);
+  if (size == 8) {
+    phys_write(phys, static_cast<uint32_t>(value), 4);
+    phys_write(phys + 4, static_cast<uint32_t>(value >> 32), 4);
+    return;
+  }
+  phys_write(phys, static_cast<uint32_t>(value), size);
 }
 
 void SoftMmu::probe_write(uint32_t lin, unsigned size, unsigned idx) {

@@ -81,7 +81,7 @@ class SoftMmu {
       std::memcpy(&v, reinterpret_cast<const void*>(e.addend + lin), sizeof(T));
       return v;
     }
-    return static_cast<T>(read_slow(lin, sizeof(T), idx));
+    return static_cast<T>(read_slow(lin, sizeof(T), idx));  // Sizes up to 8 bytes.
   }
 
   template <typename T>
@@ -91,7 +91,7 @@ class SoftMmu {
       std::memcpy(reinterpret_cast<void*>(e.addend + lin), &value, sizeof(T));
       return;
     }
-    write_slow(lin, static_cast<uint32_t>(value), sizeof(T), idx);
+    write_slow(lin, static_cast<uint64_t>(value), sizeof(T), idx);
   }
 
   // Checks that [lin, lin+size) is writable (faulting as a write would),
@@ -131,8 +131,8 @@ class SoftMmu {
 
  private:
   TlbEntry& entry(unsigned idx, uint32_t lin) { return tlb_[idx][(lin >> 12) & (kTlbSize - 1)]; }
-  uint32_t read_slow(uint32_t lin, unsigned size, unsigned idx);
-  void write_slow(uint32_t lin, uint32_t value, unsigned size, unsigned idx);
+  uint64_t read_slow(uint32_t lin, unsigned size, unsigned idx);
+  void write_slow(uint32_t lin, uint64_t value, unsigned size, unsigned idx);
   // Walks the page tables for one page; returns the physical address and the
   // access kinds the mapping allows without another walk (tlb fill rights).
   uint32_t walk(uint32_t lin, Access acc, unsigned idx, bool& writable_now, bool& global);

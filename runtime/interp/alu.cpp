@@ -46,8 +46,12 @@ struct AluForm {
       const uint32_t lin = c.linear(in.ops[0].seg, c.ea(in, in.ops[0]));
       const T b = get<S, T>(c, in, in.ops[1]);
       const T a = c.mmu.read<T>(lin, c.mmu_idx());
-      const T r = host_alu<OP, T>(c.s.eflags, a, b);
+      // Flags are committed only once the write succeeded: a faulting
+      // instruction leaves the architectural state unchanged.
+      uint32_t f = c.s.eflags;
+      const T r = host_alu<OP, T>(f, a, b);
       if constexpr (kWrites) c.mmu.write<T>(lin, r, c.mmu_idx());
+      c.s.eflags = f;
     } else {
       const T a = get<D, T>(c, in, in.ops[0]);
       const T b = get<S, T>(c, in, in.ops[1]);
@@ -86,7 +90,9 @@ struct UnaryForm {
     if constexpr (D == K::M) {
       const uint32_t lin = c.linear(in.ops[0].seg, c.ea(in, in.ops[0]));
       const T a = c.mmu.read<T>(lin, c.mmu_idx());
-      c.mmu.write<T>(lin, host_unary<OP, T>(c.s.eflags, a), c.mmu_idx());
+      uint32_t f = c.s.eflags;
+      c.mmu.write<T>(lin, host_unary<OP, T>(f, a), c.mmu_idx());
+      c.s.eflags = f;
     } else {
       reg_set<T>(c, in.ops[0].reg, host_unary<OP, T>(c.s.eflags, reg_get<T>(c, in.ops[0].reg)));
     }

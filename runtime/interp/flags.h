@@ -15,6 +15,18 @@ inline uint32_t lahf_seto_to_eflags(uint16_t ax) {
   return ((ax >> 8) & (flag::SF | flag::ZF | flag::AF | flag::PF | flag::CF)) | ((ax & 1u) << 11);
 }
 
+// AX image that VMM_FLAGS_IN turns into host flags: AH = EFLAGS[7:0] for SAHF,
+// AL = OF (ADD 7F overflows exactly when AL is 1; SAHF then leaves OF alone).
+// Semantics whose undefined flags depend on the input flags load the guest's
+// flags into the host this way before running the host instruction.
+inline uint16_t flags_to_ax(uint32_t f) { return static_cast<uint16_t>((f << 8) | ((f >> 11) & 1)); }
+
+// Inline-asm fragments (string literals, so they can be pasted into asm
+// templates): load host flags from AX as built by flags_to_ax, and read them
+// back into AX in the LAHF/SETO layout lahf_seto_to_eflags expects.
+#define VMM_FLAGS_IN "addb $0x7f, %%al\n\tsahf\n\t"
+#define VMM_FLAGS_OUT "\n\tlahf\n\tseto %%al"
+
 // Replaces the flags in `mask` with those in `host`.
 inline void merge_flags(uint32_t& eflags, uint32_t host, uint32_t mask) {
   eflags = (eflags & ~mask) | (host & mask);

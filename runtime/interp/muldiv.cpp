@@ -17,11 +17,6 @@
 namespace vmm::interp {
 namespace {
 
-// AX image that VMM_FLAGS_IN turns into host flags: AH = EFLAGS[7:0] for SAHF,
-// AL = OF (ADD 7F overflows exactly when AL is 1; SAHF then leaves OF alone).
-inline uint16_t flags_to_ax(uint32_t f) { return static_cast<uint16_t>((f << 8) | ((f >> 11) & 1)); }
-#define VMM_FLAGS_IN "addb $0x7f, %%al\n\tsahf\n\t"
-#define VMM_FLAGS_OUT "\n\tlahf\n\tseto %%al"
 
 constexpr uint8_t kRegA = 0;      // Byte offset of AL/AX/EAX in CpuState::gpr.
 constexpr uint8_t kRegD = 2 * 4;  // DX/EDX.
@@ -77,8 +72,6 @@ inline T host_imul2(uint32_t& eflags, T a, T b) {
   return a;
 }
 
-#undef VMM_FLAGS_IN
-#undef VMM_FLAGS_OUT
 
 // MUL r/m, IMUL r/m: the accumulator times the operand, double width.
 template <bool kSigned>

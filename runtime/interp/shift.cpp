@@ -19,11 +19,6 @@
 namespace vmm::interp {
 namespace {
 
-// AX image that VMM_FLAGS_IN turns into host flags: AH = EFLAGS[7:0] for SAHF,
-// AL = OF (ADD 7F overflows exactly when AL is 1; SAHF then leaves OF alone).
-inline uint16_t flags_to_ax(uint32_t f) { return static_cast<uint16_t>((f << 8) | ((f >> 11) & 1)); }
-#define VMM_FLAGS_IN "addb $0x7f, %%al\n\tsahf\n\t"
-#define VMM_FLAGS_OUT "\n\tlahf\n\tseto %%al"
 
 enum class Sh { kShl, kShr, kSar, kRol, kRor, kRcl, kRcr };
 
@@ -171,8 +166,6 @@ InterpHandler select_double(const InstrRecord& in) {
   }
 }
 
-#undef VMM_FLAGS_IN
-#undef VMM_FLAGS_OUT
 
 }  // namespace
 

@@ -65,6 +65,15 @@ TEST_F(SoftMmuTest, CrossPageAccessIsSplit) {
   EXPECT_EQ(mmu.read<uint32_t>(0x1ffe, kMmuKernel), 0x11223344u);
 }
 
+TEST_F(SoftMmuTest, EightByteAccessesKeepTheHighHalf) {
+  // Slow path (TLB miss) and a page-crossing access both carry 64 bits.
+  mmu.write<uint64_t>(0x3000, 0x1122334455667788ull, kMmuKernel);
+  mmu.flush_all();
+  EXPECT_EQ(mmu.read<uint64_t>(0x3000, kMmuKernel), 0x1122334455667788ull);
+  mmu.write<uint64_t>(0x3ffc, 0xa1b2c3d4e5f60718ull, kMmuKernel);
+  EXPECT_EQ(mmu.read<uint64_t>(0x3ffc, kMmuKernel), 0xa1b2c3d4e5f60718ull);
+}
+
 TEST_F(SoftMmuTest, WalkSetsAccessedAndDirty) {
   enable_paging();
   map(0x00400000, 0x200000, 0x7);
