@@ -1,0 +1,37 @@
+// PCI configuration mechanism #1 with no devices behind it (PCI Local Bus
+// Specification 3.0, 3.2.2.3.2 "Software Generation of Configuration
+// Transactions"): CONFIG_ADDRESS at 0xcf8 and CONFIG_DATA at 0xcfc-0xcff.
+//
+// Every configuration read returns all ones, which is what a host bridge
+// answers for a function that does not exist (a master abort); writes are
+// dropped. A guest probing the bus (Linux's pci_check_type1 and its sanity
+// check) thus finds the mechanism but no host bridge, and goes on without PCI.
+//
+// Bus registration: one range, kBase (0xcf8) with kPortCount (8) ports.
+//
+// Not thread-safe; call everything from the thread that runs the guest.
+#pragma once
+
+#include <cstdint>
+
+#include "devices/io_device.h"
+
+namespace vmm {
+
+class PciStub : public IoDevice {
+ public:
+  static constexpr uint16_t kBase = 0xcf8;
+  static constexpr uint16_t kPortCount = 8;
+
+  const char* name() const override { return "pci-conf1"; }
+  uint32_t read(uint32_t offset, unsigned size) override;
+  void write(uint32_t offset, unsigned size, uint32_t value) override;
+
+  // The last CONFIG_ADDRESS written (as it reads back).
+  uint32_t config_address() const { return config_address_; }
+
+ private:
+  uint32_t config_address_ = 0;
+};
+
+}  // namespace vmm
