@@ -23,12 +23,14 @@
 // type and limit checks (segment_allows); otherwise its elements go one by
 // one through Cpu::read/Cpu::write, which check each access.
 //
-// Restartability (SDM Vol. 2B, REP, "...the instruction can be restarted
-// after an exception ... the registers hold the progress made"): ESI, EDI,
-// ECX (and AL/AX/EAX and the flags where the instruction changes them) are
-// written back after every step, before the next page is translated, so a
-// #PF on the next page leaves EIP at the instruction and ECX = the elements
-// still to do, exactly as the hardware's element-wise loop would.
+// Restartability (SDM Vol. 2B, REP: after an exception "the source and
+// destination registers point to the next string elements to be operated
+// on, the EIP register points to the string instruction, and the ECX
+// register has the value it held following the last successful iteration"):
+// ESI, EDI, ECX (and AL/AX/EAX for LODS) are written back after every step,
+// before the next page is translated, so a #PF on the next page leaves them
+// exactly as the hardware's element-wise loop would. REPE/REPNE CMPS/SCAS
+// restore EFLAGS to its value before the instruction on a fault.
 #include <Zydis/Zydis.h>
 
 #include <algorithm>
@@ -47,14 +49,22 @@ enum class Op : uint8_t { kMovs, kStos, kLods, kCmps, kScas };
 // kRepne (F2).
 enum class Rep : uint8_t { kNone, kRep, kRepe, kRepne };
 
-// Elements one handler call may process before it returns with EIP still at
-// the instruction and the registers showing the progress; the run loop then
-// executes the instruction again. The REP pseudo-code services pending
-// interrupts between iterations (SDM Vol. 2B, REP: "Service pending
-// interrupts (if any)"); no interrupt can arrive while a handler runs yet, so
-// the bound is unlimited now. When interrupt delivery exists, set it to a
-// bounded value (e.g. 64 Ki elements) so that a long REP lets interrupts in.
-constexpr uint64_t kRepElementBudget = ~uint64_t{0};
+// A REP instruction normally completes in one handler call. It stops early,
+// returning true with EIP still at the instruction and the registers showing
+// the progress ("the EIP register points to the string instruction, and the
+// ECX register has the value it held following the last successful
+// iteration", SDM Vol. 2B, REP), so that the run loop executes it again:
+//  - with EFLAGS.TF set: one iteration per execution, the single-step trap
+//    coming after each iteration with EIP at the instruction while
+//    iterations remain (as Intel CPUs, Bochs and QEMU do);
+//  - when an external interrupt is pending and enabled: the REP pseudo-code
+//    services pending interrupts between iterations, and the run loop takes
+//    interrupts between blocks.
+// At least one element is done per execution, so an interrupt held off by
+// the STI/MOV SS shadow cannot make the instruction spin without progress.
+inline bool rep_yield(const Cpu& c, bool single_step) {
+  return single_step || (c.intr() && (c.s.eflags & flag::IF));
+}
 
 // SI/DI/CX or ESI/EDI/ECX by the address size (A = 2 or 4 bytes).
 template <unsigned A>
@@ -286,85 +296,106 @@ inline bool one_element(Cpu& c, const InstrRecord& in) {
   }
 }
 
+// The REP loop (SDM Vol. 2B, REP, Operation): WHILE CountReg != 0 DO
+// service pending interrupts; execute the string instruction; CountReg - 1;
+// exit when CountReg = 0 or the REPE/REPNE condition fails. ECX = 0
+// accesses nothing. Returns the handler result (true: stopped early, EIP
+// still at the instruction; see rep_yield).
 template <Op OP, Rep R, typename T, unsigned A>
-bool string_op(Cpu& c, const InstrRecord& in) {
+bool rep_loop(Cpu& c, const InstrRecord& in) {
   constexpr uint32_t k = sizeof(T);
   constexpr bool kUsesSrc = OP == Op::kMovs || OP == Op::kLods || OP == Op::kCmps;
   constexpr bool kUsesDst = OP != Op::kLods;
   constexpr bool kWritesDst = OP == Op::kMovs || OP == Op::kStos;
   const bool down = c.s.eflags & flag::DF;
+  const bool single_step = c.s.eflags & flag::TF;
+  const unsigned idx = c.mmu_idx();
+  uint32_t count = areg<A>(c, ECX);
+  bool progressed = false;
+  while (count != 0) {
+    if (progressed && rep_yield(c, single_step)) return true;
+    progressed = true;
+    const uint32_t si = areg<A>(c, ESI), di = areg<A>(c, EDI);
+    const uint32_t slin = c.linear(in.seg, si), dlin = c.linear(ES, di);
+    uint32_t n = single_step ? 1 : count;
+    if constexpr (kUsesSrc) n = std::min(n, fit<A>(slin, si, k, down));
+    if constexpr (kUsesDst) n = std::min(n, fit<A>(dlin, di, k, down));
 
-  if constexpr (R == Rep::kNone) {
-    one_element<OP, R, T, A>(c, in);
-    if constexpr (kUsesSrc) advance<A>(c, ESI, 1, k, down);
-    if constexpr (kUsesDst) advance<A>(c, EDI, 1, k, down);
-    return false;
-  } else {
-    // SDM Vol. 2B, REP Operation: WHILE CountReg != 0 DO (service
-    // interrupts); execute the string instruction; CountReg - 1; exit when
-    // CountReg = 0 or the REPE/REPNE condition fails. ECX = 0 accesses nothing.
-    uint32_t count = areg<A>(c, ECX);
-    uint64_t budget = kRepElementBudget;
-    const unsigned idx = c.mmu_idx();
-    while (count != 0) {
-      if (budget == 0) return true;  // Resume later: EIP still at this instruction.
-      const uint32_t si = areg<A>(c, ESI), di = areg<A>(c, EDI);
-      const uint32_t slin = c.linear(in.seg, si), dlin = c.linear(ES, di);
-      uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(count, budget));
-      if constexpr (kUsesSrc) n = std::min(n, fit<A>(slin, si, k, down));
-      if constexpr (kUsesDst) n = std::min(n, fit<A>(dlin, di, k, down));
-
-      // The run's pages are translated in the order the first element
-      // accesses them (MOVS reads the source, then writes; CMPS reads ES:EDI
-      // first, see one_element), so a fault is the one that element reports.
-      uint8_t* ps = nullptr;
-      uint8_t* pd = nullptr;
-      bool fast = n != 0;
-      if (fast && kUsesSrc) fast = segment_allows(c.s, in.seg, run_low(si, n, k, down), n * k, false);
-      if (fast && kUsesDst) fast = segment_allows(c.s, ES, run_low(di, n, k, down), n * k, kWritesDst);
-      auto map_src = [&] {
-        ps = c.mmu.host_run(run_low(slin, n, k, down), n * k, Access::kRead, idx);
-        fast = ps != nullptr;
-      };
-      auto map_dst = [&] {
-        pd = c.mmu.host_run(run_low(dlin, n, k, down), n * k, kWritesDst ? Access::kWrite : Access::kRead, idx);
-        fast = pd != nullptr;
-      };
-      if constexpr (OP == Op::kCmps) {
-        if (fast) map_dst();
-        if (fast) map_src();
-      } else {
-        if (fast && kUsesSrc) map_src();
-        if (fast && kUsesDst) map_dst();
-      }
-
-      bool stop = false;
-      if (!fast) {
-        stop = one_element<OP, R, T, A>(c, in);
-        n = 1;
-      } else if constexpr (OP == Op::kMovs) {
-        copy_run<T>(pd, ps, n, down);
-      } else if constexpr (OP == Op::kStos) {
-        fill_run<T>(pd, reg_get<T>(c, 0), n);
-      } else if constexpr (OP == Op::kLods) {
-        // Reading plain RAM has no side effect: only the last element loaded
-        // stays in the accumulator.
-        reg_set<T>(c, 0, load<T>(ps + nth(n - 1, n, down) * k));
-      } else if constexpr (OP == Op::kCmps) {
-        n = cmps_run<T, R>(c, ps, pd, n, down, stop);
-      } else {
-        n = scas_run<T, R>(c, reg_get<T>(c, 0), pd, n, down, stop);
-      }
-
-      // Progress is architectural before the next step can fault.
-      if constexpr (kUsesSrc) advance<A>(c, ESI, n, k, down);
-      if constexpr (kUsesDst) advance<A>(c, EDI, n, k, down);
-      count -= n;
-      budget -= n;
-      set_areg<A>(c, ECX, count);
-      if (stop) break;
+    // The run's pages are translated in the order the first element
+    // accesses them (MOVS reads the source, then writes; CMPS reads ES:EDI
+    // first, see one_element), so a fault is the one that element reports.
+    uint8_t* ps = nullptr;
+    uint8_t* pd = nullptr;
+    bool fast = n != 0;
+    if (fast && kUsesSrc) fast = segment_allows(c.s, in.seg, run_low(si, n, k, down), n * k, false);
+    if (fast && kUsesDst) fast = segment_allows(c.s, ES, run_low(di, n, k, down), n * k, kWritesDst);
+    auto map_src = [&] {
+      ps = c.mmu.host_run(run_low(slin, n, k, down), n * k, Access::kRead, idx);
+      fast = ps != nullptr;
+    };
+    auto map_dst = [&] {
+      pd = c.mmu.host_run(run_low(dlin, n, k, down), n * k, kWritesDst ? Access::kWrite : Access::kRead, idx);
+      fast = pd != nullptr;
+    };
+    if constexpr (OP == Op::kCmps) {
+      if (fast) map_dst();
+      if (fast) map_src();
+    } else {
+      if (fast && kUsesSrc) map_src();
+      if (fast && kUsesDst) map_dst();
     }
+
+    bool stop = false;
+    if (!fast) {
+      stop = one_element<OP, R, T, A>(c, in);
+      n = 1;
+    } else if constexpr (OP == Op::kMovs) {
+      copy_run<T>(pd, ps, n, down);
+    } else if constexpr (OP == Op::kStos) {
+      fill_run<T>(pd, reg_get<T>(c, 0), n);
+    } else if constexpr (OP == Op::kLods) {
+      // Reading plain RAM has no side effect: only the last element loaded
+      // stays in the accumulator.
+      reg_set<T>(c, 0, load<T>(ps + nth(n - 1, n, down) * k));
+    } else if constexpr (OP == Op::kCmps) {
+      n = cmps_run<T, R>(c, ps, pd, n, down, stop);
+    } else {
+      n = scas_run<T, R>(c, reg_get<T>(c, 0), pd, n, down, stop);
+    }
+
+    // Progress is architectural before the next step can fault.
+    if constexpr (kUsesSrc) advance<A>(c, ESI, n, k, down);
+    if constexpr (kUsesDst) advance<A>(c, EDI, n, k, down);
+    count -= n;
+    set_areg<A>(c, ECX, count);
+    if (stop) break;
+  }
+  return false;
+}
+
+template <Op OP, Rep R, typename T, unsigned A>
+bool string_op(Cpu& c, const InstrRecord& in) {
+  if constexpr (R == Rep::kNone) {
+    constexpr uint32_t k = sizeof(T);
+    const bool down = c.s.eflags & flag::DF;
+    one_element<OP, R, T, A>(c, in);
+    if constexpr (OP != Op::kStos && OP != Op::kScas) advance<A>(c, ESI, 1, k, down);
+    if constexpr (OP != Op::kLods) advance<A>(c, EDI, 1, k, down);
     return false;
+  } else if constexpr (OP == Op::kCmps || OP == Op::kScas) {
+    // "When a fault occurs during the execution of a CMPS or SCAS instruction
+    // that is prefixed with REPE or REPNE, the EFLAGS value is restored to
+    // the state prior to the execution of the instruction" (SDM Vol. 2B,
+    // REP); ESI, EDI and ECX keep the progress.
+    const uint32_t eflags_before = c.s.eflags;
+    try {
+      return rep_loop<OP, R, T, A>(c, in);
+    } catch (...) {
+      c.s.eflags = eflags_before;
+      throw;
+    }
+  } else {
+    return rep_loop<OP, R, T, A>(c, in);
   }
 }
 

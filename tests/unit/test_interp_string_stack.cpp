@@ -387,6 +387,42 @@ TEST_F(StringStackTest, CmpsReadsDestinationFirst) {
   EXPECT_EQ(vm.r(ECX), 5u);
 }
 
+TEST_F(StringStackTest, FaultingRepeCmpsRestoresFlags) {
+  // Equal bytes up to the page boundary of ES:EDI, whose next page is absent:
+  // the progress stays in ESI/EDI/ECX, EFLAGS is the value before the
+  // instruction (SDM Vol. 2B, REP).
+  vm.enable_paging({0x204000});
+  std::memset(vm.ram.ptr(0x100000), 7, 0x100);
+  std::memset(vm.ram.ptr(0x203F80), 7, 0x80);
+  vm.code({0xFC, 0xF3, 0xA6, 0xF4});
+  cpu.s.eflags |= flag::CF | flag::SF;
+  const uint32_t before = cpu.s.eflags;
+  vm.r(ESI) = 0x100000;
+  vm.r(EDI) = 0x203F80;
+  vm.r(ECX) = 0x100;
+  EXPECT_EQ(cpu.run(), StopReason::kFatal);
+  EXPECT_EQ(cpu.s.cr2, 0x204000u);
+  EXPECT_EQ(vm.r(ECX), 0x80u);
+  EXPECT_EQ(vm.r(ESI), 0x100080u);
+  EXPECT_EQ(cpu.s.eflags, before);
+}
+
+TEST_F(StringStackTest, RepWithTrapFlagDoesOneIterationPerStep) {
+  // TF: the single-step trap comes after each iteration, with EIP still at
+  // the REP instruction while iterations remain (no #DB handler here: the
+  // CPU stops naming #DB).
+  vm.code({0xF3, 0xA4, 0xF4});
+  cpu.s.eflags |= flag::TF;
+  vm.r(ESI) = 0x100000;
+  vm.r(EDI) = 0x200000;
+  vm.r(ECX) = 3;
+  EXPECT_EQ(cpu.run(), StopReason::kFatal);
+  EXPECT_NE(cpu.stop_message().find("#DB"), std::string::npos) << cpu.stop_message();
+  EXPECT_EQ(vm.r(ECX), 2u);
+  EXPECT_EQ(vm.r(ESI), 0x100001u);
+  EXPECT_EQ(cpu.s.eip, kCode);
+}
+
 TEST_F(StringStackTest, RepneScasbStrlen) {
   const uint32_t s = 0x100A00, len = 5000;  // Crosses two page boundaries.
   std::memset(vm.ram.ptr(s), 'x', len);
