@@ -1,7 +1,7 @@
 // MOVS, STOS, LODS, CMPS, SCAS with and without REP/REPE/REPNE
 // (SDM Vol. 2B, "MOVS/MOVSB/MOVSW/MOVSD", "STOS", "LODS", "CMPS", "SCAS" and
-// "REP/REPE/REPZ/REPNE/REPNZ"). INS/OUTS are not here: they need the port
-// I/O permission check and come with port I/O (they stay #UD until then).
+// "REP/REPE/REPZ/REPNE/REPNZ"). INS/OUTS are in system.cpp, with the port
+// I/O permission check.
 //
 // Operands (SDM Vol. 1, 7.3.9): the source is seg:ESI with seg = DS or the
 // segment override (InstrRecord::seg); the destination is always ES:EDI and
