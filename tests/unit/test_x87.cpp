@@ -652,6 +652,24 @@ TEST_F(X87Test, FsaveFrstorRoundTrip) {
   EXPECT_EQ(get<uint32_t>(g(0), kSave + 24), 0xFFFF0010u);
 }
 
+// 16-bit operand size: a 94-byte image with the 14-byte environment.
+TEST_F(X87Test, Fsave16RoundTrip) {
+  put80(kA, f80(-42.25L));
+  Asm a;
+  a.fninit().fld80(kA).fldpi().raw({0x66}).fnsave(kSave).fnstsw(kR).raw({0x66}).frstor(kSave).fstp80(kR2)
+      .fstp80(kEnv);
+  ASSERT_EQ(run(a), StopReason::kInstructionLimit);
+  EXPECT_EQ(get<uint16_t>(g(0), kSave + 0), 0x037F);
+  EXPECT_EQ(get<uint16_t>(g(0), kSave + 2), 6 << 11);
+  EXPECT_EQ(get<uint16_t>(g(0), kSave + 4), 0x0FFF);  // R6 pi valid, R7 valid, rest empty.
+  EXPECT_EQ(get<uint16_t>(g(0), kSave + 6), static_cast<uint16_t>(kCode + 2 + 6));  // FLDPI
+  EXPECT_EQ(get80(g(0), kSave + 14), f80(3.14159265358979323851L));
+  EXPECT_EQ(get80(g(0), kSave + 24), f80(-42.25L));
+  EXPECT_EQ(get<uint16_t>(g(0), kR), 0);
+  EXPECT_EQ(get80(g(0), kR2), get80(g(0), kSave + 14));
+  EXPECT_EQ(get80(g(0), kEnv), f80(-42.25L));
+}
+
 TEST_F(X87Test, FstenvPointersAndMasking) {
   put<uint16_t>(kCw, 0x0360);  // All but PM unmasked.
   put<uint32_t>(kA, 0x3F800000u);
@@ -834,6 +852,15 @@ TEST_F(X87Test, UnmaskedOverflowAndUnderflowRebias) {
   EXPECT_EQ(get80(g(0), kR), raw80(16383 + 32000 - 24576, 0x8000000000000000ull));
   EXPECT_EQ(get<uint16_t>(g(0), kSw2) & 0xBF, fpu::kES | fpu::kUE);
   EXPECT_EQ(get80(g(0), kR2), raw80(16383 - 32000 + 24576, 0x8000000000000000ull));
+
+  // FSCALE: 1.5 * 2^20000 overflows; the result is 1.5 * 2^(20000-24576).
+  put80(kA, f80(20000.5L));  // FSCALE truncates ST(1).
+  put80(kB, f80(1.5L));
+  Asm b;
+  b.fninit().fldcw(kCw).fld80(kA).fld80(kB).raw({0xD9, 0xFD}).fnstsw(kSw).fnclex().fstp80(kR);
+  ASSERT_EQ(run(b), StopReason::kInstructionLimit);
+  EXPECT_EQ(get<uint16_t>(g(0), kSw) & 0xBF, fpu::kES | fpu::kOE);
+  EXPECT_EQ(get80(g(0), kR), raw80(16383 + 20000 - 24576, 0xC000000000000000ull));
 }
 
 // A store with an unmasked invalid operation writes nothing and keeps ST(0).
