@@ -306,6 +306,27 @@ int check_detail(const char *name, int cond, const char *fmt, ...)
     return 0;
 }
 
+int check_fault(const char *name, int vector, uint32_t error, uint32_t eip, const char *where)
+{
+    int ok = sys_last.count == 1 && sys_last.vector == vector && sys_last.error == error &&
+             (!where || sys_last.eip == eip);
+    if (ok) {
+        sys_passed++;
+        printf("PASS %s: vector %d, error 0x%x", name, vector, error);
+        if (where)
+            printf(", EIP %s", where);
+        printf("\n");
+        return 1;
+    }
+    sys_failed++;
+    printf("FAIL %s (%d exception(s), last vector %d error 0x%x eip 0x%x; expected vector %d error 0x%x",
+           name, sys_last.count, sys_last.vector, sys_last.error, sys_last.eip, vector, error);
+    if (where)
+        printf(" eip 0x%x (%s)", eip, where);
+    printf(")\n");
+    return 0;
+}
+
 void check_skip(const char *name, const char *reason)
 {
     printf("SKIP %s (%s)\n", name, reason);

@@ -378,6 +378,10 @@ int check(const char *name, int cond);
 int check_eq(const char *name, uint32_t got, uint32_t expected);
 /* FAIL line with printf-style details in parentheses. */
 int check_detail(const char *name, int cond, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Checks that exactly one exception was taken since sys_fault_reset() and
+ * that it had this vector, error code and (unless where is 0) saved EIP:
+ * "PASS name: vector V, error 0xE, EIP <where>". */
+int check_fault(const char *name, int vector, uint32_t error, uint32_t eip, const char *where);
 /* "SKIP name (reason)"; neither pass nor fail. */
 void check_skip(const char *name, const char *reason);
 /* "== title" */
