@@ -19,7 +19,20 @@ struct Block {
   bool valid = true;          // Cleared when a write to its page invalidates it.
   uint64_t executions = 0;
   std::vector<InstrRecord> instrs;
+  // Host code translated from this block by the JIT (null until translated;
+  // dropped with the block or when the code buffer is flushed).
+  void* host_code = nullptr;
+  uint32_t host_size = 0;
+  uint32_t jit_generation = 0;  // Code-buffer generation host_code belongs to.
 };
+
+// Mode bits (Block::mode) that change how a block is decoded or translated.
+namespace blockmode {
+inline constexpr uint32_t kCode32 = 1u << 0;   // CS.D.
+inline constexpr uint32_t kCplShift = 1;       // Bits 1-2: CPL.
+inline constexpr uint32_t kStack32 = 1u << 3;  // SS.B.
+inline constexpr uint32_t kFlatShift = 4;      // Bits 4-9: segment i is flat (SegmentCache::flat).
+}  // namespace blockmode
 
 // Limit on instructions per block: long enough for loops, short enough that
 // interrupts are taken promptly.

@@ -12,7 +12,7 @@ namespace {
 // QEMU options are single-dash words (-kernel, -append). CLI11 reads words
 // after a double dash, so single-dash spellings of these names are rewritten.
 const char* const kQemuStyle[] = {"kernel", "append", "m", "nographic", "serial", "d", "D", "no-reboot",
-                                  "display", "monitor", "device", "engine", "stats"};
+                                  "display", "monitor", "device", "engine", "stats", "tb-size"};
 
 std::vector<std::string> normalise(int argc, char** argv) {
   std::vector<std::string> args;
@@ -74,6 +74,9 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   app.add_option("--device", devices, "Device (only isa-debug-exit, which is always present at 0xf4)");
   app.add_option("--engine", engine, "Execution engine: interp or jit")->check(CLI::IsMember({"interp", "jit"}));
   app.add_flag("--stats", out.stats, "Print execution statistics at exit");
+  unsigned tb_mb = 32;
+  app.add_option("--tb-size", tb_mb, "JIT translation buffer size in MiB (QEMU's tb-size)")
+      ->check(CLI::Range(1u, 2047u));
 
   std::vector<std::string> args = normalise(argc, argv);
   std::reverse(args.begin(), args.end());
@@ -113,6 +116,7 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
     }
   }
   out.machine.engine = engine == "jit" ? Engine::kJit : Engine::kInterp;
+  out.machine.tb_bytes = uint64_t{tb_mb} << 20;
   return true;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "devices/bus.h"
+#include "jit/jit_engine.h"
 #include "runtime/interp/interp.h"
 #include "runtime/interrupts.h"
 #include "runtime/log.h"
@@ -28,6 +29,8 @@ Cpu::Cpu(GuestRam& r, Bus& b) : mmu(s, r, b), bus(b), ram(r), jump_cache_(1u << 
 }
 
 Cpu::~Cpu() = default;
+
+void Cpu::enable_jit(size_t buffer_bytes) { jit_ = std::make_unique<jit::JitEngine>(*this, buffer_bytes); }
 
 void Cpu::request_stop(StopReason why, int status) {
   if (!stopped_) {
@@ -326,6 +329,16 @@ StopReason Cpu::run(uint64_t max_instructions) {
           check_instruction_breakpoints();
           single_step = s.eflags & flag::TF;
           event_delivered_ = false;
+        }
+        if (jit_ && !debug && b->instrs.size() <= budget) {
+          // Translated code runs the whole block (or up to a fault/exit).
+          bool faulted = false;
+          const uint64_t done = jit_->execute(*b, faulted);
+          stats_.instructions += done;
+          budget -= std::min(budget, done);
+          if (!retired_.empty()) retired_.clear();
+          if (faulted) throw pending_exception_;
+          continue;
         }
         first = b->instrs.data();
         const size_t n = debug ? 1 : std::min<uint64_t>(b->instrs.size(), budget);

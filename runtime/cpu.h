@@ -19,6 +19,9 @@
 #include "runtime/softmmu.h"
 
 namespace vmm {
+namespace jit {
+class JitEngine;
+}
 
 class Bus;
 class Log;
@@ -70,6 +73,17 @@ class Cpu final : private CodeSource {
 
   // End the current block after the current instruction (mode change, SMC).
   void end_block() { exit_block_ = true; }
+  bool end_block_requested() const { return exit_block_; }
+  void clear_end_block() { exit_block_ = false; }
+
+  // A guest exception raised inside translated code's helpers, delivered by
+  // the run loop once control is back in C++.
+  void set_pending_exception(const GuestException& e) { pending_exception_ = e; }
+
+  // Runs translated code from now on (--engine=jit), with a code buffer of
+  // `buffer_bytes` (--tb-size).
+  void enable_jit(size_t buffer_bytes);
+  jit::JitEngine* jit() { return jit_.get(); }
 
   // --- Memory through segmentation and paging. ---
   uint32_t linear(uint8_t seg, uint32_t off) const { return s.seg[seg].base + off; }
@@ -171,7 +185,12 @@ class Cpu final : private CodeSource {
 
   Block* lookup_block(uint32_t eip);
   Block* build_block(uint32_t eip, uint32_t phys, uint32_t mode);
-  uint32_t block_mode() const { return (s.code32() ? 1u : 0u) | (uint32_t{s.cpl} << 1); }
+  uint32_t block_mode() const {
+    uint32_t m = (s.code32() ? blockmode::kCode32 : 0u) | (uint32_t{s.cpl} << blockmode::kCplShift) |
+                 (s.stack32() ? blockmode::kStack32 : 0u);
+    for (unsigned i = 0; i < kSegCount; ++i) m |= uint32_t{s.seg[i].flat} << (blockmode::kFlatShift + i);
+    return m;
+  }
   void handle_exception(const GuestException& e);
   void deliver_external(uint8_t vector);
   void check_instruction_breakpoints();
@@ -194,6 +213,8 @@ class Cpu final : private CodeSource {
   bool halted_ = false;
   bool event_delivered_ = false;
   uint32_t inhibit_eip_ = ~0u;
+  GuestException pending_exception_{0, false, 0};
+  std::unique_ptr<jit::JitEngine> jit_;
   bool stopped_ = false;
   StopReason stop_reason_ = StopReason::kNone;
   int exit_status_ = 0;

@@ -141,6 +141,18 @@ struct CpuState {
 
   FpuState fpu;
 
+  // Words the JIT's generated code reads and writes besides the architectural
+  // state (r15 points at this CpuState while translated code runs, so every
+  // field is one displacement away). Unused by the interpreter.
+  struct JitLink {
+    uintptr_t tlb = 0;          // TlbEntry table of the current MMU index.
+    uintptr_t cpu = 0;          // The owning Cpu, for helpers.
+    uint64_t executed = 0;      // Guest instructions completed by translated code.
+    uint32_t flags_image = 0;   // Arithmetic flags in LAHF/SETO layout (AH:AL) across entry/exit.
+    uint32_t status = 0;        // Why translated code returned (jit::ExitStatus).
+    uintptr_t next_code = 0;    // Host code to continue at (chaining, resume after a helper).
+  } jit;
+
   // Convenience accessors.
   uint32_t& reg(Gpr r) { return gpr[r]; }
   bool code32() const { return seg[CS].big(); }

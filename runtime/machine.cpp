@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +11,8 @@
 #include "devices/debug_exit.h"
 #include "devices/multiboot.h"
 #include "devices/uart16550.h"
+#include "frontend/decoder.h"
+#include "jit/jit_engine.h"
 #include "runtime/interrupts.h"
 
 namespace vmm {
@@ -23,6 +26,7 @@ Machine::Machine(const MachineConfig& config, Log& log) : config_(config), log_(
   ram_ = std::make_unique<GuestRam>(config.ram_bytes);
   cpu_ = std::make_unique<Cpu>(*ram_, bus_);
   cpu_->log = &log_;
+  if (config.engine == Engine::kJit) cpu_->enable_jit(config.tb_bytes);
 
   uart_ = std::make_unique<Uart16550>([this](uint8_t byte) {
     printed_ = true;
@@ -144,6 +148,27 @@ void Machine::print_stats(FILE* out, double seconds) const {
   std::fprintf(out, "mmio/unassigned access %" PRIu64 "\n", m.mmio_accesses);
   std::fprintf(out, "unhandled port/mmio    %" PRIu64 " reads, %" PRIu64 " writes\n", bus_.unhandled_reads(),
                bus_.unhandled_writes());
+  if (jit::JitEngine* j = cpu_->jit()) {
+    const jit::EngineStats& e = j->stats();
+    const jit::TranslatorStats& t = j->translator_stats();
+    std::fprintf(out, "jit blocks translated  %" PRIu64 " (%" PRIu64 " guest instructions, %" PRIu64 " flushes)\n",
+                 e.translations, t.guest_instrs, e.flushes);
+    std::fprintf(out, "jit native instrs      %" PRIu64 " (%.1f%% of translated)\n", t.native_instrs,
+                 t.guest_instrs ? 100.0 * t.native_instrs / t.guest_instrs : 0.0);
+    std::fprintf(out, "jit helper instrs      %" PRIu64 " (high-byte/REX fallbacks %" PRIu64 ")\n", t.helper_instrs,
+                 t.high_byte_fallbacks);
+    std::fprintf(out, "jit memory probes      %" PRIu64 " (live-flag restores %" PRIu64 ")\n", t.memory_probes,
+                 t.flag_saves);
+    std::fprintf(out, "jit host bytes/guest   %.1f\n", t.guest_instrs ? double(t.host_bytes) / t.guest_instrs : 0.0);
+    std::fprintf(out, "jit translate time     %.3f s\n", e.translate_seconds);
+    std::fprintf(out, "jit block entries      %" PRIu64 " (exceptions %" PRIu64 ")\n", e.executions, e.exceptions);
+    std::vector<std::pair<uint64_t, uint16_t>> by;
+    for (const auto& [m, n] : t.helper_by_mnemonic) by.emplace_back(n, m);
+    std::sort(by.rbegin(), by.rend());
+    std::fprintf(out, "jit interpreter fallbacks by mnemonic (translated sites):");
+    for (size_t i = 0; i < by.size() && i < 16; ++i) std::fprintf(out, " %s=%" PRIu64, mnemonic_name(by[i].second), by[i].first);
+    std::fprintf(out, "\n");
+  }
 }
 
 }  // namespace vmm

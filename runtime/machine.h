@@ -27,6 +27,7 @@ struct MachineConfig {
   Engine engine = Engine::kInterp;
   bool serial_stdio = true;  // COM1 on stdin/stdout (-serial stdio); else discarded.
   bool no_reboot = false;
+  uint64_t tb_bytes = 32ull << 20;  // JIT code buffer (--tb-size).
 };
 
 // Process exit statuses other than the guest's own (see README).

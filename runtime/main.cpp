@@ -32,9 +32,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "vmm: cannot open log file '%s'\n", opt.log_file.c_str());
     return kExitUsage;
   }
-  if (opt.machine.engine == Engine::kJit) {
-    std::fprintf(stderr, "vmm: the JIT is not built yet; --engine=jit runs the interpreter\n");
-  }
 
   try {
     Machine machine(opt.machine, log);

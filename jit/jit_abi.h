@@ -1,0 +1,43 @@
+// The contract between translated code and the C++ side of the JIT: exit
+// statuses, and the helpers generated code calls (jit_helpers.cpp).
+#pragma once
+
+#include <cstdint>
+
+#include "frontend/instr.h"
+#include "runtime/cpu_state.h"
+
+namespace vmm {
+class Cpu;
+}
+
+namespace vmm::jit {
+
+// Why translated code returned to the dispatcher (CpuState::jit.status).
+enum ExitStatus : uint32_t {
+  kExitNext = 0,       // Block finished; CpuState::eip is the next guest EIP.
+  kExitException = 1,  // A guest exception is pending in the Cpu (EIP at the faulting instruction).
+};
+
+// Helper results (returned in EAX to generated code).
+enum HelperResult : uint32_t {
+  kHelperContinue = 0,   // Instruction done, EIP advanced: continue with the next one.
+  kHelperEndBlock = 1,   // Instruction done and it set EIP or ended the block: exit.
+  kHelperException = 2,  // The instruction faulted: exception pending, exit.
+};
+
+// Memory slow path result: a host address, or one of these.
+inline constexpr uintptr_t kMemFallback = 0;   // Not plain RAM (MMIO, code page, crossing): interpret it.
+inline constexpr uintptr_t kMemException = 1;  // Faulted: exception pending.
+
+// Access kinds passed to jit_mem_slow (bits 0-3: size; bit 4: write).
+inline constexpr uint32_t kMemWrite = 1u << 4;
+
+extern "C" {
+// Runs one instruction through its interpreter handler (guest state synced).
+uint32_t vmm_jit_interp_one(CpuState* s, const InstrRecord* in);
+// TLB miss or special page: translates `lin` for the access, filling the TLB.
+uintptr_t vmm_jit_mem_slow(CpuState* s, uint32_t lin, uint32_t kind);
+}
+
+}  // namespace vmm::jit

@@ -1,0 +1,459 @@
+#include "jit/translator.h"
+
+#include <Zydis/Zydis.h>
+#include <asmjit/x86.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "jit/host_regs.h"
+#include "jit/jit_abi.h"
+#include "jit/native_encoder.h"
+#include "runtime/cpu_state.h"
+#include "runtime/softmmu.h"
+
+namespace vmm::jit {
+
+using namespace asmjit;
+
+namespace {
+
+constexpr uint32_t kArith = flag::kArith;
+
+int32_t state_off(size_t off) { return static_cast<int32_t>(off); }
+const int32_t kOffGpr = state_off(offsetof(CpuState, gpr));
+const int32_t kOffEip = state_off(offsetof(CpuState, eip));
+const int32_t kOffTlb = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, tlb));
+const int32_t kOffFlagsImage = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, flags_image));
+
+x86::Gpd guest32(uint8_t g) { return x86::gpd(host_of(g)); }
+x86::Gpq guest64(uint8_t g) { return x86::gpq(host_of(g)); }
+x86::Mem state(int32_t off) { return x86::dword_ptr(x86::r15, off); }
+
+// Mnemonics whose register/memory forms run natively: unprivileged, no
+// effect on EIP, ESP, DF or system state, no fault other than a memory
+// access (which the probe handles). Everything else calls its handler.
+bool native_mnemonic(uint16_t m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_ADC: case ZYDIS_MNEMONIC_SBB:
+    case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_SUB: case ZYDIS_MNEMONIC_XOR: case ZYDIS_MNEMONIC_CMP:
+    case ZYDIS_MNEMONIC_TEST: case ZYDIS_MNEMONIC_INC: case ZYDIS_MNEMONIC_DEC: case ZYDIS_MNEMONIC_NEG:
+    case ZYDIS_MNEMONIC_NOT: case ZYDIS_MNEMONIC_MOV: case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX:
+    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_ROL:
+    case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR: case ZYDIS_MNEMONIC_SHLD:
+    case ZYDIS_MNEMONIC_SHRD: case ZYDIS_MNEMONIC_IMUL: case ZYDIS_MNEMONIC_MUL: case ZYDIS_MNEMONIC_BSWAP:
+    case ZYDIS_MNEMONIC_XCHG: case ZYDIS_MNEMONIC_XADD: case ZYDIS_MNEMONIC_CMPXCHG:
+    case ZYDIS_MNEMONIC_CMPXCHG8B: case ZYDIS_MNEMONIC_BT: case ZYDIS_MNEMONIC_BTS: case ZYDIS_MNEMONIC_BTR:
+    case ZYDIS_MNEMONIC_BTC: case ZYDIS_MNEMONIC_BSF: case ZYDIS_MNEMONIC_BSR: case ZYDIS_MNEMONIC_CBW:
+    case ZYDIS_MNEMONIC_CWDE: case ZYDIS_MNEMONIC_CWD: case ZYDIS_MNEMONIC_CDQ: case ZYDIS_MNEMONIC_CLC:
+    case ZYDIS_MNEMONIC_STC: case ZYDIS_MNEMONIC_CMC: case ZYDIS_MNEMONIC_LAHF: case ZYDIS_MNEMONIC_SAHF:
+    case ZYDIS_MNEMONIC_SETO: case ZYDIS_MNEMONIC_SETNO: case ZYDIS_MNEMONIC_SETB: case ZYDIS_MNEMONIC_SETNB:
+    case ZYDIS_MNEMONIC_SETZ: case ZYDIS_MNEMONIC_SETNZ: case ZYDIS_MNEMONIC_SETBE: case ZYDIS_MNEMONIC_SETNBE:
+    case ZYDIS_MNEMONIC_SETS: case ZYDIS_MNEMONIC_SETNS: case ZYDIS_MNEMONIC_SETP: case ZYDIS_MNEMONIC_SETNP:
+    case ZYDIS_MNEMONIC_SETL: case ZYDIS_MNEMONIC_SETNL: case ZYDIS_MNEMONIC_SETLE: case ZYDIS_MNEMONIC_SETNLE:
+    case ZYDIS_MNEMONIC_CMOVO: case ZYDIS_MNEMONIC_CMOVNO: case ZYDIS_MNEMONIC_CMOVB: case ZYDIS_MNEMONIC_CMOVNB:
+    case ZYDIS_MNEMONIC_CMOVZ: case ZYDIS_MNEMONIC_CMOVNZ: case ZYDIS_MNEMONIC_CMOVBE:
+    case ZYDIS_MNEMONIC_CMOVNBE: case ZYDIS_MNEMONIC_CMOVS: case ZYDIS_MNEMONIC_CMOVNS:
+    case ZYDIS_MNEMONIC_CMOVP: case ZYDIS_MNEMONIC_CMOVNP: case ZYDIS_MNEMONIC_CMOVL: case ZYDIS_MNEMONIC_CMOVNL:
+    case ZYDIS_MNEMONIC_CMOVLE: case ZYDIS_MNEMONIC_CMOVNLE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_shift(uint16_t m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_ROL:
+    case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR: case ZYDIS_MNEMONIC_SHLD:
+    case ZYDIS_MNEMONIC_SHRD:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Flags an instruction certainly overwrites (for liveness). A shift by CL,
+// or by an immediate that masks to 0, may leave every flag unchanged.
+uint32_t flags_killed(const InstrRecord& in) {
+  if (is_shift(in.mnemonic)) {
+    const Operand& count = in.ops[in.nops - 1];
+    if (count.kind != OpKind::Imm || (count.imm & 31) == 0) return 0;
+  }
+  return in.flags_written & kArith;
+}
+
+const Operand* memory_operand(const InstrRecord& in) {
+  for (unsigned i = 0; i < in.nops; ++i)
+    if (in.ops[i].kind == OpKind::Mem) return &in.ops[i];
+  return nullptr;
+}
+
+// Whether the memory operand is read, written or both (for the probe's tag).
+bool memory_written(const InstrRecord& in, const Operand* mem) {
+  if (mem != &in.ops[0]) return false;  // Only destination operands are written.
+  switch (in.mnemonic) {
+    case ZYDIS_MNEMONIC_CMP: case ZYDIS_MNEMONIC_TEST: case ZYDIS_MNEMONIC_BT:
+      return false;
+    default:
+      return true;
+  }
+}
+
+class Emitter {
+ public:
+  Emitter(x86::Assembler& a, const Block& b, uintptr_t exit_common, uintptr_t exit_synced, TranslatorStats& st)
+      : a_(a), b_(b), exit_common_(exit_common), exit_synced_(exit_synced), st_(st) {}
+
+  void emit();
+
+ private:
+  struct Slow {
+    Label entry, resume, after;
+    size_t index;
+    uint32_t kind;
+  };
+  struct HelperExit {
+    Label entry;
+    size_t index;
+  };
+
+  uint32_t eip_of(size_t i) const { return eips_[i]; }
+  bool seg_flat(uint8_t seg) const { return b_.mode & (1u << (blockmode::kFlatShift + seg)); }
+
+  // Flag image save/restore through AH/AL (LAHF/SETO, ADD/SAHF): RAX is parked in R13.
+  void save_flags_to(const x86::Gpd& dst) {
+    a_.mov(x86::r13, x86::rax);
+    a_.lahf();
+    a_.seto(x86::al);
+    a_.mov(dst, x86::eax);
+    a_.mov(x86::rax, x86::r13);
+  }
+  void save_flags_to_state() {
+    a_.mov(x86::r13, x86::rax);
+    a_.lahf();
+    a_.seto(x86::al);
+    a_.mov(state(kOffFlagsImage), x86::eax);
+    a_.mov(x86::rax, x86::r13);
+  }
+  void restore_flags_from(const x86::Gpd& src) {
+    a_.mov(x86::r13, x86::rax);
+    a_.mov(x86::eax, src);
+    a_.add(x86::al, 0x7F);
+    a_.sahf();
+    a_.mov(x86::rax, x86::r13);
+  }
+  void restore_flags_from_state() {
+    a_.mov(x86::r13, x86::rax);
+    a_.mov(x86::eax, state(kOffFlagsImage));
+    a_.add(x86::al, 0x7F);
+    a_.sahf();
+    a_.mov(x86::rax, x86::r13);
+  }
+  void store_regs() {
+    for (uint8_t g = 0; g < 8; ++g) a_.mov(state(kOffGpr + 4 * g), guest32(g));
+  }
+  void load_regs() {
+    for (uint8_t g = 0; g < 8; ++g) a_.mov(guest32(g), state(kOffGpr + 4 * g));
+    // A helper may have changed CPL and with it the TLB to probe.
+    a_.mov(x86::r14, x86::qword_ptr(x86::r15, kOffTlb));
+  }
+  void call(const void* fn) {
+    a_.mov(x86::r11, Imm(reinterpret_cast<uint64_t>(fn)));
+    a_.call(x86::r11);
+  }
+  void exit_to(uint32_t eip, size_t done) {
+    a_.mov(state(kOffEip), Imm(eip));
+    a_.mov(x86::r9d, Imm(static_cast<uint32_t>(done)));
+    a_.jmp(Imm(exit_common_));
+  }
+
+  void compute_liveness();
+  void emit_lea_address(const InstrRecord& in, const Operand& m);
+  bool emit_native(size_t i);
+  void emit_probe(size_t i, unsigned size, bool write, bool live_after, Label& slow, Label& resume);
+  void emit_helper(size_t i);
+  void emit_terminal(size_t i);
+  void emit_out_of_line();
+
+  x86::Assembler& a_;
+  const Block& b_;
+  uintptr_t exit_common_, exit_synced_;
+  TranslatorStats& st_;
+  std::vector<uint32_t> eips_;
+  std::vector<uint32_t> live_in_;  // Arithmetic flags live before each instruction.
+  std::vector<Slow> slows_;
+  std::vector<HelperExit> helper_exits_;
+};
+
+void Emitter::compute_liveness() {
+  const size_t n = b_.instrs.size();
+  live_in_.assign(n + 1, 0);
+  live_in_[n] = kArith;  // Unknown successor: everything is live at the block's end.
+  for (size_t i = n; i-- > 0;) {
+    const InstrRecord& in = b_.instrs[i];
+    live_in_[i] = (in.flags_read & kArith) | (live_in_[i + 1] & ~flags_killed(in));
+  }
+}
+
+void Emitter::emit_lea_address(const InstrRecord& in, const Operand& m) {
+  (void)in;
+  const bool has_base = m.base != kZeroGpr, has_index = m.index != kZeroGpr;
+  // 64-bit address arithmetic into a 32-bit destination: the low 32 bits of
+  // the sum are the guest's address with its 2^32 wrap-around, whatever the
+  // upper halves of the host registers hold.
+  if (has_base && has_index) {
+    a_.lea(x86::r8d, x86::ptr(guest64(m.base), guest64(m.index), m.scale, m.disp));
+  } else if (has_base) {
+    a_.lea(x86::r8d, x86::ptr(guest64(m.base), m.disp));
+  } else if (has_index) {
+    // [index*scale + disp32] with no base register.
+    a_.lea(x86::r8d, x86::ptr(static_cast<uint64_t>(static_cast<int64_t>(m.disp)), guest64(m.index), m.scale));
+  } else {
+    a_.mov(x86::r8d, Imm(static_cast<uint32_t>(m.disp)));
+  }
+}
+
+// TLB probe (runtime/softmmu.h, TlbEntry): R8D holds the linear address on
+// entry and the host address on the fast path's exit. The flags image is
+// always saved first (a slow path may deliver an exception, which must see
+// the exact guest flags); it is restored on the fast path only if live.
+void Emitter::emit_probe(size_t i, unsigned size, bool write, bool live_after, Label& slow, Label& resume) {
+  (void)i;
+  ++st_.memory_probes;
+  save_flags_to(x86::r11d);
+  a_.mov(x86::r9d, x86::r8d);
+  a_.shr(x86::r9d, 12 - 5);
+  a_.and_(x86::r9d, (SoftMmu::kTlbSize - 1) << 5);
+  a_.lea(x86::r10d, x86::ptr(x86::r8, static_cast<int32_t>(size - 1)));
+  a_.and_(x86::r10d, Imm(kPageMask));
+  const int32_t tag = write ? offsetof(TlbEntry, tag_write) : offsetof(TlbEntry, tag_read);
+  a_.cmp(x86::r10d, x86::dword_ptr(x86::r14, x86::r9, 0, tag));
+  a_.jne(slow);
+  a_.add(x86::r8, x86::qword_ptr(x86::r14, x86::r9, 0, offsetof(TlbEntry, addend)));
+  if (live_after) {
+    ++st_.flag_saves;
+    restore_flags_from(x86::r11d);
+  }
+  a_.bind(resume);
+}
+
+bool Emitter::emit_native(size_t i) {
+  const InstrRecord& in = b_.instrs[i];
+  if (!native_mnemonic(in.mnemonic)) return false;
+  const Operand* mem = memory_operand(in);
+  if (mem) {
+    if (in.addrsize != 4 || !seg_flat(mem->seg)) return false;
+    // BT* with a register bit offset address beyond the operand (SDM BT): interpreter.
+    if ((in.mnemonic == ZYDIS_MNEMONIC_BT || in.mnemonic == ZYDIS_MNEMONIC_BTS ||
+         in.mnemonic == ZYDIS_MNEMONIC_BTR || in.mnemonic == ZYDIS_MNEMONIC_BTC) &&
+        in.ops[1].kind == OpKind::Reg)
+      return false;
+  }
+  uint8_t bytes[16];
+  size_t len = 0;
+  const EncodeResult r = encode_native(in, bytes, len);
+  if (r == EncodeResult::kHighByteWithRex) ++st_.high_byte_fallbacks;
+  if (r != EncodeResult::kOk) return false;
+
+  if (!mem) {
+    a_.embed(bytes, len);
+    ++st_.native_instrs;
+    return true;
+  }
+  Slow s;
+  s.entry = a_.newLabel();
+  s.resume = a_.newLabel();
+  s.after = a_.newLabel();
+  s.index = i;
+  const bool write = memory_written(in, mem);
+  s.kind = mem->size | (write ? kMemWrite : 0);
+  emit_lea_address(in, *mem);
+  emit_probe(i, mem->size, write, (live_in_[i] & kArith) != 0, s.entry, s.resume);
+  a_.embed(bytes, len);
+  a_.bind(s.after);
+  slows_.push_back(s);
+  ++st_.native_instrs;
+  return true;
+}
+
+void Emitter::emit_helper(size_t i) {
+  const InstrRecord& in = b_.instrs[i];
+  ++st_.helper_instrs;
+  ++st_.helper_by_mnemonic[in.mnemonic];
+  save_flags_to_state();
+  store_regs();
+  a_.mov(state(kOffEip), Imm(eip_of(i)));
+  a_.mov(x86::rdi, x86::r15);
+  a_.mov(x86::rsi, Imm(reinterpret_cast<uint64_t>(&in)));
+  call(reinterpret_cast<const void*>(&vmm_jit_interp_one));
+  HelperExit h{a_.newLabel(), i};
+  a_.test(x86::eax, x86::eax);
+  a_.jnz(h.entry);
+  load_regs();
+  restore_flags_from_state();
+  helper_exits_.push_back(h);
+}
+
+void Emitter::emit_terminal(size_t i) {
+  const InstrRecord& in = b_.instrs[i];
+  const size_t n = b_.instrs.size();
+  const uint32_t next = eip_of(i) + in.length;
+  auto fit = [&](uint32_t v) { return in.opsize == 2 ? (v & 0xFFFF) : v; };
+  const bool rel = in.nops >= 1 && in.ops[0].kind == OpKind::Imm;
+  if (rel && in.mnemonic == ZYDIS_MNEMONIC_JMP) {
+    ++st_.native_instrs;
+    exit_to(fit(next + in.ops[0].imm), n);
+    return;
+  }
+  if (rel && in.mnemonic >= ZYDIS_MNEMONIC_JB && in.mnemonic <= ZYDIS_MNEMONIC_JZ &&
+      in.mnemonic != ZYDIS_MNEMONIC_JCXZ && in.mnemonic != ZYDIS_MNEMONIC_JECXZ &&
+      in.mnemonic != ZYDIS_MNEMONIC_JRCXZ && in.mnemonic != ZYDIS_MNEMONIC_JMP && in.mnemonic != ZYDIS_MNEMONIC_JKNZD &&
+      in.mnemonic != ZYDIS_MNEMONIC_JKZD) {
+    // Jcc: the guest condition is evaluated on the host flags directly.
+    ++st_.native_instrs;
+    Label taken = a_.newLabel();
+    a_.j(static_cast<x86::CondCode>(in.cond), taken);
+    exit_to(next, n);
+    a_.bind(taken);
+    exit_to(fit(next + in.ops[0].imm), n);
+    return;
+  }
+  emit_helper(i);
+  exit_to(next, n);
+}
+
+void Emitter::emit_out_of_line() {
+  for (const Slow& s : slows_) {
+    const InstrRecord& in = b_.instrs[s.index];
+    Label fallback = a_.newLabel(), exception = a_.newLabel();
+    a_.bind(s.entry);
+    // R8D: linear address; R11D: flags image from before the probe.
+    a_.mov(state(kOffFlagsImage), x86::r11d);
+    store_regs();
+    a_.mov(state(kOffEip), Imm(eip_of(s.index)));
+    a_.mov(x86::rdi, x86::r15);
+    a_.mov(x86::esi, x86::r8d);
+    a_.mov(x86::edx, Imm(s.kind));
+    call(reinterpret_cast<const void*>(&vmm_jit_mem_slow));
+    a_.cmp(x86::rax, Imm(kMemException));
+    a_.je(exception);
+    a_.test(x86::rax, x86::rax);
+    a_.jz(fallback);
+    a_.mov(x86::r8, x86::rax);
+    load_regs();
+    restore_flags_from_state();
+    a_.jmp(s.resume);
+    // Not plain RAM (MMIO, a page holding code, a page-crossing access):
+    // the interpreter does this one access through the softmmu.
+    a_.bind(fallback);
+    a_.mov(x86::rdi, x86::r15);
+    a_.mov(x86::rsi, Imm(reinterpret_cast<uint64_t>(&in)));
+    call(reinterpret_cast<const void*>(&vmm_jit_interp_one));
+    HelperExit h{a_.newLabel(), s.index};
+    a_.test(x86::eax, x86::eax);
+    a_.jnz(h.entry);
+    load_regs();
+    restore_flags_from_state();
+    a_.jmp(s.after);
+    helper_exits_.push_back(h);
+    a_.bind(exception);
+    a_.mov(x86::r9d, Imm(static_cast<uint32_t>(s.index)));
+    a_.jmp(Imm(exit_synced_));
+  }
+  for (const HelperExit& h : helper_exits_) {
+    // EAX: kHelperEndBlock (the instruction completed) or kHelperException.
+    Label faulted = a_.newLabel();
+    a_.bind(h.entry);
+    a_.cmp(x86::eax, Imm(kHelperException));
+    a_.je(faulted);
+    a_.mov(x86::r9d, Imm(static_cast<uint32_t>(h.index + 1)));
+    a_.jmp(Imm(exit_synced_));
+    a_.bind(faulted);
+    a_.mov(x86::r9d, Imm(static_cast<uint32_t>(h.index)));
+    a_.jmp(Imm(exit_synced_));
+  }
+}
+
+void Emitter::emit() {
+  const size_t n = b_.instrs.size();
+  eips_.resize(n);
+  uint32_t pc = b_.virt_pc;
+  for (size_t i = 0; i < n; ++i) {
+    eips_[i] = pc;
+    pc += b_.instrs[i].length;
+  }
+  compute_liveness();
+  for (size_t i = 0; i < n; ++i) {
+    const InstrRecord& in = b_.instrs[i];
+    const bool last = i + 1 == n;
+    if (last && (in.cls & iclass::kControl)) {
+      emit_terminal(i);
+      break;
+    }
+    if (!emit_native(i)) emit_helper(i);
+    if (last) exit_to(pc, n);
+  }
+  emit_out_of_line();
+  st_.guest_instrs += n;
+  ++st_.blocks;
+}
+
+}  // namespace
+
+Translator::Translator(CodeBuffer& buffer, uintptr_t exit_common, uintptr_t exit_synced)
+    : buffer_(buffer), exit_common_(exit_common), exit_synced_(exit_synced) {}
+
+void* Translator::translate(Block& b) {
+  const uint64_t base = (reinterpret_cast<uintptr_t>(buffer_.cursor()) + 15) & ~uint64_t{15};
+  CodeHolder code;
+  code.init(Environment::host(), base);
+  x86::Assembler a(&code);
+  TranslatorStats before = stats_;
+  Emitter e(a, b, exit_common_, exit_synced_, stats_);
+  e.emit();
+  code.flatten();
+  code.resolveUnresolvedLinks();
+  const size_t size = code.codeSize();
+  uint8_t* dst = buffer_.allocate(size);
+  if (!dst || reinterpret_cast<uint64_t>(dst) != base) {
+    stats_ = before;  // Not placed: the caller flushes and translates again.
+    return nullptr;
+  }
+  code.relocateToBase(base);
+  code.copyFlattenedData(dst, size);
+  b.host_code = dst;
+  b.host_size = static_cast<uint32_t>(size);
+  stats_.host_bytes += size;
+  return dst;
+}
+
+std::string disassemble_host(const void* code, size_t size) {
+  ZydisDecoder dec;
+  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  ZydisFormatter fmt;
+  ZydisFormatterInit(&fmt, ZYDIS_FORMATTER_STYLE_INTEL);
+  std::string out;
+  const auto* p = static_cast<const uint8_t*>(code);
+  size_t off = 0;
+  ZydisDecodedInstruction insn;
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  while (off < size) {
+    char line[256];
+    const uint64_t addr = reinterpret_cast<uint64_t>(p + off);
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, p + off, size - off, &insn, ops))) {
+      std::snprintf(line, sizeof line, "0x%016llx:  (bad)\n", static_cast<unsigned long long>(addr));
+      out += line;
+      ++off;
+      continue;
+    }
+    char text[200];
+    ZydisFormatterFormatInstruction(&fmt, &insn, ops, insn.operand_count_visible, text, sizeof text, addr, nullptr);
+    std::snprintf(line, sizeof line, "0x%016llx:  %s\n", static_cast<unsigned long long>(addr), text);
+    out += line;
+    off += insn.length;
+  }
+  return out;
+}
+
+}  // namespace vmm::jit

@@ -1,0 +1,50 @@
+// Translates a decoded Block into host code (design decisions 3-5, 7):
+// unprivileged instructions are re-encoded natively on the guest registers
+// held in host registers, with the guest's arithmetic flags in host RFLAGS;
+// memory operands get an inline softmmu TLB probe and use the host address;
+// everything else becomes a call to the instruction's interpreter handler
+// (the emulation routines are reached through it), with guest state synced.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "frontend/block.h"
+#include "jit/code_buffer.h"
+
+namespace vmm::jit {
+
+struct TranslatorStats {
+  uint64_t blocks = 0;
+  uint64_t guest_instrs = 0;
+  uint64_t native_instrs = 0;
+  uint64_t memory_probes = 0;
+  uint64_t flag_saves = 0;  // Probes that restore live flags on the fast path.
+  uint64_t helper_instrs = 0;
+  uint64_t high_byte_fallbacks = 0;
+  uint64_t host_bytes = 0;
+  std::unordered_map<uint16_t, uint64_t> helper_by_mnemonic;  // Interpreter fallbacks per mnemonic.
+};
+
+class Translator {
+ public:
+  Translator(CodeBuffer& buffer, uintptr_t exit_common, uintptr_t exit_synced);
+
+  // Emits host code for `b` into the buffer. Returns the entry point, or
+  // nullptr when the buffer has no room left (the caller flushes and retries).
+  void* translate(Block& b);
+
+  const TranslatorStats& stats() const { return stats_; }
+
+ private:
+  CodeBuffer& buffer_;
+  uintptr_t exit_common_;  // Expects: flags and guest regs live, [eip] set, R9 = instructions done.
+  uintptr_t exit_synced_;  // Expects: state already stored, R9 = instructions done.
+  TranslatorStats stats_;
+};
+
+// Disassembles host code (for -d out_asm).
+std::string disassemble_host(const void* code, size_t size);
+
+}  // namespace vmm::jit
