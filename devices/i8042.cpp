@@ -59,7 +59,7 @@ constexpr uint8_t kInputPortDefault = 0x80;
 
 // Output port ("Output Port"; QEMU KBD_OUT_*).
 constexpr uint8_t kOutReset = 0x01;        // 0 = CPU reset asserted.
-constexpr uint8_t kOutA20 = 0x02;          // A20 gate.
+constexpr uint8_t kOutA20 = I8042::kOutputPortA20;
 constexpr uint8_t kOutKeyboardObf = 0x10;  // Drives IRQ 1.
 constexpr uint8_t kOutAuxObf = 0x20;       // Drives IRQ 12.
 // Reset state: CPU running, A20 on, clock and data lines idle high.

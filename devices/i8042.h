@@ -34,6 +34,8 @@ class I8042 {
   static constexpr uint16_t kCommandPort = 0x64;  // Reads: status register.
   static constexpr unsigned kKeyboardIrq = 1;
   static constexpr unsigned kAuxIrq = 12;
+  // Output port bit 1 ("Output Port"): the A20 gate.
+  static constexpr uint8_t kOutputPortA20 = 0x02;
 
   // `reset` is called when the guest resets the CPU through the controller
   // (pulse output port bit 0, or write it as 0). May be empty.
@@ -46,7 +48,7 @@ class I8042 {
 
   // The A20 gate (output port bit 1). The vmm never masks A20; the bit is
   // kept so the guest reads back what it set.
-  bool a20() const { return (output_port_ & 0x02) != 0; }
+  bool a20() const { return (output_port_ & kOutputPortA20) != 0; }
 
   // Interrupt outputs; called with each level change. Set them before the
   // guest runs.

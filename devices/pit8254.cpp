@@ -6,7 +6,7 @@ namespace vmm {
 
 namespace {
 
-// Port offsets (82C54 datasheet, Table 1 "8254 Read/Write Operations"
+// Port offsets (82C54 datasheet, Table 1 "8254 Read/Write Operations
 // Summary"; A1 A0 = 11 is the control word register).
 constexpr uint32_t kControlPort = 3;
 
