@@ -65,17 +65,27 @@ inline uint16_t host_cw(uint16_t fcw) { return static_cast<uint16_t>((fcw & (kPc
   asm volatile("fnstenv %0" : "=m"(env));
   uint16_t sw;
   std::memcpy(&sw, env + 4, 2);
-  sw = static_cast<uint16_t>(sw | (hsw & 0x00FF));
+  sw = static_cast<uint16_t>(sw | (hsw & 0x007F));
   std::memcpy(env + 4, &sw, 2);
   asm volatile("fldenv %0" : : "m"(env));  // Also restores the FCW FNSTENV masked.
 }
 
-// Prologue: save the host status and control words, load the guest's
-// precision and rounding control, clear the flags. Epilogue: clear the
-// guest's flags from the host and restore its control word.
-#define X87_PRO "fnstsw %[hsw]\n\tfnstcw %[hcw]\n\tfldcw %[gcw]\n\tfnclex\n\t"
-#define X87_EPI "\n\tfnclex\n\tfldcw %[hcw]"
-#define X87_CLOBBERS "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)"
+// Prologue: save the host status and control words; load the guest's
+// precision and rounding control unless the host word already is that
+// (FLDCW costs a few ns; 037FH is both the usual host word and the usual
+// guest one); clear the host flags if the host had any (FNCLEX is slow, so
+// only then). Epilogue: clear the flags the operation raised, if any, and
+// restore the host control word if it was changed. %[t] holds the host
+// control word across the body.
+#define X87_PRO                                            \
+  "fnstsw %[hsw]\n\tfnstcw %[hcw]\n\t"                     \
+  "movzwl %[hcw], %k[t]\n\tcmpw %[gcw], %w[t]\n\tje 7f\n\t" \
+  "fldcw %[gcw]\n7:\n\t"                                   \
+  "testb $0x7f, %[hsw]\n\tjz 8f\n\tfnclex\n8:\n\t"
+#define X87_EPI                                 \
+  "\n\ttestb $0x7f, %[sw]\n\tjz 9f\n\tfnclex\n9:\n\t" \
+  "cmpw %[gcw], %w[t]\n\tje 6f\n\tfldcw %[hcw]\n6:"
+#define X87_CLOBBERS "cc", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)"
 #define X87_UNPAREN(...) __VA_ARGS__
 // Runs `body` (which must store the status word with `fnstsw %[sw]` right
 // after the operation and leave the host stack empty). OUTS and INS are
@@ -83,11 +93,12 @@ inline uint16_t host_cw(uint16_t fcw) { return static_cast<uint16_t>((fcw & (kPc
 #define X87_RUN(body, OUTS, INS, ...)                                                                 \
   do {                                                                                               \
     uint16_t hsw_, hcw_;                                                                             \
+    uint32_t t_;                                                                                     \
     asm volatile(X87_PRO body X87_EPI                                                                \
-                 : [hsw] "=m"(hsw_), [hcw] "=m"(hcw_), [sw] "=m"(sw)X87_UNPAREN OUTS                 \
+                 : [hsw] "=m"(hsw_), [hcw] "=m"(hcw_), [sw] "=m"(sw), [t] "=&r"(t_)X87_UNPAREN OUTS  \
                  : [gcw] "m"(gcw)X87_UNPAREN INS                                                     \
                  : X87_CLOBBERS __VA_ARGS__);                                                        \
-    if (hsw_ & 0x00FF) [[unlikely]]                                                                  \
+    if (hsw_ & 0x007F) [[unlikely]]                                                                  \
       restore_host_flags(hsw_);                                                                      \
   } while (0)
 
@@ -199,7 +210,7 @@ uint16_t binary(Binary op, uint16_t fcw, const F80& a, const F80& b, F80& r) {
   X87_RUN("fldt %[a]\n\t" insn                                                                  \
           "\n\tfnstsw %%ax\n\tmovw %%ax, %[sw]\n\ttestb $4, %%ah\n\tjnz 1f\n\tfstpt %[r1]\n\t" \
           "fstpt %[r0]\n\tjmp 2f\n1:\n\tfstpt %[r0]\n2:",                                       \
-          (, [r0] "=m"(r0), [r1] "=m"(r1)), (, [a] "m"(a)), , "ax", "cc")
+          (, [r0] "=m"(r0), [r1] "=m"(r1)), (, [a] "m"(a)), , "ax")
 
 uint16_t ptan(uint16_t fcw, const F80& a, F80& r0, F80& r1) {
   const uint16_t gcw = host_cw(fcw);
