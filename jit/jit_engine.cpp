@@ -2,6 +2,7 @@
 
 #include <asmjit/x86.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <stdexcept>
@@ -22,7 +23,7 @@ const int32_t kOffJit = static_cast<int32_t>(offsetof(CpuState, jit));
 const int32_t kOffTlb = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLink, tlb));
 const int32_t kOffImage = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLink, flags_image));
 const int32_t kOffStatus = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLink, status));
-const int32_t kOffExecuted = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLink, executed));
+const int32_t kOffBudget = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLink, budget));
 
 x86::Gpd guest32(uint8_t g) { return x86::gpd(host_of(g)); }
 }  // namespace
@@ -58,26 +59,27 @@ void JitEngine::emit_trampolines() {
   a.mov(x86::r14, x86::qword_ptr(x86::r15, kOffTlb));
   a.mov(x86::r8, x86::rsi);
   for (uint8_t g = 0; g < 8; ++g) a.mov(guest32(g), x86::dword_ptr(x86::r15, kOffGpr + 4 * g));
-  a.mov(x86::r13, x86::rax);
+  a.mov(x86::r10, x86::rax);
   a.mov(x86::eax, x86::dword_ptr(x86::r15, kOffImage));
   a.add(x86::al, 0x7F);
   a.sahf();
-  a.mov(x86::rax, x86::r13);
+  a.mov(x86::rax, x86::r10);
   a.jmp(x86::r8);
 
-  // exit_common: guest registers and flags live; [eip] set; R9 = instructions done.
+  // exit_common: guest registers and flags live; [eip] set; R9 = instructions
+  // of the current block not executed (returned to the budget).
   a.bind(exit_common);
-  a.mov(x86::r13, x86::rax);
+  a.mov(x86::r10, x86::rax);
   a.lahf();
   a.seto(x86::al);
   a.mov(x86::dword_ptr(x86::r15, kOffImage), x86::eax);
-  a.mov(x86::rax, x86::r13);
+  a.mov(x86::rax, x86::r10);
   for (uint8_t g = 0; g < 8; ++g) a.mov(x86::dword_ptr(x86::r15, kOffGpr + 4 * g), guest32(g));
   a.mov(x86::dword_ptr(x86::r15, kOffStatus), Imm(kExitNext));
-  // exit_synced: state already stored, status set by the helper; R9 = instructions done.
+  // exit_synced: state already stored, status set by the helper; R9 as above.
   a.bind(exit_synced);
   a.mov(x86::r9d, x86::r9d);
-  a.add(x86::qword_ptr(x86::r15, kOffExecuted), x86::r9);
+  a.add(x86::qword_ptr(x86::r15, kOffBudget), x86::r9);
   a.add(x86::rsp, 8);
   a.pop(x86::r15);
   a.pop(x86::r14);
@@ -105,17 +107,53 @@ void JitEngine::flush() {
   buffer_.reset_to(trampoline_bytes_);
   ++generation_;
   ++stats_.flushes;
+  sites_.clear();
+  incoming_.clear();
+  block_at_.clear();
+  last_exit_ = nullptr;
+}
+
+void JitEngine::block_retired(Block* b) {
+  auto it = incoming_.find(b);
+  if (it != incoming_.end()) {
+    for (ChainSite* site : it->second) {
+      if (site->target == b->host_code) {
+        patch_jump(site->jump, site->stub);
+        site->target = nullptr;
+        ++stats_.unchains;
+      }
+    }
+    incoming_.erase(it);
+  }
+  if (b->host_code) block_at_.erase(b->host_code);
+  if (last_exit_ && last_exit_->target == b->host_code) last_exit_ = nullptr;
+}
+
+// Chains the exit taken last into `b` when that is safe: the target is on the
+// source block's physical page (so the mapping that reached the source also
+// reaches the target) and in the same mode.
+void JitEngine::try_chain(Block& b) {
+  ChainSite* site = last_exit_;
+  last_exit_ = nullptr;
+  if (!site || site->target || site->target_eip != b.virt_pc) return;
+  if ((b.phys_pc & kPageMask) != site->from_page || b.mode != site->from_mode) return;
+  if (b.phys_page2 != ~0u) return;  // Its second page is checked at lookup; keep it behind the dispatcher.
+  patch_jump(site->jump, static_cast<uint8_t*>(b.host_code));
+  site->target = static_cast<uint8_t*>(b.host_code);
+  incoming_[&b].push_back(site);
+  ++stats_.chains;
 }
 
 void* JitEngine::translate(Block& b) {
   const auto t0 = std::chrono::steady_clock::now();
-  void* code = translator_->translate(b);
+  void* code = translator_->translate(b, sites_);
   if (!code) {
     flush();
-    code = translator_->translate(b);
+    code = translator_->translate(b, sites_);
     if (!code) throw std::runtime_error("JIT: a single block does not fit in the code buffer (--tb-size)");
   }
   b.jit_generation = generation_;
+  block_at_[code] = &b;
   ++stats_.translations;
   stats_.translate_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (cpu_.log && cpu_.log->enabled(LogMask::kOutAsm)) {
@@ -125,21 +163,29 @@ void* JitEngine::translate(Block& b) {
   return code;
 }
 
-uint64_t JitEngine::execute(Block& b, bool& faulted) {
-  void* code = (b.host_code && b.jit_generation == generation_) ? b.host_code : translate(b);
+uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
+  const bool fresh = !(b.host_code && b.jit_generation == generation_);
+  if (fresh) last_exit_ = nullptr;  // A flush may have dropped the source of the last exit.
+  void* code = fresh ? translate(b) : b.host_code;
+  if (last_exit_) try_chain(b);
   CpuState& s = cpu_.s;
+  const int64_t start = static_cast<int64_t>(std::min<uint64_t>(budget, INT64_MAX / 2));
   s.jit.cpu = reinterpret_cast<uintptr_t>(&cpu_);
   s.jit.tlb = reinterpret_cast<uintptr_t>(cpu_.mmu.tlb(cpu_.mmu_idx()));
   s.jit.flags_image = interp::flags_to_ax(s.eflags);
-  s.jit.executed = 0;
+  s.jit.budget = start;
   s.jit.status = kExitNext;
+  s.jit.chain_from = 0;
   ++stats_.executions;
   enter_(&s, code);
   s.eflags = (s.eflags & ~flag::kArith) |
              (interp::lahf_seto_to_eflags(static_cast<uint16_t>(s.jit.flags_image)) & flag::kArith);
   faulted = s.jit.status == kExitException;
   if (faulted) ++stats_.exceptions;
-  return s.jit.executed;
+  last_exit_ = reinterpret_cast<ChainSite*>(s.jit.chain_from);
+  const uint64_t done = static_cast<uint64_t>(start - s.jit.budget);
+  if (done >= budget && !faulted) ++stats_.budget_exits;
+  return done;
 }
 
 }  // namespace vmm::jit

@@ -6,7 +6,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <unordered_map>
+#include <vector>
 
 #include "frontend/block.h"
 #include "jit/code_buffer.h"
@@ -25,6 +28,9 @@ struct EngineStats {
   uint64_t flushes = 0;        // Code-buffer flushes.
   double translate_seconds = 0;
   uint64_t exceptions = 0;     // Guest exceptions raised inside translated code or its helpers.
+  uint64_t chains = 0;         // Jumps patched to enter another block directly.
+  uint64_t unchains = 0;       // Chained jumps undone because their target was dropped.
+  uint64_t budget_exits = 0;   // Returns because the instruction budget ran out.
 };
 
 class JitEngine {
@@ -32,13 +38,17 @@ class JitEngine {
   JitEngine(Cpu& cpu, size_t buffer_bytes);
   ~JitEngine();
 
-  // Runs block `b` (translating it first if needed). Returns the number of
-  // guest instructions completed; sets `faulted` when a guest exception is
-  // pending in the Cpu (Cpu::take_pending_exception).
-  uint64_t execute(Block& b, bool& faulted);
+  // Runs translated code from block `b` (translating it first if needed),
+  // following chained blocks, for at most `budget` guest instructions.
+  // Returns the number completed; sets `faulted` when a guest exception is
+  // pending in the Cpu. On return CpuState::eip is the next instruction.
+  uint64_t execute(Block& b, uint64_t budget, bool& faulted);
 
   // Drops all translations (code buffer full, or on request).
   void flush();
+  // A block is being dropped (self-modifying code, cache flush): jumps
+  // chained into it go back to their stubs.
+  void block_retired(Block* b);
 
   const EngineStats& stats() const { return stats_; }
   const TranslatorStats& translator_stats() const { return translator_->stats(); }
@@ -47,6 +57,7 @@ class JitEngine {
  private:
   void emit_trampolines();
   void* translate(Block& b);
+  void try_chain(Block& b);
 
   Cpu& cpu_;
   CodeBuffer buffer_;
@@ -58,6 +69,10 @@ class JitEngine {
   uintptr_t exit_common_ = 0;
   uintptr_t exit_synced_ = 0;
   EngineStats stats_;
+  std::deque<ChainSite> sites_;                                   // Exits of current translations.
+  std::unordered_map<const Block*, std::vector<ChainSite*>> incoming_;  // Chained jumps into a block.
+  std::unordered_map<const void*, Block*> block_at_;               // Host entry -> block (for unchaining).
+  ChainSite* last_exit_ = nullptr;                                 // Exit taken by the last return.
 };
 
 }  // namespace vmm::jit

@@ -24,6 +24,8 @@ int32_t state_off(size_t off) { return static_cast<int32_t>(off); }
 const int32_t kOffGpr = state_off(offsetof(CpuState, gpr));
 const int32_t kOffEip = state_off(offsetof(CpuState, eip));
 const int32_t kOffTlb = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, tlb));
+const int32_t kOffBudget = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, budget));
+const int32_t kOffChainFrom = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, chain_from));
 const int32_t kOffFlagsImage = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, flags_image));
 
 x86::Gpd guest32(uint8_t g) { return x86::gpd(host_of(g)); }
@@ -102,8 +104,9 @@ bool memory_written(const InstrRecord& in, const Operand* mem) {
 
 class Emitter {
  public:
-  Emitter(x86::Assembler& a, const Block& b, uintptr_t exit_common, uintptr_t exit_synced, TranslatorStats& st)
-      : a_(a), b_(b), exit_common_(exit_common), exit_synced_(exit_synced), st_(st) {}
+  Emitter(x86::Assembler& a, const Block& b, uintptr_t exit_common, uintptr_t exit_synced, TranslatorStats& st,
+          std::deque<ChainSite>& sites)
+      : a_(a), b_(b), exit_common_(exit_common), exit_synced_(exit_synced), st_(st), sites_(sites) {}
 
   void emit();
 
@@ -118,37 +121,48 @@ class Emitter {
     size_t index;
   };
 
+ public:
+  struct Exit {
+    Label jump, stub;
+    uint32_t target;
+    ChainSite* site;
+  };
+  const std::vector<Exit>& exits() const { return exits_; }
+
+ private:
+
   uint32_t eip_of(size_t i) const { return eips_[i]; }
   bool seg_flat(uint8_t seg) const { return b_.mode & (1u << (blockmode::kFlatShift + seg)); }
 
-  // Flag image save/restore through AH/AL (LAHF/SETO, ADD/SAHF): RAX is parked in R13.
+  // Flag image save/restore through AH/AL (LAHF/SETO, ADD/SAHF) with RAX
+  // parked in R10; no stack access, so nothing depends on RSP.
   void save_flags_to(const x86::Gpd& dst) {
-    a_.mov(x86::r13, x86::rax);
+    a_.mov(x86::r10, x86::rax);
     a_.lahf();
     a_.seto(x86::al);
     a_.mov(dst, x86::eax);
-    a_.mov(x86::rax, x86::r13);
+    a_.mov(x86::rax, x86::r10);
   }
   void save_flags_to_state() {
-    a_.mov(x86::r13, x86::rax);
+    a_.mov(x86::r10, x86::rax);
     a_.lahf();
     a_.seto(x86::al);
     a_.mov(state(kOffFlagsImage), x86::eax);
-    a_.mov(x86::rax, x86::r13);
+    a_.mov(x86::rax, x86::r10);
   }
   void restore_flags_from(const x86::Gpd& src) {
-    a_.mov(x86::r13, x86::rax);
+    a_.mov(x86::r10, x86::rax);
     a_.mov(x86::eax, src);
     a_.add(x86::al, 0x7F);
     a_.sahf();
-    a_.mov(x86::rax, x86::r13);
+    a_.mov(x86::rax, x86::r10);
   }
   void restore_flags_from_state() {
-    a_.mov(x86::r13, x86::rax);
+    a_.mov(x86::r10, x86::rax);
     a_.mov(x86::eax, state(kOffFlagsImage));
     a_.add(x86::al, 0x7F);
     a_.sahf();
-    a_.mov(x86::rax, x86::r13);
+    a_.mov(x86::rax, x86::r10);
   }
   void store_regs() {
     for (uint8_t g = 0; g < 8; ++g) a_.mov(state(kOffGpr + 4 * g), guest32(g));
@@ -162,10 +176,17 @@ class Emitter {
     a_.mov(x86::r11, Imm(reinterpret_cast<uint64_t>(fn)));
     a_.call(x86::r11);
   }
-  void exit_to(uint32_t eip, size_t done) {
-    a_.mov(state(kOffEip), Imm(eip));
-    a_.mov(x86::r9d, Imm(static_cast<uint32_t>(done)));
-    a_.jmp(Imm(exit_common_));
+  // A chainable exit to a constant guest EIP after the whole block: a
+  // patchable 5-byte jump to a stub that returns to the dispatcher.
+  void exit_to(uint32_t eip) {
+    ChainSite& site = sites_.emplace_back();
+    site.target_eip = eip;
+    site.from_page = b_.phys_pc & kPageMask;
+    site.from_mode = b_.mode;
+    Exit e{a_.newLabel(), a_.newLabel(), eip, &site};
+    a_.bind(e.jump);
+    a_.long_().jmp(e.stub);
+    exits_.push_back(e);
   }
 
   void compute_liveness();
@@ -180,10 +201,14 @@ class Emitter {
   const Block& b_;
   uintptr_t exit_common_, exit_synced_;
   TranslatorStats& st_;
+  std::deque<ChainSite>& sites_;
   std::vector<uint32_t> eips_;
   std::vector<uint32_t> live_in_;  // Arithmetic flags live before each instruction.
   std::vector<Slow> slows_;
   std::vector<HelperExit> helper_exits_;
+  std::vector<Exit> exits_;
+  Label no_budget_;
+  bool entry_flags_saved_ = false;
 };
 
 void Emitter::compute_liveness() {
@@ -297,13 +322,12 @@ void Emitter::emit_helper(size_t i) {
 
 void Emitter::emit_terminal(size_t i) {
   const InstrRecord& in = b_.instrs[i];
-  const size_t n = b_.instrs.size();
   const uint32_t next = eip_of(i) + in.length;
   auto fit = [&](uint32_t v) { return in.opsize == 2 ? (v & 0xFFFF) : v; };
   const bool rel = in.nops >= 1 && in.ops[0].kind == OpKind::Imm;
   if (rel && in.mnemonic == ZYDIS_MNEMONIC_JMP) {
     ++st_.native_instrs;
-    exit_to(fit(next + in.ops[0].imm), n);
+    exit_to(fit(next + in.ops[0].imm));
     return;
   }
   if (rel && in.mnemonic >= ZYDIS_MNEMONIC_JB && in.mnemonic <= ZYDIS_MNEMONIC_JZ &&
@@ -314,13 +338,13 @@ void Emitter::emit_terminal(size_t i) {
     ++st_.native_instrs;
     Label taken = a_.newLabel();
     a_.j(static_cast<x86::CondCode>(in.cond), taken);
-    exit_to(next, n);
+    exit_to(next);
     a_.bind(taken);
-    exit_to(fit(next + in.ops[0].imm), n);
+    exit_to(fit(next + in.ops[0].imm));
     return;
   }
   emit_helper(i);
-  exit_to(next, n);
+  exit_to(next);
 }
 
 void Emitter::emit_out_of_line() {
@@ -358,21 +382,39 @@ void Emitter::emit_out_of_line() {
     a_.jmp(s.after);
     helper_exits_.push_back(h);
     a_.bind(exception);
-    a_.mov(x86::r9d, Imm(static_cast<uint32_t>(s.index)));
+    a_.mov(x86::r9d, Imm(static_cast<uint32_t>(b_.instrs.size() - s.index)));
     a_.jmp(Imm(exit_synced_));
   }
+  const uint32_t n = static_cast<uint32_t>(b_.instrs.size());
   for (const HelperExit& h : helper_exits_) {
     // EAX: kHelperEndBlock (the instruction completed) or kHelperException.
+    // R9 = instructions of this block not executed, given back to the budget.
     Label faulted = a_.newLabel();
     a_.bind(h.entry);
     a_.cmp(x86::eax, Imm(kHelperException));
     a_.je(faulted);
-    a_.mov(x86::r9d, Imm(static_cast<uint32_t>(h.index + 1)));
+    a_.mov(x86::r9d, Imm(static_cast<uint32_t>(n - (h.index + 1))));
     a_.jmp(Imm(exit_synced_));
     a_.bind(faulted);
-    a_.mov(x86::r9d, Imm(static_cast<uint32_t>(h.index)));
+    a_.mov(x86::r9d, Imm(static_cast<uint32_t>(n - h.index)));
     a_.jmp(Imm(exit_synced_));
   }
+  for (const Exit& e : exits_) {
+    // Unchained exit: record where it came from so the dispatcher can chain it.
+    a_.bind(e.stub);
+    a_.mov(state(kOffEip), Imm(e.target));
+    a_.mov(x86::r9d, Imm(0));  // MOV, not XOR: the guest's flags are still live here.
+    a_.mov(x86::r10, Imm(reinterpret_cast<uint64_t>(e.site)));
+    a_.mov(x86::qword_ptr(x86::r15, kOffChainFrom), x86::r10);
+    a_.jmp(Imm(exit_common_));
+  }
+  // Not enough budget left for this block: give its length back and leave.
+  a_.bind(no_budget_);
+  a_.add(x86::qword_ptr(x86::r15, kOffBudget), Imm(n));
+  if (entry_flags_saved_) restore_flags_from(x86::r11d);
+  a_.mov(state(kOffEip), Imm(b_.virt_pc));
+  a_.mov(x86::r9d, Imm(0));
+  a_.jmp(Imm(exit_common_));
 }
 
 void Emitter::emit() {
@@ -384,6 +426,16 @@ void Emitter::emit() {
     pc += b_.instrs[i].length;
   }
   compute_liveness();
+  // Entry: charge the block's length to the budget (interrupt requests and
+  // the run loop's slices end translated execution this way). SUB clobbers
+  // the flags, so they are preserved around it when the block reads them
+  // before writing them.
+  no_budget_ = a_.newLabel();
+  entry_flags_saved_ = (live_in_[0] & kArith) != 0;
+  if (entry_flags_saved_) save_flags_to(x86::r11d);
+  a_.sub(x86::qword_ptr(x86::r15, kOffBudget), Imm(static_cast<uint32_t>(n)));
+  a_.js(no_budget_);
+  if (entry_flags_saved_) restore_flags_from(x86::r11d);
   for (size_t i = 0; i < n; ++i) {
     const InstrRecord& in = b_.instrs[i];
     const bool last = i + 1 == n;
@@ -392,7 +444,7 @@ void Emitter::emit() {
       break;
     }
     if (!emit_native(i)) emit_helper(i);
-    if (last) exit_to(pc, n);
+    if (last) exit_to(pc);
   }
   emit_out_of_line();
   st_.guest_instrs += n;
@@ -404,13 +456,14 @@ void Emitter::emit() {
 Translator::Translator(CodeBuffer& buffer, uintptr_t exit_common, uintptr_t exit_synced)
     : buffer_(buffer), exit_common_(exit_common), exit_synced_(exit_synced) {}
 
-void* Translator::translate(Block& b) {
+void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
   const uint64_t base = (reinterpret_cast<uintptr_t>(buffer_.cursor()) + 15) & ~uint64_t{15};
   CodeHolder code;
   code.init(Environment::host(), base);
   x86::Assembler a(&code);
   TranslatorStats before = stats_;
-  Emitter e(a, b, exit_common_, exit_synced_, stats_);
+  const size_t first_site = sites.size();
+  Emitter e(a, b, exit_common_, exit_synced_, stats_, sites);
   e.emit();
   code.flatten();
   code.resolveUnresolvedLinks();
@@ -418,10 +471,15 @@ void* Translator::translate(Block& b) {
   uint8_t* dst = buffer_.allocate(size);
   if (!dst || reinterpret_cast<uint64_t>(dst) != base) {
     stats_ = before;  // Not placed: the caller flushes and translates again.
+    sites.resize(first_site);
     return nullptr;
   }
   code.relocateToBase(base);
   code.copyFlattenedData(dst, size);
+  for (const auto& x : e.exits()) {
+    x.site->jump = dst + code.labelOffsetFromBase(x.jump);
+    x.site->stub = dst + code.labelOffsetFromBase(x.stub);
+  }
   b.host_code = dst;
   b.host_size = static_cast<uint32_t>(size);
   stats_.host_bytes += size;

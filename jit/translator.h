@@ -7,10 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <unordered_map>
 
 #include "frontend/block.h"
+#include "jit/chain.h"
 #include "jit/code_buffer.h"
 
 namespace vmm::jit {
@@ -33,7 +35,8 @@ class Translator {
 
   // Emits host code for `b` into the buffer. Returns the entry point, or
   // nullptr when the buffer has no room left (the caller flushes and retries).
-  void* translate(Block& b);
+  // The block's chainable exits are appended to `sites` (with stable addresses).
+  void* translate(Block& b, std::deque<ChainSite>& sites);
 
   const TranslatorStats& stats() const { return stats_; }
 

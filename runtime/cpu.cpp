@@ -146,6 +146,7 @@ void Cpu::invalidate_code_page(uint32_t phys_page) {
 }
 
 void Cpu::flush_code_cache() {
+  if (jit_) jit_->flush();
   for (auto& [key, b] : blocks_) {
     b->valid = false;
     mmu.clear_code_page(b->phys_pc & kPageMask);
@@ -233,6 +234,7 @@ Block* Cpu::lookup_block(uint32_t eip) {
 void Cpu::retire_block(std::unordered_map<uint64_t, std::unique_ptr<Block>>::iterator it) {
   Block* b = it->second.get();
   b->valid = false;
+  if (jit_) jit_->block_retired(b);
   for (uint32_t page : {b->phys_pc & kPageMask, b->phys_page2}) {
     if (page == ~0u) continue;
     auto pi = page_blocks_.find(page);
@@ -331,9 +333,9 @@ StopReason Cpu::run(uint64_t max_instructions) {
           event_delivered_ = false;
         }
         if (jit_ && !debug && b->instrs.size() <= budget) {
-          // Translated code runs the whole block (or up to a fault/exit).
+          // Translated code runs this block and the ones chained to it.
           bool faulted = false;
-          const uint64_t done = jit_->execute(*b, faulted);
+          const uint64_t done = jit_->execute(*b, budget, faulted);
           stats_.instructions += done;
           budget -= std::min(budget, done);
           if (!retired_.empty()) retired_.clear();

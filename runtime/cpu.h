@@ -32,6 +32,7 @@ enum class StopReason : uint8_t {
   kExitDevice,        // The guest wrote to the exit device.
   kInstructionLimit,  // run() reached its instruction budget.
   kTripleFault,
+  kReset,             // The guest asked for a reset (port 0x92, 8042 pulse).
   kFatal,             // An unrecoverable condition; message in stop_message().
 };
 

@@ -147,10 +147,11 @@ struct CpuState {
   struct JitLink {
     uintptr_t tlb = 0;          // TlbEntry table of the current MMU index.
     uintptr_t cpu = 0;          // The owning Cpu, for helpers.
-    uint64_t executed = 0;      // Guest instructions completed by translated code.
+    int64_t budget = 0;         // Instructions translated code may still run; each block
+                                // subtracts its length on entry and exits when it would go negative.
     uint32_t flags_image = 0;   // Arithmetic flags in LAHF/SETO layout (AH:AL) across entry/exit.
     uint32_t status = 0;        // Why translated code returned (jit::ExitStatus).
-    uintptr_t next_code = 0;    // Host code to continue at (chaining, resume after a helper).
+    uintptr_t chain_from = 0;   // Exit taken, when it can be chained (jit::ChainSite*), else 0.
   } jit;
 
   // Convenience accessors.

@@ -434,9 +434,9 @@ void check_pending(Cpu& cpu) {
   State f(cpu.s.fpu);
   if (!(f.fsw() & kES)) [[likely]]
     return;
-  // SDM Vol. 1, 8.7: native mode (CR0.NE=1) reports the pending unmasked
+  // SDM Vol. 1, 8.7.1: native mode (CR0.NE=1) reports the pending unmasked
   // exception as #MF before the waiting instruction; MS-DOS-compatible mode
-  // asserts FERR#, which the PC routes to IRQ 13 (8.7.1, Appendix D).
+  // asserts FERR#, which the PC routes to IRQ 13 (8.7.2, Appendix D).
   if (cpu.s.cr0 & cr0::NE) raise_exception(kMF);
   if (ferr_signal) ferr_signal(cpu);
 }

@@ -169,7 +169,7 @@ class State {
   }
 
   // Records exception flags (IE..PE, SF); ES and B are set when one of the
-  // raised exceptions is unmasked (SDM Vol. 1, 8.1.3.1 and 8.7).
+  // raised exceptions is unmasked (SDM Vol. 1, 8.1.3 and 8.7).
   // Returns whether one was unmasked.
   bool raise(uint16_t flags) {
     uint16_t sw = static_cast<uint16_t>(fsw() | flags);
@@ -345,7 +345,7 @@ void check_nm_wait(const Cpu& cpu);
 void check_pending(Cpu& cpu);
 
 // FERR# for MS-DOS-compatible error reporting (CR0.NE = 0, SDM Vol. 1,
-// 8.7.1 and Appendix D): on a PC, FERR# drives IRQ 13 through the
+// 8.7.2 and Appendix D): on a PC, FERR# drives IRQ 13 through the
 // interrupt controller. The system layer installs a function that raises
 // IRQ 13 (and may lower it when the guest writes port F0H); when none is
 // installed the signal is dropped. Called each time a waiting x87

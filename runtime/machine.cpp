@@ -8,7 +8,14 @@
 #include <cstdio>
 #include <cstring>
 
+#include "devices/cmos_rtc.h"
 #include "devices/debug_exit.h"
+#include "devices/i8042.h"
+#include "devices/pci_stub.h"
+#include "devices/pic8259.h"
+#include "devices/pit8254.h"
+#include "devices/system_ports.h"
+#include "runtime/virtual_clock.h"
 #include "devices/multiboot.h"
 #include "devices/uart16550.h"
 #include "frontend/decoder.h"
@@ -18,8 +25,10 @@
 namespace vmm {
 
 namespace {
-// Instructions per slice of guest execution between polls of host input.
-constexpr uint64_t kSliceInstructions = 1u << 20;
+// Instructions per slice of guest execution between polls of host input and
+// timers. With host time this bounds timer latency (~0.1-0.5 ms at the
+// engines' speeds); with --icount slices also end exactly at timer deadlines.
+constexpr uint64_t kSliceInstructions = 1u << 17;
 }  // namespace
 
 Machine::Machine(const MachineConfig& config, Log& log) : config_(config), log_(log) {
@@ -38,6 +47,7 @@ Machine::Machine(const MachineConfig& config, Log& log) : config_(config), log_(
   bus_.register_pio(Uart16550::kCom1Base, Uart16550::kPortCount, uart_.get());
   exit_device_ = std::make_unique<DebugExit>([this](int status) { cpu_->request_stop(StopReason::kExitDevice, status); });
   bus_.register_pio(DebugExit::kDefaultBase, DebugExit::kDefaultLength, exit_device_.get());
+  wire_devices();
   bus_.on_unhandled = [this](const char* space, uint32_t addr, unsigned size, bool is_write, uint32_t value) {
     if (is_write)
       log_.printf(LogMask::kUnimp, "unassigned %s write: addr=0x%x size=%u value=0x%x\n", space, addr, size, value);
@@ -56,6 +66,55 @@ Machine::Machine(const MachineConfig& config, Log& log) : config_(config), log_(
 }
 
 Machine::~Machine() = default;
+
+// The PC's interrupt and timer devices, wired as on a PC/AT: PIT channel 0
+// on IRQ0, the 8042 on IRQ1/12, COM1 on IRQ4, the RTC on IRQ8, the slave PIC
+// cascaded on IRQ2, and the PIC's INTR to the CPU.
+void Machine::wire_devices() {
+  if (config_.icount) {
+    clock_ = std::make_unique<VirtualClock>([this] { return cpu_->stats().instructions; }, config_.icount_shift);
+  } else {
+    clock_ = std::make_unique<VirtualClock>();
+  }
+  auto request_reset = [this] { cpu_->request_stop(StopReason::kReset); };
+
+  pic_ = std::make_unique<Pic8259Pair>();
+  pic_->attach(bus_);
+  pic_->intr = [this](bool level) { cpu_->set_intr(level); };
+  cpu_->acknowledge_interrupt = [this] { return pic_->acknowledge(); };
+
+  pit_ = std::make_unique<Pit8254>(*clock_);
+  bus_.register_pio(Pit8254::kBase, Pit8254::kPortCount, pit_.get());
+  pit_->irq0 = [this](bool level) { pic_->set_irq(0, level); };
+
+  port61_ = std::make_unique<SystemControlPortB>([this](bool gate) { pit_->set_gate(2, gate); },
+                                                 [this] { return pit_->out(2); });
+  bus_.register_pio(SystemControlPortB::kPort, 1, port61_.get());
+  post_ = std::make_unique<PostPort>();
+  bus_.register_pio(PostPort::kPort, 1, post_.get());
+  port92_ = std::make_unique<SystemControlPortA>(request_reset);
+  bus_.register_pio(SystemControlPortA::kPort, 1, port92_.get());
+
+  rtc_ = std::make_unique<CmosRtc>(*clock_, config_.ram_bytes);
+  bus_.register_pio(CmosRtc::kBase, CmosRtc::kPortCount, rtc_.get());
+  rtc_->irq = [this](bool level) { pic_->set_irq(8, level); };
+
+  kbc_ = std::make_unique<I8042>(request_reset);
+  bus_.register_pio(I8042::kDataPort, 1, &kbc_->data());
+  bus_.register_pio(I8042::kCommandPort, 1, &kbc_->command());
+  kbc_->irq1 = [this](bool level) { pic_->set_irq(1, level); };
+  kbc_->irq12 = [this](bool level) { pic_->set_irq(12, level); };
+
+  pci_ = std::make_unique<PciStub>();
+  bus_.register_pio(PciStub::kBase, PciStub::kPortCount, pci_.get());
+
+  uart_->irq = [this](bool level) { pic_->set_irq(Uart16550::kCom1Irq, level); };
+}
+
+void Machine::run_timers() {
+  const uint64_t now = clock_->now_ns();
+  if (now >= clock_->next_deadline()) clock_->run_due(now);
+}
 
 void Machine::boot() {
   // QEMU passes "<kernel file> <append>" as the multiboot command line.
@@ -91,14 +150,40 @@ void Machine::poll_input() {
 }
 
 bool Machine::wait_for_event() {
-  // No interrupt source is wired yet: the CPU cannot be woken.
-  return false;
+  // HLT with IF=1: sleep until the next timer deadline or host input, so an
+  // idle guest uses no host CPU. With --icount, time jumps to the deadline.
+  const uint64_t deadline = clock_->next_deadline();
+  const bool input = input_open_ && config_.serial_stdio;
+  if (deadline == VirtualClock::kNoDeadline && !input) return false;
+  if (clock_->deterministic()) {
+    if (deadline == VirtualClock::kNoDeadline) return false;  // Input alone would make runs differ.
+    clock_->warp_to(deadline);
+  } else {
+    const uint64_t now = clock_->now_ns();
+    int timeout_ms = -1;
+    if (deadline != VirtualClock::kNoDeadline) {
+      timeout_ms = deadline > now ? static_cast<int>((deadline - now + 999999) / 1000000) : 0;
+    }
+    if (timeout_ms != 0) {
+      pollfd p{input ? STDIN_FILENO : -1, POLLIN, 0};
+      ::poll(&p, 1, timeout_ms);
+    }
+  }
+  poll_input();
+  run_timers();
+  return true;
 }
 
 int Machine::run() {
   for (;;) {
     poll_input();
-    const StopReason r = cpu_->run(kSliceInstructions);
+    run_timers();
+    uint64_t slice = kSliceInstructions;
+    if (clock_->deterministic()) {
+      const uint64_t deadline = clock_->next_deadline();
+      if (deadline != VirtualClock::kNoDeadline) slice = std::max<uint64_t>(1, std::min(slice, clock_->instructions_until(deadline)));
+    }
+    const StopReason r = cpu_->run(slice);
     if (r == StopReason::kInstructionLimit) continue;
     std::fflush(stdout);
     switch (r) {
@@ -112,6 +197,10 @@ int Machine::run() {
                        cpu_->s.eip);
           return 0;
         }
+        continue;
+      case StopReason::kReset:
+        if (config_.no_reboot) return 0;
+        reset();
         continue;
       case StopReason::kTripleFault:
         if (config_.no_reboot) {

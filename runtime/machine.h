@@ -17,6 +17,15 @@ namespace vmm {
 
 class Uart16550;
 class DebugExit;
+class VirtualClock;
+class Pic8259Pair;
+class Pit8254;
+class SystemControlPortA;
+class SystemControlPortB;
+class PostPort;
+class CmosRtc;
+class I8042;
+class PciStub;
 
 enum class Engine { kInterp, kJit };
 
@@ -28,6 +37,8 @@ struct MachineConfig {
   bool serial_stdio = true;  // COM1 on stdin/stdout (-serial stdio); else discarded.
   bool no_reboot = false;
   uint64_t tb_bytes = 32ull << 20;  // JIT code buffer (--tb-size).
+  bool icount = false;              // Deterministic time from the instruction count (--icount).
+  unsigned icount_shift = 0;        // 2^shift ns per instruction.
 };
 
 // Process exit statuses other than the guest's own (see README).
@@ -53,6 +64,8 @@ class Machine {
 
  private:
   void poll_input();
+  void run_timers();
+  void wire_devices();
   void boot();
   void reset();
   // Waits (without spinning) until an interrupt can be pending; false when
@@ -64,6 +77,16 @@ class Machine {
   std::unique_ptr<GuestRam> ram_;
   Bus bus_;
   std::unique_ptr<Cpu> cpu_;
+  // The one time source; created before every device that owns a timer.
+  std::unique_ptr<VirtualClock> clock_;
+  std::unique_ptr<Pic8259Pair> pic_;
+  std::unique_ptr<Pit8254> pit_;
+  std::unique_ptr<SystemControlPortB> port61_;
+  std::unique_ptr<PostPort> post_;
+  std::unique_ptr<SystemControlPortA> port92_;
+  std::unique_ptr<CmosRtc> rtc_;
+  std::unique_ptr<I8042> kbc_;
+  std::unique_ptr<PciStub> pci_;
   std::unique_ptr<Uart16550> uart_;
   std::unique_ptr<DebugExit> exit_device_;
   std::vector<uint8_t> kernel_image_;
