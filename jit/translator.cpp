@@ -115,6 +115,7 @@ class Emitter {
     Label entry, resume, after;
     size_t index;
     uint32_t kind;
+    bool raw_flags;  // R11 holds PUSHFQ's RFLAGS (else the LAHF/SETO image).
   };
   struct HelperExit {
     Label entry;
@@ -192,7 +193,18 @@ class Emitter {
   void compute_liveness();
   void emit_lea_address(const InstrRecord& in, const Operand& m);
   bool emit_native(size_t i);
-  void emit_probe(size_t i, unsigned size, bool write, bool live_after, Label& slow, Label& resume);
+  bool emit_probe(size_t i, unsigned size, bool write, bool live_after, Label& slow, Label& resume);
+  template <typename Address, typename Body>
+  void emit_memory(size_t i, unsigned size, bool write, Address address, Body body);
+  x86::Mem guest_address(const Operand& m) const;
+  bool emit_lea(size_t i);
+  bool emit_stack(size_t i);
+  bool emit_terminal_native(size_t i);
+  void exit_indirect() {
+    // [eip] already holds the target; R9 = 0: the whole block ran.
+    a_.mov(x86::r9d, Imm(0));
+    a_.jmp(Imm(exit_common_));
+  }
   void emit_helper(size_t i);
   void emit_terminal(size_t i);
   void emit_out_of_line();
@@ -243,10 +255,20 @@ void Emitter::emit_lea_address(const InstrRecord& in, const Operand& m) {
 // entry and the host address on the fast path's exit. The flags image is
 // always saved first (a slow path may deliver an exception, which must see
 // the exact guest flags); it is restored on the fast path only if live.
-void Emitter::emit_probe(size_t i, unsigned size, bool write, bool live_after, Label& slow, Label& resume) {
+// Returns whether R11 holds raw RFLAGS (PUSHFQ) rather than the LAHF image.
+bool Emitter::emit_probe(size_t i, unsigned size, bool write, bool live_after, Label& slow, Label& resume) {
   (void)i;
   ++st_.memory_probes;
-  save_flags_to(x86::r11d);
+  // The slow path may deliver an exception, whose EFLAGS image must be
+  // exact: the flags are always saved before the probe clobbers them. When
+  // they are live afterwards they are saved in the LAHF/SETO layout, which
+  // restores cheaply; otherwise PUSHFQ, which saves cheaply.
+  if (live_after) {
+    save_flags_to(x86::r11d);
+  } else {
+    a_.pushfq();
+    a_.pop(x86::r11);
+  }
   a_.mov(x86::r9d, x86::r8d);
   a_.shr(x86::r9d, 12 - 5);
   a_.and_(x86::r9d, (SoftMmu::kTlbSize - 1) << 5);
@@ -261,10 +283,164 @@ void Emitter::emit_probe(size_t i, unsigned size, bool write, bool live_after, L
     restore_flags_from(x86::r11d);
   }
   a_.bind(resume);
+  return !live_after;
+}
+
+// A native memory access of instruction i: `address` leaves the guest
+// linear address in R8D, the probe turns it into a host address, and `body`
+// emits the access itself on [R8]. The slow path resumes the body with a
+// host address from the softmmu, or has the interpreter execute the whole
+// instruction (MMIO, code pages, page-crossing accesses).
+template <typename Address, typename Body>
+void Emitter::emit_memory(size_t i, unsigned size, bool write, Address address, Body body) {
+  Slow s;
+  s.entry = a_.newLabel();
+  s.resume = a_.newLabel();
+  s.after = a_.newLabel();
+  s.index = i;
+  s.kind = size | (write ? kMemWrite : 0);
+  address();
+  s.raw_flags = emit_probe(i, size, write, (live_in_[i] & kArith) != 0, s.entry, s.resume);
+  body();
+  a_.bind(s.after);
+  slows_.push_back(s);
+}
+
+x86::Mem Emitter::guest_address(const Operand& m) const {
+  const bool has_base = m.base != kZeroGpr, has_index = m.index != kZeroGpr;
+  if (has_base && has_index) return x86::ptr(guest64(m.base), guest64(m.index), m.scale, m.disp);
+  if (has_base) return x86::ptr(guest64(m.base), m.disp);
+  return x86::ptr(static_cast<uint64_t>(static_cast<int64_t>(m.disp)), guest64(m.index), m.scale);
+}
+
+// LEA: the address arithmetic itself, on the host registers.
+bool Emitter::emit_lea(size_t i) {
+  const InstrRecord& in = b_.instrs[i];
+  if (in.addrsize != 4 || in.nops != 2 || in.ops[0].kind != OpKind::Reg || in.ops[1].kind != OpKind::Mem) return false;
+  const Operand& m = in.ops[1];
+  const uint8_t dst = in.ops[0].reg / 4;
+  if (m.base == kZeroGpr && m.index == kZeroGpr) {
+    if (in.ops[0].size == 2) a_.mov(x86::gpw(host_of(dst)), Imm(static_cast<uint16_t>(m.disp)));
+    else a_.mov(guest32(dst), Imm(static_cast<uint32_t>(m.disp)));
+  } else if (in.ops[0].size == 2) {
+    a_.lea(x86::gpw(host_of(dst)), guest_address(m));
+  } else {
+    a_.lea(guest32(dst), guest_address(m));
+  }
+  ++st_.native_instrs;
+  return true;
+}
+
+// PUSH r/imm and POP r on a flat 32-bit stack: the store or load plus an
+// ESP update with LEA, which leaves the flags alone.
+bool Emitter::emit_stack(size_t i) {
+  const InstrRecord& in = b_.instrs[i];
+  if (!seg_flat(SS) || !(b_.mode & blockmode::kStack32) || in.nops != 1) return false;
+  const Operand& o = in.ops[0];
+  const unsigned size = in.opsize;
+  if (size != 2 && size != 4) return false;
+  if (in.mnemonic == ZYDIS_MNEMONIC_PUSH && (o.kind == OpKind::Reg || o.kind == OpKind::Imm)) {
+    emit_memory(
+        i, size, true, [&] { a_.lea(x86::r8d, x86::ptr(x86::r12, -static_cast<int32_t>(size))); },
+        [&] {
+          if (o.kind == OpKind::Reg) {
+            const HostReg h = host_of(o.reg / 4);
+            if (size == 4) a_.mov(x86::dword_ptr(x86::r8), x86::gpd(h));
+            else a_.mov(x86::word_ptr(x86::r8), x86::gpw(h));
+          } else if (size == 4) {
+            a_.mov(x86::dword_ptr(x86::r8), Imm(o.imm));
+          } else {
+            a_.mov(x86::word_ptr(x86::r8), Imm(static_cast<uint16_t>(o.imm)));
+          }
+          a_.lea(x86::r12d, x86::ptr(x86::r12, -static_cast<int32_t>(size)));
+        });
+    ++st_.native_instrs;
+    return true;
+  }
+  if (in.mnemonic == ZYDIS_MNEMONIC_POP && o.kind == OpKind::Reg) {
+    const HostReg h = host_of(o.reg / 4);
+    emit_memory(
+        i, size, false, [&] { a_.mov(x86::r8d, x86::r12d); },
+        [&] {
+          // ESP moves first, so POP ESP ends with the popped value (SDM POP).
+          a_.lea(x86::r12d, x86::ptr(x86::r12, static_cast<int32_t>(size)));
+          if (size == 4) a_.mov(x86::gpd(h), x86::dword_ptr(x86::r8));
+          else a_.mov(x86::gpw(h), x86::word_ptr(x86::r8));
+        });
+    ++st_.native_instrs;
+    return true;
+  }
+  return false;
+}
+
+// Near CALL/RET/JMP forms that need only one memory access, on a flat
+// 32-bit stack with a 32-bit operand size.
+bool Emitter::emit_terminal_native(size_t i) {
+  const InstrRecord& in = b_.instrs[i];
+  const uint32_t next = eip_of(i) + in.length;
+  if (in.opsize != 4 || (in.cls & iclass::kFar)) return false;
+  const bool stack_ok = seg_flat(SS) && (b_.mode & blockmode::kStack32);
+  if (in.mnemonic == ZYDIS_MNEMONIC_CALL && stack_ok && in.nops == 1 &&
+      (in.ops[0].kind == OpKind::Imm || (in.ops[0].kind == OpKind::Reg && in.ops[0].reg / 4 != ESP))) {
+    const Operand o = in.ops[0];
+    emit_memory(
+        i, 4, true, [&] { a_.lea(x86::r8d, x86::ptr(x86::r12, -4)); },
+        [&] {
+          a_.mov(x86::dword_ptr(x86::r8), Imm(next));
+          a_.lea(x86::r12d, x86::ptr(x86::r12, -4));
+        });
+    ++st_.native_instrs;
+    if (o.kind == OpKind::Imm) {
+      exit_to(next + o.imm);
+    } else {
+      a_.mov(state(kOffEip), guest32(o.reg / 4));
+      exit_indirect();
+    }
+    return true;
+  }
+  if (in.mnemonic == ZYDIS_MNEMONIC_RET && stack_ok) {
+    const uint32_t pop = 4 + (in.nops >= 1 && in.ops[0].kind == OpKind::Imm ? (in.ops[0].imm & 0xFFFF) : 0);
+    emit_memory(
+        i, 4, false, [&] { a_.mov(x86::r8d, x86::r12d); },
+        [&] {
+          a_.mov(x86::r9d, x86::dword_ptr(x86::r8));
+          a_.lea(x86::r12d, x86::ptr(x86::r12, static_cast<int32_t>(pop)));
+          a_.mov(state(kOffEip), x86::r9d);
+        });
+    ++st_.native_instrs;
+    exit_indirect();
+    return true;
+  }
+  if (in.mnemonic == ZYDIS_MNEMONIC_JMP && in.nops == 1 && in.ops[0].kind == OpKind::Reg) {
+    a_.mov(state(kOffEip), guest32(in.ops[0].reg / 4));
+    ++st_.native_instrs;
+    exit_indirect();
+    return true;
+  }
+  if (in.mnemonic == ZYDIS_MNEMONIC_JMP && in.nops == 1 && in.ops[0].kind == OpKind::Mem && in.addrsize == 4 &&
+      seg_flat(in.ops[0].seg)) {
+    const Operand m = in.ops[0];
+    emit_memory(
+        i, 4, false, [&] { emit_lea_address(in, m); },
+        [&] {
+          a_.mov(x86::r9d, x86::dword_ptr(x86::r8));
+          a_.mov(state(kOffEip), x86::r9d);
+        });
+    ++st_.native_instrs;
+    exit_indirect();
+    return true;
+  }
+  return false;
 }
 
 bool Emitter::emit_native(size_t i) {
   const InstrRecord& in = b_.instrs[i];
+  if (in.mnemonic == ZYDIS_MNEMONIC_LEA) return emit_lea(i);
+  if (in.mnemonic == ZYDIS_MNEMONIC_PUSH || in.mnemonic == ZYDIS_MNEMONIC_POP) return emit_stack(i);
+  if (in.mnemonic == ZYDIS_MNEMONIC_NOP) {
+    ++st_.native_instrs;  // Including the 0F 1F forms with a memory operand: no access happens.
+    return true;
+  }
   if (!native_mnemonic(in.mnemonic)) return false;
   const Operand* mem = memory_operand(in);
   if (mem) {
@@ -286,18 +462,9 @@ bool Emitter::emit_native(size_t i) {
     ++st_.native_instrs;
     return true;
   }
-  Slow s;
-  s.entry = a_.newLabel();
-  s.resume = a_.newLabel();
-  s.after = a_.newLabel();
-  s.index = i;
-  const bool write = memory_written(in, mem);
-  s.kind = mem->size | (write ? kMemWrite : 0);
-  emit_lea_address(in, *mem);
-  emit_probe(i, mem->size, write, (live_in_[i] & kArith) != 0, s.entry, s.resume);
-  a_.embed(bytes, len);
-  a_.bind(s.after);
-  slows_.push_back(s);
+  emit_memory(
+      i, mem->size, memory_written(in, mem), [&] { emit_lea_address(in, *mem); },
+      [&] { a_.embed(bytes, len); });
   ++st_.native_instrs;
   return true;
 }
@@ -343,6 +510,7 @@ void Emitter::emit_terminal(size_t i) {
     exit_to(fit(next + in.ops[0].imm));
     return;
   }
+  if (emit_terminal_native(i)) return;
   emit_helper(i);
   exit_to(next);
 }
@@ -352,8 +520,14 @@ void Emitter::emit_out_of_line() {
     const InstrRecord& in = b_.instrs[s.index];
     Label fallback = a_.newLabel(), exception = a_.newLabel();
     a_.bind(s.entry);
-    // R8D: linear address; R11D: flags image from before the probe.
-    a_.mov(state(kOffFlagsImage), x86::r11d);
+    // R8D: linear address; R11: the flags from before the probe.
+    if (s.raw_flags) {
+      a_.push(x86::r11);
+      a_.popfq();
+      save_flags_to_state();
+    } else {
+      a_.mov(state(kOffFlagsImage), x86::r11d);
+    }
     store_regs();
     a_.mov(state(kOffEip), Imm(eip_of(s.index)));
     a_.mov(x86::rdi, x86::r15);
