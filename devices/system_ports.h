@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
 
 #include "devices/io_device.h"
 
@@ -52,6 +53,23 @@ class SystemControlPortB : public IoDevice {
   std::function<bool()> timer2_out_;
   uint8_t value_ = 0;  // The writable bits.
   bool refresh_ = false;
+};
+
+// Port 0xF0: the PC/AT's coprocessor-error latch. With CR0.NE=0 an unmasked
+// x87 exception asserts FERR#, which the AT wires to IRQ 13; a write of any
+// value to 0xF0 clears the latch (and so IRQ 13). Reads return all ones.
+class CoprocessorErrorPort : public IoDevice {
+ public:
+  static constexpr uint16_t kPort = 0xF0;
+  explicit CoprocessorErrorPort(std::function<void()> clear) : clear_(std::move(clear)) {}
+  const char* name() const override { return "fpu-error"; }
+  uint32_t read(uint32_t, unsigned) override { return 0xFFFFFFFFu; }
+  void write(uint32_t, unsigned, uint32_t) override {
+    if (clear_) clear_();
+  }
+
+ private:
+  std::function<void()> clear_;
 };
 
 class PostPort : public IoDevice {

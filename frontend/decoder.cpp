@@ -142,6 +142,9 @@ DecodeStatus Decoder::decode(const uint8_t* bytes, size_t avail, InstrRecord& ou
   out.opsize = static_cast<uint8_t>(insn.operand_width / 8);
   out.addrsize = static_cast<uint8_t>(insn.address_width / 8);
   out.opcode = insn.opcode;
+  out.modrm = insn.raw.modrm.offset ? static_cast<uint8_t>((insn.raw.modrm.mod << 6) | (insn.raw.modrm.reg << 3) |
+                                                           insn.raw.modrm.rm)
+                                    : 0;
   if (insn.cpu_flags) {
     const ZydisAccessedFlags& f = *insn.cpu_flags;
     out.flags_read = static_cast<uint16_t>(f.tested);

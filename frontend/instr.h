@@ -82,9 +82,10 @@ struct InstrRecord {
   uint8_t addrsize = 4;      // Address size in bytes (2 or 4).
   uint8_t prefixes = 0;
   uint8_t seg = 3;           // Default/overridden data segment for implicit operands (DS).
-  uint8_t cond = 0;          // Condition code 0..15 for Jcc/SETcc/CMOVcc/FCMOVcc.
-  uint8_t nops = 0;          // Visible operands.
-  uint8_t opcode = 0;        // Last opcode byte (for diagnostics).
+  uint8_t cond : 4 = 0;      // Condition code 0..15 for Jcc/SETcc/CMOVcc/FCMOVcc.
+  uint8_t nops : 4 = 0;      // Visible operands.
+  uint8_t opcode = 0;        // Last opcode byte (for diagnostics and the x87 FOP).
+  uint8_t modrm = 0;         // ModRM byte, when there is one (x87 FOP).
   uint16_t far_selector = 0;  // Selector of a ptr16:16/32 operand (far JMP/CALL).
   Operand ops[3];
 };

@@ -7,6 +7,7 @@
 #include "devices/bus.h"
 #include "jit/jit_engine.h"
 #include "runtime/interp/interp.h"
+#include "runtime/fpu.h"
 #include "runtime/interrupts.h"
 #include "runtime/log.h"
 
@@ -44,6 +45,7 @@ void Cpu::request_stop(StopReason why, int status) {
 void Cpu::reset_power_on() {
   // SDM Vol. 3A, Table 9-1: real mode at F000:FFF0 with CS base FFFF0000.
   s = CpuState{};
+  fpu::reset(s.fpu);
   for (auto& sc : s.seg) {
     sc.selector = 0;
     sc.base = 0;
@@ -77,6 +79,7 @@ void Cpu::reset_flat_protected(uint32_t eip) {
   // and limit 0xFFFFFFFF; DS, ES, FS, GS, SS 32-bit read/write data segments
   // likewise; A20 enabled; CR0 PG=0, PE=1; EFLAGS VM=0, IF=0.
   s = CpuState{};
+  fpu::reset(s.fpu);
   const uint16_t data_attr = SegmentCache::kPresent | SegmentCache::kS | SegmentCache::kWritable |
                              SegmentCache::kAccessed | SegmentCache::kDb | SegmentCache::kGranularity;
   for (int i = 0; i < kSegCount; ++i) {

@@ -58,8 +58,8 @@ void cpuid(Cpu& cpu) {
   uint32_t* r = cpu.s.gpr;
   const uint32_t leaf = r[EAX];
   // Feature bits (CPUID.01H:EDX, SDM Vol. 2A, Table 3-11) of what is implemented.
-  constexpr uint32_t kDe = 1u << 2, kPse = 1u << 3, kTsc = 1u << 4, kMsr = 1u << 5, kCx8 = 1u << 8,
-                     kSep = 1u << 11, kPge = 1u << 13, kCmov = 1u << 15;
+  constexpr uint32_t kFpu = 1u << 0, kDe = 1u << 2, kPse = 1u << 3, kTsc = 1u << 4, kMsr = 1u << 5,
+                     kCx8 = 1u << 8, kSep = 1u << 11, kPge = 1u << 13, kCmov = 1u << 15, kFxsr = 1u << 24;
   switch (leaf) {
     case 0:
       r[EAX] = 1;
@@ -73,7 +73,7 @@ void cpuid(Cpu& cpu) {
       r[EAX] = 0x00000633;
       r[EBX] = 0;
       r[ECX] = 0;
-      r[EDX] = kDe | kPse | kTsc | kMsr | kCx8 | kSep | kPge | kCmov;
+      r[EDX] = kFpu | kDe | kPse | kTsc | kMsr | kCx8 | kSep | kPge | kCmov | kFxsr;
       break;
     default:
       // Leaves above the maximum return zeros.

@@ -20,6 +20,7 @@
 #include "devices/uart16550.h"
 #include "frontend/decoder.h"
 #include "jit/jit_engine.h"
+#include "runtime/fpu.h"
 #include "runtime/interrupts.h"
 
 namespace vmm {
@@ -109,6 +110,11 @@ void Machine::wire_devices() {
   bus_.register_pio(PciStub::kBase, PciStub::kPortCount, pci_.get());
 
   uart_->irq = [this](bool level) { pic_->set_irq(Uart16550::kCom1Irq, level); };
+
+  // x87 errors with CR0.NE=0: FERR# -> IRQ 13, cleared through port 0xF0.
+  fpu::ferr_signal = [this](Cpu&) { pic_->set_irq(13, true); };
+  fpu_error_ = std::make_unique<CoprocessorErrorPort>([this] { pic_->set_irq(13, false); });
+  bus_.register_pio(CoprocessorErrorPort::kPort, 1, fpu_error_.get());
 }
 
 void Machine::run_timers() {

@@ -23,6 +23,7 @@ class Pit8254;
 class SystemControlPortA;
 class SystemControlPortB;
 class PostPort;
+class CoprocessorErrorPort;
 class CmosRtc;
 class I8042;
 class PciStub;
@@ -83,6 +84,7 @@ class Machine {
   std::unique_ptr<Pit8254> pit_;
   std::unique_ptr<SystemControlPortB> port61_;
   std::unique_ptr<PostPort> post_;
+  std::unique_ptr<CoprocessorErrorPort> fpu_error_;
   std::unique_ptr<SystemControlPortA> port92_;
   std::unique_ptr<CmosRtc> rtc_;
   std::unique_ptr<I8042> kbc_;

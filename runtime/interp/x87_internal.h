@@ -23,21 +23,9 @@ inline State enter(Cpu& c) {
 }
 
 // FOP (SDM Vol. 1, 8.1.9, Figure 8-8): the low three bits of the D8-DF
-// escape byte and the ModR/M byte. The record keeps only the escape byte,
-// so both are read back from the instruction: past any prefixes (none of
-// which is in D8-DF), the escape byte, then ModR/M.
-inline uint16_t opcode_of(Cpu& c, const InstrRecord& in) {
-  const uint32_t lin = c.s.seg[CS].base + c.s.eip;
-  try {
-    for (unsigned k = 0; k + 1 < in.length; ++k) {
-      const uint8_t b = c.mmu.read<uint8_t>(lin + k, c.mmu_idx());
-      if ((b & 0xF8) == 0xD8)
-        return static_cast<uint16_t>(((b & 7u) << 8) | c.mmu.read<uint8_t>(lin + k + 1, c.mmu_idx()));
-    }
-  } catch (const GuestException&) {
-    // The bytes were just fetched, so this cannot fault; without them FOP is 0.
-  }
-  return 0;
+// escape byte and the ModR/M byte, both kept in the decoded record.
+inline uint16_t opcode_of(Cpu&, const InstrRecord& in) {
+  return static_cast<uint16_t>(((in.opcode & 7u) << 8) | in.modrm);
 }
 
 // The last-instruction state of a non-control instruction (SDM Vol. 1,
