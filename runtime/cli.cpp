@@ -12,7 +12,7 @@ namespace {
 // QEMU options are single-dash words (-kernel, -append). CLI11 reads words
 // after a double dash, so single-dash spellings of these names are rewritten.
 const char* const kQemuStyle[] = {"kernel", "append", "m", "nographic", "serial", "d", "D", "no-reboot",
-                                  "display", "monitor", "device", "engine", "stats", "tb-size"};
+                                  "display", "monitor", "device", "engine", "stats", "tb-size", "icount"};
 
 std::vector<std::string> normalise(int argc, char** argv) {
   std::vector<std::string> args;
@@ -74,6 +74,9 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   app.add_option("--device", devices, "Device (only isa-debug-exit, which is always present at 0xf4)");
   app.add_option("--engine", engine, "Execution engine: interp or jit")->check(CLI::IsMember({"interp", "jit"}));
   app.add_flag("--stats", out.stats, "Print execution statistics at exit");
+  std::string icount;
+  app.add_option("--icount", icount,
+                 "Deterministic virtual time: each instruction takes 2^N ns ('N' or 'shift=N' as QEMU; N <= 10)");
   unsigned tb_mb = 32;
   app.add_option("--tb-size", tb_mb, "JIT translation buffer size in MiB (QEMU's tb-size)")
       ->check(CLI::Range(1u, 2047u));
@@ -117,6 +120,18 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   }
   out.machine.engine = engine == "jit" ? Engine::kJit : Engine::kInterp;
   out.machine.tb_bytes = uint64_t{tb_mb} << 20;
+  if (!icount.empty()) {
+    std::string v = icount;
+    if (v.rfind("shift=", 0) == 0) v = v.substr(6);
+    const size_t comma = v.find(',');
+    if (comma != std::string::npos) v = v.substr(0, comma);
+    if (v.empty() || v.size() > 2 || v.find_first_not_of("0123456789") != std::string::npos || std::stoul(v) > 10) {
+      error = "invalid --icount '" + icount + "' (expected N or shift=N with N from 0 to 10)";
+      return false;
+    }
+    out.machine.icount = true;
+    out.machine.icount_shift = static_cast<unsigned>(std::stoul(v));
+  }
   return true;
 }
 
