@@ -73,7 +73,9 @@ void alu_forms(std::vector<Form>& t) {
     });
     add(t, fmt("TEST %s,imm%d (%s%02X)", w == 1 ? "AL" : w == 2 ? "AX" : "EAX", bits(w), p66(w), 0xA8 + ob), "alu",
         [w, ob](FormCtx& c) { return c.emit(cat(cat(pfx(w), {u8(0xA8 + ob)}), imm_bytes(c.rng.interesting(w), w))); });
-    for (int ext : {0, 1}) {
+    // F6/F7 /1 (an undocumented alias of TEST that real CPUs execute) is
+    // #UD in Unicorn: not generated (UNICORN_KNOWN_ISSUES.md #2).
+    for (int ext : {0}) {
       add(t, fmt("TEST r/m%d,imm%d (%s%02X /%d)", bits(w), bits(w), p66(w), 0xF6 + ob, ext), "alu",
           [w, ob, ext](FormCtx& c) {
             RM rm;
@@ -491,10 +493,10 @@ void mov_forms(std::vector<Form>& t) {
         const int opc = 0xA0 + 2 * store + ob;
         add(t,
             fmt("MOV %s (%s%s%02X)", store ? "moffs,acc" : "acc,moffs", a16 ? "67 " : "", p66(w), opc), "mov",
-            [w, opc, a16](FormCtx& c) {
-              static const uint8_t kSegs[] = {0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65};
+            [w, opc, a16, store](FormCtx& c) {
+              static const uint8_t kSegs[] = {0x26, 0x36, 0x3E, 0x64, 0x65, 0x2E};  // No CS for stores.
               B b = pfx(w);
-              if (c.rng.chance(20)) b.push_back(kSegs[c.rng.below(6)]);
+              if (c.rng.chance(20)) b.push_back(kSegs[c.rng.below(store ? 5 : 6)]);
               if (a16) b.push_back(0x67);
               b.push_back(u8(opc));
               if (a16) return c.emit(cat(b, imm_bytes(0x8000 + c.rng.below(0x7FF0), 2)));

@@ -158,7 +158,15 @@ void branch_forms(std::vector<Form>& t) {
       add(t, fmt("%s rel8 (%s%02X)", a16 && op == 0xE3 ? "JCXZ" : l.name, a16 ? "67 " : "", op), "branch",
           [op, a16](FormCtx& c) {
             if (c.st.in_sub) return false;
-            if (c.rng.chance(40)) {
+            if (op == 0xE0 || op == 0xE1) {
+              // LOOPE/LOOPNE that fall through because the count reaches 0
+              // lose the flags in Unicorn (UNICORN_KNOWN_ISSUES.md #4): the
+              // count is set up, never 1.
+              uint32_t v = c.rng.chance(30) ? c.rng.below(8) : c.rng.interesting(a16 ? 2 : 4);
+              if (v == 1) v = 2;
+              if (a16) v = (c.rng.u32() & 0xFFFF0000u) | (v & 0xFFFF);
+              if (!c.set_reg(rECX, v)) return false;
+            } else if (c.rng.chance(40)) {
               // ECX (CX) 0 or 1: JECXZ taken, LOOP falls through.
               const uint32_t v = (a16 ? (c.rng.u32() & 0xFFFF0000u) : 0) | c.rng.below(2);
               if (!c.set_reg(rECX, v)) return false;

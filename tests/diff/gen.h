@@ -34,7 +34,7 @@ namespace vmm::diff {
 
 struct Rng {
   uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 0x1234567) {}
+  explicit Rng(uint64_t seed) : s(seed) { s = next() ^ 0x5DEECE66Dull; }
   uint64_t next() {
     uint64_t z = (s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;

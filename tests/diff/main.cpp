@@ -2,7 +2,10 @@
 //
 //   vmm_diff [--seed S] [--count N] [--length L] [--only SUBSTR] [--verbose]
 //            [--details K] [--native PATH] [--native-all]
+//            [--hex "BYTES" [--regs eax=V,...,efl=V]]
 //
+// --hex runs the given code (then HLT) instead of generated sequences, with
+// the initial state of the seed's sequence, overridden by --regs.
 // Sequence i uses seed S+i, so "--seed X --count 1" reproduces one sequence.
 // On a mismatch it prints the sequence, both states, the first instruction
 // after which the engines differ (lock-step re-run) and, when the 32-bit
@@ -166,6 +169,65 @@ uint32_t locate(const Sequence& seq, Engine& a, Engine& b, std::string& what) {
   return 0;
 }
 
+// A sequence from hand-written code (--hex): initial state from the seed's
+// generated sequence, code decoded linearly, undefined flags accumulated.
+Sequence custom_sequence(Generator& gen, uint64_t seed, const std::string& hex, const std::string& regs) {
+  static const Decoder dec(true);
+  Sequence seq = gen.generate(seed, 1);
+  std::vector<uint8_t> code;
+  for (size_t i = 0; i + 1 < hex.size();) {
+    if (hex[i] == ' ') {
+      ++i;
+      continue;
+    }
+    code.push_back(static_cast<uint8_t>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+    i += 2;
+  }
+  seq.code.assign(kCodeSize, 0xF4);
+  std::copy(code.begin(), code.end(), seq.code.begin());
+  seq.instrs.clear();
+  seq.fs_gs_prefixes.clear();
+  uint32_t und = 0, off = 0;
+  while (off < code.size()) {
+    InstrRecord rec;
+    if (dec.decode(code.data() + off, code.size() - off, rec) != DecodeStatus::kOk) break;
+    InstrMeta m;
+    m.addr = kCodeBase + off;
+    m.len = rec.length;
+    m.mnemonic = rec.mnemonic;
+    m.undef_before = und;
+    m.flags_undef = rec.flags_undefined;
+    und |= rec.flags_undefined & fl::kArith;
+    seq.instrs.push_back(m);
+    off += rec.length;
+  }
+  seq.end_eip = kCodeBase + off;
+  InstrMeta h;
+  h.addr = seq.end_eip;
+  h.len = 1;
+  h.undef_before = und;
+  seq.instrs.push_back(h);
+  seq.undef_final = und;
+  // --regs eax=1,efl=0x202,...
+  size_t p = 0;
+  while (p < regs.size()) {
+    size_t e = regs.find(',', p);
+    if (e == std::string::npos) e = regs.size();
+    const std::string kv = regs.substr(p, e - p);
+    const size_t eq = kv.find('=');
+    if (eq != std::string::npos) {
+      std::string k = kv.substr(0, eq);
+      for (auto& ch : k) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      const uint32_t v = static_cast<uint32_t>(std::stoul(kv.substr(eq + 1), nullptr, 0));
+      if (k == "EFL") seq.eflags = v;
+      for (int r = 0; r < 8; ++r)
+        if (k == kRegNames[r]) seq.gpr[r] = v;
+    }
+    p = e + 1;
+  }
+  return seq;
+}
+
 struct Options {
   uint64_t seed = 1;
   uint64_t count = 1000;
@@ -175,6 +237,7 @@ struct Options {
   unsigned details = 5;
   std::string native = VMM_DIFF_NATIVE;
   bool native_all = false;
+  std::string hex, regs;
 };
 
 int usage() {
@@ -194,8 +257,9 @@ int run(const Options& opt) {
   std::map<std::string, uint64_t> culprits;
   for (uint64_t i = 0; i < opt.count; ++i) {
     const uint64_t seed = opt.seed + i;
-    const Sequence seq = gen.generate(seed, opt.length);
-    if (opt.verbose) {
+    const Sequence seq =
+        opt.hex.empty() ? gen.generate(seed, opt.length) : custom_sequence(gen, seed, opt.hex, opt.regs);
+    if (opt.verbose || !opt.hex.empty()) {
       std::printf("--- seed %llu\n", static_cast<unsigned long long>(seed));
       print_listing(seq);
     }
@@ -281,10 +345,13 @@ int run(const Options& opt) {
     std::printf("mismatches by first diverging form:\n");
     for (auto& [f, n] : culprits) std::printf("  %6llu  %s\n", static_cast<unsigned long long>(n), f.c_str());
   }
-  if (opt.only.empty() || never.size() < 20) {
+  if (never.size() <= 40 || opt.verbose) {
     std::printf("forms never generated (%zu of %zu):", never.size(), forms.size());
     for (auto& s : never) std::printf(" [%s]", s.c_str());
     std::printf("\n");
+  } else {
+    std::printf("forms never generated: %zu of %zu (listed with --verbose or when at most 40)\n", never.size(),
+                forms.size());
   }
   return mismatches || native_mismatches ? 1 : 0;
 }
@@ -301,12 +368,14 @@ int main(int argc, char** argv) {
     if (a == "--verbose") opt.verbose = true;
     else if (a == "--native-all") opt.native_all = true;
     else if ((a == "--seed" || a == "--count" || a == "--length" || a == "--only" || a == "--details" ||
-              a == "--native") && (v = val())) {
+              a == "--native" || a == "--hex" || a == "--regs") && (v = val())) {
       if (a == "--seed") opt.seed = std::strtoull(v, nullptr, 0);
       else if (a == "--count") opt.count = std::strtoull(v, nullptr, 0);
       else if (a == "--length") opt.length = static_cast<unsigned>(std::strtoul(v, nullptr, 0));
       else if (a == "--only") opt.only = v;
       else if (a == "--details") opt.details = static_cast<unsigned>(std::strtoul(v, nullptr, 0));
+      else if (a == "--hex") opt.hex = v;
+      else if (a == "--regs") opt.regs = v;
       else opt.native = v;
     } else {
       return vmm::diff::usage();
