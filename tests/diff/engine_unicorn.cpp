@@ -84,6 +84,11 @@ class UnicornEngine final : public Engine {
     if (reg(UC_X86_REG_EIP) == end_) done_ = true;
   }
 
+  void run_until(uint32_t addr) override {
+    if (!done_) run(addr, 0);
+    if (reg(UC_X86_REG_EIP) == end_) done_ = true;
+  }
+
   bool done() const override { return done_; }
 
   State state(bool with_memory) override {

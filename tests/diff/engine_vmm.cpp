@@ -37,6 +37,9 @@ class VmmEngine final : public Engine {
   void step(uint32_t) override {
     if (!done_) advance(1);
   }
+  void run_until(uint32_t addr) override {
+    for (int i = 0; i < 1000000 && !done_ && cpu_->s.eip != addr; ++i) advance(1);
+  }
   bool done() const override { return done_; }
 
   State state(bool with_memory) override {

@@ -20,6 +20,10 @@ class Engine {
   // `until` is where the other engine got to; engines that cannot count
   // instructions exactly may use it as a stop address.
   virtual void step(uint32_t until) = 0;
+  // Runs from the current state until EIP reaches `addr` (or the end, or an
+  // exception). Unicorn translates the instructions before `addr` into the
+  // same blocks as in a full run, which single-stepping would not.
+  virtual void run_until(uint32_t addr) = 0;
   virtual State state(bool with_memory = true) = 0;
   // True once the run has ended (end reached, exception or engine failure).
   virtual bool done() const = 0;

@@ -96,7 +96,10 @@ void unary_forms(std::vector<Form>& t) {
       add(t, fmt("%s r/m%d (%s%02X /%d)", kUn[k], bits(w), p66(w), opc, ext), "unary", [w, opc, ext](FormCtx& c) {
         RM rm;
         if (!c.pick_rm(rm, w, true)) return false;
-        return c.emit(c.encode(lockp(c, rm, pfx(w)), {u8(opc)}, u8(ext), rm));
+        // LOCK NEG: Unicorn computes the flags from the operand instead of
+        // the result (UNICORN_KNOWN_ISSUES.md #6).
+        B pre = ext == 3 ? pfx(w) : lockp(c, rm, pfx(w));
+        return c.emit(c.encode(pre, {u8(opc)}, u8(ext), rm));
       });
     }
     if (w != 1) {
@@ -463,6 +466,10 @@ void xchg_forms(std::vector<Form>& t) {
       if (!c.set_reg(rEAX, lo) || !c.set_reg(rEDX, hi)) return false;
     }
     RM rm = mem_rm(m);
+    // Unicorn computes CMPXCHG8B's flags from a stale lazy-flags state when
+    // a flag-setting instruction precedes it in the same translation block
+    // (UNICORN_KNOWN_ISSUES.md #5): a JMP $+2 starts a new block.
+    if (!c.emit({0xEB, 0x00}, EmitOpts{.setup = true})) return false;
     return c.emit(c.encode(lockp(c, rm, {}), {0x0F, 0xC7}, 1, rm));
   });
 }

@@ -140,27 +140,23 @@ void print_state(const char* name, const State& s, uint32_t differ) {
   std::printf("\n");
 }
 
-// Re-runs both engines in lock step; returns the address of the first
-// instruction after which they differ (0 if none found).
+// Finds the first instruction after which the engines differ: `a` (the
+// interpreter) is stepped; after each step `b` is re-run from the start up
+// to the same address and the states compared. Returns its address (0 if
+// none found).
 uint32_t locate(const Sequence& seq, Engine& a, Engine& b, std::string& what) {
   a.load(seq);
-  b.load(seq);
-  for (int step = 0; step < 100000; ++step) {
-    if (a.done() && b.done()) break;
+  for (int step = 0; step < 100000 && !a.done(); ++step) {
     const uint32_t pc = a.state(false).eip;
     a.step(0);
     const State sa = a.state(true);
-    b.step(sa.eip);
+    b.load(seq);
+    if (sa.vector >= 0 || a.done()) b.run_to_end();
+    else b.run_until(sa.eip);
     const State sb = b.state(true);
     // Flags: those possibly undefined before the next instruction.
     const InstrMeta* next = seq.at(sa.eip);
-    const InstrMeta* cur = seq.at(pc);
-    int64_t mask_eip = next ? sa.eip : -1;
-    Comparison c = compare(seq, sa, sb, true, mask_eip);
-    if (!next && cur && !c.equal) {
-      // No instruction there (should not happen): be conservative.
-      c = compare(seq, sa, sb, true, pc);
-    }
+    const Comparison c = compare(seq, sa, sb, true, next ? sa.eip : pc);
     if (!c.equal) {
       what = c.text;
       return pc;
