@@ -219,7 +219,7 @@ static void test_pic(void)
 
     /* The slave: RTC periodic interrupt on IRQ8. */
     outb(0x70, 0x0a);
-    outb(0x71, 0x26);                   /* 32.768 kHz base, 1024 Hz */
+    outb(0x71, 0x2a);                   /* 32.768 kHz base, 64 Hz */
     outb(0x70, 0x0b);
     uint8_t b = inb(0x71);
     outb(0x70, 0x0b);
@@ -230,7 +230,11 @@ static void test_pic(void)
     rtc_ticks = 0;
     for (int i = 0; i < 5; i++)
         hlt_once();
-    check_eq("RTC periodic interrupt: 5 HLTs, 5 interrupts at vector 0x28", rtc_ticks, 5);
+    /* At least one interrupt per HLT; more only if a handler ever took
+     * longer than a period (a JIT translating it, a loaded host). */
+    check_detail("RTC periodic interrupt: 5 HLTs each woken by IRQ8 at vector 0x28",
+                 rtc_ticks >= 5 && sys_vector_count[0x28] == rtc_ticks, "%u interrupts, %u at 0x28",
+                 rtc_ticks, sys_vector_count[0x28]);
     check_eq("  slave ISR bit 0 and master ISR bit 2 (cascade) in service", isr_in_irq8 & 0x0104, 0x0104);
     outb(0x70, 0x0b);
     outb(0x71, b & ~0x40);
@@ -336,8 +340,8 @@ static void test_periodic(void)
     pic_set_mask(0xfffe);
     for (int i = 0; i < 10; i++)
         hlt_once();
-    check_eq("mode 2 at ~100 Hz: 10 HLTs woken by 10 interrupts", ticks, 10);
-    check_eq("  all at vector 0x20", sys_vector_count[0x20] >= 10, 1);
+    check_detail("mode 2 at ~100 Hz: 10 HLTs each woken by IRQ0", ticks >= 10, "%u interrupts", ticks);
+    check_eq("  all at vector 0x20", sys_vector_count[0x20] >= ticks, 1);
     pit_quiet();
     pic_set_mask(0xffff);
     drain();
