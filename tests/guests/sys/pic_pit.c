@@ -76,7 +76,7 @@ static void drain(void)
 
 static int wait_irr(uint16_t bits)
 {
-    for (uint32_t i = 0; i < 50000000; i++)
+    for (uint32_t i = 0; i < 2000000; i++)
         if ((pic_read_irr() & bits) == bits)
             return 1;
     return 0;

@@ -48,7 +48,7 @@ static void drain(void)
 static int make_irq0_pending(void)
 {
     pit_set(0, 0, 200);
-    for (uint32_t i = 0; i < 50000000; i++)
+    for (uint32_t i = 0; i < 2000000; i++)
         if (pic_read_irr() & 1)
             return 1;
     return 0;
