@@ -85,6 +85,7 @@ struct State {
   uint32_t eip = 0;
   uint32_t eflags = 0;
   std::vector<uint8_t> data, stack;
+  uint64_t executed = 0;  // Instructions executed (interpreter only).
 };
 
 }  // namespace vmm::diff

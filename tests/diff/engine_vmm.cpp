@@ -50,6 +50,7 @@ class VmmEngine final : public Engine {
     for (int i = 0; i < 8; ++i) st.gpr[i] = cpu_->s.gpr[i];
     st.eip = cpu_->s.eip;
     st.eflags = cpu_->s.eflags;
+    st.executed = cpu_->stats().instructions;
     if (with_memory) {
       st.data.assign(ram_.ptr(kDataBase), ram_.ptr(kDataBase) + kDataSize);
       st.stack.assign(ram_.ptr(kStackBase), ram_.ptr(kStackBase) + kStackSize);

@@ -268,9 +268,9 @@ void string_forms(std::vector<Form>& t) {
         add(t, fmt("%s%s%c (%s%s%02X)", rn, s.name, sfx, rep == 0 ? "" : rep == 1 ? "F3 " : "F2 ", p66(w), op),
             "string",
             [=](FormCtx& c) {
-              if (c.st.string_ops >= 12) return false;
+              if (c.st.string_ops >= 10) return false;
               const bool a16 = c.rng.chance(15);
-              const int n = rep ? (c.rng.chance(10) ? 0 : c.rng.range(1, 63)) : 1;
+              const int n = !rep ? 1 : c.rng.chance(10) ? 0 : c.rng.chance(10) ? c.rng.range(64, 1100) : c.rng.range(1, 63);
               const int64_t span = int64_t{n} * w;
               auto ok = [&](int r) {
                 Interval v = c.st.reg[r];

@@ -254,7 +254,10 @@ bool FormCtx::pick_mem(Mem& m, int size, uint32_t reserved, bool allow16, int64_
       const int64_t spread = hi - lo + extra_hi - extra_lo + size;
       const int64_t room = target_region.hi - target_region.lo - spread;
       if (room <= 0) continue;
-      const int64_t t = target_region.lo + static_cast<int64_t>(rng.below(static_cast<uint32_t>(room)));
+      int64_t t = target_region.lo + static_cast<int64_t>(rng.below(static_cast<uint32_t>(room)));
+      // Often just below a page boundary, so that accesses cross pages.
+      if (rng.chance(20)) t = ((t + 0xFFF) & ~int64_t{0xFFF}) - rng.range(1, 8);
+      if (t < target_region.lo || t > target_region.lo + room) continue;
       disp = static_cast<int32_t>(static_cast<uint32_t>(t - lo - extra_lo));
     }
     int64_t alo = lo + disp + extra_lo, ahi = hi + disp + extra_hi + size - 1;
@@ -440,7 +443,10 @@ Sequence Generator::generate(uint64_t seed, unsigned length) {
   for (int r : {rEBX, rESI, rEDI}) {
     seq.gpr[r] = 0xC000 + rng.below(0x18000);
     if (rng.chance(70)) seq.gpr[r] &= ~3u;
+    if (rng.chance(15)) seq.gpr[r] = (seq.gpr[r] | 0xFFF) - rng.below(8);  // Near a page end.
   }
+  // Overlapping string operands sometimes.
+  if (rng.chance(20)) seq.gpr[rEDI] = seq.gpr[rESI] + static_cast<uint32_t>(rng.range(-8, 8));
   seq.gpr[rESP] = kInitEsp;
   seq.gpr[rEBP] = 0x74000 + (rng.below(0x4000) & ~3u);
   seq.eflags = 0x202 | (rng.u32() & fl::kArith) | (rng.chance(25) ? fl::DF : 0);
@@ -500,6 +506,22 @@ Sequence Generator::generate(uint64_t seed, unsigned length) {
   hlt.undef_before = st.undef;
   seq.instrs.push_back(hlt);
   std::sort(seq.instrs.begin(), seq.instrs.end(), [](auto& a, auto& b) { return a.addr < b.addr; });
+  for (auto& m : st.instrs) {
+    InstrRecord rec;
+    const uint8_t* p = st.code.data() + (m.addr - kCodeBase);
+    if (dec.decode(p, m.len, rec) != DecodeStatus::kOk) continue;
+    ++features_.instrs;
+    if (rec.cls & iclass::kMemory) ++features_.memory;
+    for (int i = 0; i < m.len; ++i) {
+      const uint8_t b = p[i];
+      if (b == 0x67) ++features_.addr16;
+      else if (b == 0x66) ++features_.opsize16;
+      else if (b == 0xF0) ++features_.lock;
+      else if (b == 0xF2 || b == 0xF3) ++features_.rep;
+      else if (b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E || b == 0x64 || b == 0x65) ++features_.seg;
+      else break;
+    }
+  }
   seq.undef_final = st.undef;
   seq.fs_gs_prefixes = st.fs_gs;
   return seq;

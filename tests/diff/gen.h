@@ -134,11 +134,18 @@ class Generator {
 
   // Per-form count of units emitted into sequences so far.
   const std::vector<uint64_t>& form_counts() const { return counts_; }
+  // Instructions (set-ups included) with: a memory operand, the 67 prefix, a
+  // segment override, LOCK, REP/REPNE, the 66 prefix.
+  struct Features {
+    uint64_t instrs = 0, memory = 0, addr16 = 0, seg = 0, lock = 0, rep = 0, opsize16 = 0;
+  };
+  const Features& features() const { return features_; }
 
  private:
   std::vector<int> selected_;  // Forms matching --only.
   std::vector<int> simple_;
   std::vector<uint64_t> counts_;
+  Features features_;
   friend struct FormCtx;
 };
 

@@ -249,7 +249,7 @@ int run(const Options& opt) {
   auto uc = make_unicorn_engine();
   struct stat sb;
   const bool have_native = !opt.native.empty() && stat(opt.native.c_str(), &sb) == 0;
-  uint64_t mismatches = 0, exceptions = 0, native_runs = 0, native_mismatches = 0;
+  uint64_t mismatches = 0, exceptions = 0, native_runs = 0, native_mismatches = 0, executed = 0, flag_bits = 0;
   std::map<std::string, uint64_t> culprits;
   for (uint64_t i = 0; i < opt.count; ++i) {
     const uint64_t seed = opt.seed + i;
@@ -281,6 +281,8 @@ int run(const Options& opt) {
         }
       }
     }
+    executed += a.executed;
+    flag_bits += static_cast<unsigned>(__builtin_popcount(fl::kArith & ~undef_mask(seq, a)));
     if (c.equal) {
       if (a.vector >= 0) ++exceptions;
       continue;
@@ -331,6 +333,17 @@ int run(const Options& opt) {
   std::printf("diff: %llu sequences, %llu mismatches, %llu exceptions matched\n",
               static_cast<unsigned long long>(opt.count), static_cast<unsigned long long>(mismatches),
               static_cast<unsigned long long>(exceptions));
+  if (opt.count)
+    std::printf("per sequence: %.1f instructions executed, %.2f of 6 arithmetic flags compared at the end\n",
+                static_cast<double>(executed) / static_cast<double>(opt.count),
+                static_cast<double>(flag_bits) / static_cast<double>(opt.count));
+  const auto& ft = gen.features();
+  std::printf("instructions generated: %llu; with memory operand %llu, 67 %llu, 66 %llu, segment override %llu, "
+              "LOCK %llu, REP/REPNE %llu\n",
+              static_cast<unsigned long long>(ft.instrs), static_cast<unsigned long long>(ft.memory),
+              static_cast<unsigned long long>(ft.addr16), static_cast<unsigned long long>(ft.opsize16),
+              static_cast<unsigned long long>(ft.seg), static_cast<unsigned long long>(ft.lock),
+              static_cast<unsigned long long>(ft.rep));
   std::printf("units per group:");
   for (auto& [g, n] : groups) std::printf(" %s=%llu", g.c_str(), static_cast<unsigned long long>(n));
   std::printf("\n");
