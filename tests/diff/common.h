@@ -68,6 +68,9 @@ struct Sequence {
   std::vector<uint8_t> data;   // kDataSize bytes.
   std::vector<uint8_t> stack;  // kStackSize bytes.
   std::vector<uint32_t> fs_gs_prefixes;  // Code offsets of 64/65 prefixes (native run: made 3E).
+  // Uses a case Unicorn gets wrong (UNICORN_KNOWN_ISSUES.md): checked
+  // against the real CPU only (generated with --native-all).
+  bool native_only = false;
 
   const InstrMeta* at(uint32_t addr) const {
     for (auto& m : instrs)

@@ -74,14 +74,16 @@ void alu_forms(std::vector<Form>& t) {
     add(t, fmt("TEST %s,imm%d (%s%02X)", w == 1 ? "AL" : w == 2 ? "AX" : "EAX", bits(w), p66(w), 0xA8 + ob), "alu",
         [w, ob](FormCtx& c) { return c.emit(cat(cat(pfx(w), {u8(0xA8 + ob)}), imm_bytes(c.rng.interesting(w), w))); });
     // F6/F7 /1 (an undocumented alias of TEST that real CPUs execute) is
-    // #UD in Unicorn: not generated (UNICORN_KNOWN_ISSUES.md #2).
-    for (int ext : {0}) {
+    // #UD in Unicorn (UNICORN_KNOWN_ISSUES.md #2): real-CPU oracle only.
+    for (int ext : {0, 1}) {
       add(t, fmt("TEST r/m%d,imm%d (%s%02X /%d)", bits(w), bits(w), p66(w), 0xF6 + ob, ext), "alu",
           [w, ob, ext](FormCtx& c) {
             RM rm;
             if (!c.pick_rm(rm, w, false)) return false;
+            if (ext == 1) c.st.native_only = true;
             return c.emit(c.encode(pfx(w), {u8(0xF6 + ob)}, u8(ext), rm, imm_bytes(c.rng.interesting(w), w)));
-          });
+          },
+          true, 1, ext == 1);
     }
   }
 }
@@ -97,8 +99,10 @@ void unary_forms(std::vector<Form>& t) {
         RM rm;
         if (!c.pick_rm(rm, w, true)) return false;
         // LOCK NEG: Unicorn computes the flags from the operand instead of
-        // the result (UNICORN_KNOWN_ISSUES.md #6).
-        B pre = ext == 3 ? pfx(w) : lockp(c, rm, pfx(w));
+        // the result (UNICORN_KNOWN_ISSUES.md #6): real-CPU oracle only.
+        B pre = pfx(w);
+        if (ext != 3) pre = lockp(c, rm, pre);
+        else if (!rm.is_reg && c.unicorn_bad(15)) pre.insert(pre.begin(), 0xF0);
         return c.emit(c.encode(pre, {u8(opc)}, u8(ext), rm));
       });
     }
@@ -469,7 +473,7 @@ void xchg_forms(std::vector<Form>& t) {
     // Unicorn computes CMPXCHG8B's flags from a stale lazy-flags state when
     // a flag-setting instruction precedes it in the same translation block
     // (UNICORN_KNOWN_ISSUES.md #5): a JMP $+2 starts a new block.
-    if (!c.emit({0xEB, 0x00}, EmitOpts{.setup = true})) return false;
+    if (!c.unicorn_bad(30) && !c.emit({0xEB, 0x00}, EmitOpts{.setup = true})) return false;
     return c.emit(c.encode(lockp(c, rm, {}), {0x0F, 0xC7}, 1, rm));
   });
 }
@@ -559,6 +563,37 @@ void mov_forms(std::vector<Form>& t) {
   }
 }
 
+// LOCK on an instruction that is not lockable, or whose destination is a
+// register: #UD. Unicorn executes most of them, and aborts on LOCK CMP
+// (UNICORN_KNOWN_ISSUES.md #7): real-CPU oracle only.
+void lock_forms(std::vector<Form>& t) {
+  add(t, "LOCK non-lockable (#UD)", "except",
+      [](FormCtx& c) {
+        static const B kOps[] = {{0x89}, {0x8B}, {0x39}, {0x85}, {0x0F, 0xA3}, {0x01}, {0x0F, 0xC1}, {0x87}, {0x0F, 0xAF}};
+        B b = {0xF0};
+        if (c.rng.chance(15)) {
+          b.push_back(c.rng.pick(std::vector<uint8_t>{0x90, 0xA5, 0xAB, 0x9E, 0x40}));
+        } else {
+          const B& op = kOps[c.rng.below(9)];
+          RM rm;
+          // Memory only for instructions that are never lockable (MOV, CMP, TEST, BT, IMUL);
+          // the lockable ones with a register destination.
+          const bool never = op[0] == 0x89 || op[0] == 0x8B || op[0] == 0x39 || op[0] == 0x85 ||
+                             (op.size() > 1 && (op[1] == 0xA3 || op[1] == 0xAF));
+          if (never && c.rng.chance(70)) {
+            if (!c.pick_mem(rm.mem, 4)) return false;
+            rm.is_reg = false;
+          } else {
+            rm = reg_rm(c.reg_writable(4));
+          }
+          b = c.encode(b, op, c.reg_writable(4), rm);
+        }
+        c.st.native_only = true;
+        return c.emit(b, EmitOpts{.invalid = true});
+      },
+      false, 1, true);
+}
+
 void flag_forms(std::vector<Form>& t) {
   static const struct {
     const char* name;
@@ -598,6 +633,7 @@ void add_data_forms(std::vector<Form>& t) {
   xchg_forms(t);
   mov_forms(t);
   flag_forms(t);
+  lock_forms(t);
 }
 
 }  // namespace vmm::diff

@@ -163,7 +163,7 @@ void branch_forms(std::vector<Form>& t) {
               // lose the flags in Unicorn (UNICORN_KNOWN_ISSUES.md #4): the
               // count is set up, never 1.
               uint32_t v = c.rng.chance(30) ? c.rng.below(8) : c.rng.interesting(a16 ? 2 : 4);
-              if (v == 1) v = 2;
+              if (v == 1 && !c.unicorn_bad(50)) v = 2;
               if (a16) v = (c.rng.u32() & 0xFFFF0000u) | (v & 0xFFFF);
               if (!c.set_reg(rECX, v)) return false;
             } else if (c.rng.chance(40)) {

@@ -65,8 +65,8 @@ inline RM mem_rm(const Mem& m) {
 }
 
 inline void add(std::vector<Form>& t, std::string name, std::string group, FormFn fn, bool simple = true,
-                unsigned weight = 1) {
-  t.push_back(Form{std::move(name), std::move(group), std::move(fn), simple, weight});
+                unsigned weight = 1, bool native_only = false) {
+  t.push_back(Form{std::move(name), std::move(group), std::move(fn), simple, weight, native_only});
 }
 
 void add_data_forms(std::vector<Form>& t);

@@ -74,6 +74,21 @@ bool FormCtx::emit(const std::vector<uint8_t>& bytes, const EmitOpts& o) {
   const uint32_t len = static_cast<uint32_t>(bytes.size());
   if (st.in_sub ? (kSubOff + st.sub_len + len + 16 > kCodeSize) : (st.main_len + len > kMainMax)) return false;
   InstrRecord rec;
+  if (o.invalid) {
+    if (dec.decode(bytes.data(), bytes.size(), rec) == DecodeStatus::kOk)
+      throw std::logic_error("expected an invalid instruction: " + dec.disassemble(bytes.data(), bytes.size(), 0));
+    const uint32_t at = ip();
+    std::memcpy(st.code.data() + (at - kCodeBase), bytes.data(), len);
+    if (st.in_sub) st.sub_len += len;
+    else st.main_len += len;
+    InstrMeta m;
+    m.addr = at;
+    m.len = static_cast<uint8_t>(len);
+    m.undef_before = st.undef;
+    m.form = -2;
+    st.instrs.push_back(m);
+    return true;
+  }
   if (dec.decode(bytes.data(), bytes.size(), rec) != DecodeStatus::kOk || rec.length != len)
     throw std::logic_error("generator emitted an undecodable instruction: " +
                            dec.disassemble(bytes.data(), bytes.size(), 0));
@@ -158,6 +173,7 @@ bool FormCtx::pick_mem(Mem& m, int size, uint32_t reserved, bool allow16, int64_
   for (int attempt = 0; attempt < 40; ++attempt) {
     m = Mem{};
     m.seg = rng.chance(20) ? kSegs[rng.below(5)] : 0;
+    if (m.seg && unicorn_bad(3)) m.seg = 0x2E;
     const Region& target_region = rng.chance(85) ? kRegions[0] : kRegions[1];
     if (allow16 && extra_lo == 0 && extra_hi == 0 && rng.chance(12)) {
       // 16-bit addressing.
@@ -412,7 +428,7 @@ bool resolve(GenState& st, const PendingBranch& p, bool check_only) {
 
 }  // namespace
 
-Generator::Generator(std::string only) {
+Generator::Generator(std::string only, bool native) : native_(native) {
   const auto& forms = form_table();
   counts_.assign(forms.size(), 0);
   auto lower = [](std::string s) {
@@ -421,10 +437,11 @@ Generator::Generator(std::string only) {
   };
   const std::string o = lower(only);
   for (size_t i = 0; i < forms.size(); ++i) {
+    if (forms[i].native_only && !native) continue;
     if (o.empty() || lower(forms[i].name).find(o) != std::string::npos ||
         lower(forms[i].group) == o)
       for (unsigned w = 0; w < forms[i].weight; ++w) selected_.push_back(static_cast<int>(i));
-    if (forms[i].simple) simple_.push_back(static_cast<int>(i));
+    if (forms[i].simple && (native || !forms[i].native_only)) simple_.push_back(static_cast<int>(i));
   }
   if (selected_.empty()) throw std::runtime_error("--only matches no form");
 }
@@ -455,7 +472,7 @@ Sequence Generator::generate(uint64_t seed, unsigned length) {
   st.code.assign(kCodeSize, 0xF4);
   for (int r = 0; r < 8; ++r) st.reg[r] = Interval::exact(seq.gpr[r]);
   std::vector<int> used;
-  FormCtx ctx{rng, st, dec, simple_, &used};
+  FormCtx ctx{rng, st, dec, simple_, &used, native_};
 
   for (unsigned unit = 0; unit < length; ++unit) {
     bool done = false;
@@ -524,6 +541,7 @@ Sequence Generator::generate(uint64_t seed, unsigned length) {
   }
   seq.undef_final = st.undef;
   seq.fs_gs_prefixes = st.fs_gs;
+  seq.native_only = st.native_only;
   return seq;
 }
 

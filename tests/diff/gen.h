@@ -85,6 +85,7 @@ struct EmitOpts {
   uint32_t extra_undef = 0;  // Flags undefined beyond the decoder's set.
   bool may_noop = false;     // May leave its flags unchanged (count 0).
   uint32_t keep = 0;         // Written GPRs whose knowledge the caller updates itself.
+  bool invalid = false;      // Expected not to decode (#UD).
 };
 
 struct FormCtx;
@@ -96,6 +97,7 @@ struct Form {
   FormFn fn;
   bool simple = true;  // Usable inside ENTER/LEAVE, PUSHA/POPA and subroutine bodies.
   unsigned weight = 1;
+  bool native_only = false;  // Unicorn gets it wrong: generated only with the real-CPU oracle.
 };
 
 // All forms (built once).
@@ -122,6 +124,7 @@ struct GenState {
   std::vector<uint32_t> fs_gs;
   int string_ops = 0;
   unsigned depth = 0;         // Nesting of compound forms.
+  bool native_only = false;   // A Unicorn-bad case was used (see Sequence::native_only).
 };
 
 inline constexpr uint32_t kSubOff = 0xC00;   // Subroutines live at kCodeBase + kSubOff.
@@ -129,7 +132,10 @@ inline constexpr uint32_t kMainMax = 0xB80;  // Main code must end before this.
 
 class Generator {
  public:
-  explicit Generator(std::string only = {});
+  // native: also generate the cases Unicorn gets wrong (those sequences are
+  // checked against the real CPU instead).
+  explicit Generator(std::string only = {}, bool native = false);
+  bool native() const { return native_; }
   Sequence generate(uint64_t seed, unsigned length);
 
   // Per-form count of units emitted into sequences so far.
@@ -142,6 +148,7 @@ class Generator {
   const Features& features() const { return features_; }
 
  private:
+  bool native_ = false;
   std::vector<int> selected_;  // Forms matching --only.
   std::vector<int> simple_;
   std::vector<uint64_t> counts_;
@@ -156,6 +163,15 @@ struct FormCtx {
   const Decoder& dec;
   const std::vector<int>& simple;
   std::vector<int>* used_forms;  // Forms emitted (for coverage), incl. nested ones.
+  bool native = false;           // Unicorn-bad cases allowed.
+
+  // With the real-CPU oracle, true with probability `percent` and marks the
+  // sequence as checked against the real CPU only.
+  bool unicorn_bad(unsigned percent) {
+    if (!native || !rng.chance(percent)) return false;
+    st.native_only = true;
+    return true;
+  }
 
   // Current emission address.
   uint32_t ip() const;
