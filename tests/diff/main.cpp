@@ -283,7 +283,7 @@ int run(const Options& opt) {
       std::printf("=== MISMATCH vmm vs real CPU, seed %llu (reproduce: --seed %llu --count 1 --length %u --native-all%s%s)\n",
                   static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed), opt.length,
                   opt.only.empty() ? "" : " --only ", opt.only.c_str());
-      print_listing(seq);
+      print_listing(seq, n.vector >= 0 ? n.eip : a.vector >= 0 ? a.eip : 0);
       print_state("vmm", a, c.regs_differ);
       print_state("native", n, c.regs_differ);
       std::printf("  differences (vmm vs native):\n%s", c.text.c_str());
