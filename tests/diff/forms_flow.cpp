@@ -93,7 +93,9 @@ void stack_forms(std::vector<Form>& t) {
     // ENTER size,level; up to two simple instructions; LEAVE.
     add(t, fmt("ENTER/LEAVE (%sC8 .. %sC9)", p66(w), p66(w)), "stack",
         [w](FormCtx& c) {
-          const int level = c.rng.chance(50) ? 0 : c.rng.range(1, 4);
+          // The level is taken modulo 32.
+          const int level_imm = c.rng.chance(50) ? 0 : c.rng.chance(85) ? c.rng.range(1, 4) : c.rng.range(5, 40);
+          const int level = level_imm % 32;
           const int size = c.rng.chance(20) ? 0 : c.rng.range(0, 24) * (c.rng.chance(70) ? 4 : 1);
           const int64_t delta = -(w * (1 + level) + size);
           if (!esp_ok(c, delta - 8)) return false;
@@ -105,7 +107,7 @@ void stack_forms(std::vector<Form>& t) {
           EmitOpts o;
           o.allow_write = kEsp | kEbp;
           o.keep = kEsp | kEbp;
-          if (!c.emit(cat(pfx(w), {0xC8, u8(size), u8(size >> 8), u8(level)}), o)) return false;
+          if (!c.emit(cat(pfx(w), {0xC8, u8(size), u8(size >> 8), u8(level_imm)}), o)) return false;
           c.st.reg[rEBP] = Interval{true, esp.lo - w, esp.hi - w};
           esp_add(c, delta);
           for (int n = c.rng.range(0, 2); n > 0; --n)
@@ -140,6 +142,19 @@ void branch_forms(std::vector<Form>& t) {
     add(t, fmt("J%s rel32 (0F %02X)", kCc[cc], 0x80 + cc), "branch",
         [cc](FormCtx& c) { return branch(c, {0x0F, u8(0x80 + cc), 0, 0, 0, 0}, 2, 4, pick_skip(c.rng)); }, false);
   }
+  // Branch hints (2E/3E) and the operand-size prefix (EIP truncated to 16
+  // bits, harmless below 64 KiB) on the short forms.
+  add(t, "Jcc rel8 with hint (2E/3E 7x)", "branch",
+      [](FormCtx& c) {
+        return branch(c, {c.rng.chance(50) ? u8(0x2E) : u8(0x3E), u8(0x70 + c.rng.below(16)), 0}, 2, 1, pick_skip(c.rng));
+      },
+      false);
+  add(t, "Jcc rel8 (66 7x)", "branch",
+      [](FormCtx& c) { return branch(c, {0x66, u8(0x70 + c.rng.below(16)), 0}, 2, 1, pick_skip(c.rng)); }, false);
+  add(t, "JMP rel8 (66 EB)", "branch", [](FormCtx& c) { return branch(c, {0x66, 0xEB, 0}, 2, 1, pick_skip(c.rng)); },
+      false);
+  add(t, "LOOP rel8 (66 E2)", "branch",
+      [](FormCtx& c) { return branch(c, {0x66, 0xE2, 0}, 2, 1, pick_skip(c.rng), 1u << rECX); }, false);
   add(t, "Jcc rel16 (66 0F 8x)", "branch",
       [](FormCtx& c) { return branch(c, {0x66, 0x0F, u8(0x80 + c.rng.below(16)), 0, 0}, 3, 2, pick_skip(c.rng)); },
       false);

@@ -351,7 +351,10 @@ std::vector<uint8_t> FormCtx::encode(std::vector<uint8_t> prefixes, std::vector<
   if (!rm.is_reg) {
     if (rm.mem.seg) pre.push_back(rm.mem.seg);
     if (rm.mem.a16) pre.push_back(0x67);
+  } else if (rng.chance(3)) {
+    pre.push_back(std::vector<uint8_t>{0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65}[rng.below(6)]);  // Ignored.
   }
+  if (!pre.empty() && rng.chance(2)) pre.push_back(pre[rng.below(static_cast<uint32_t>(pre.size()))]);  // Repeated.
   if (pre.size() > 1 && rng.chance(25)) std::swap(pre[0], pre[rng.below(static_cast<uint32_t>(pre.size()))]);
   b = pre;
   b.insert(b.end(), opcode.begin(), opcode.end());
