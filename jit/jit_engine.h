@@ -46,6 +46,10 @@ class JitEngine {
 
   // Drops all translations (code buffer full, or on request).
   void flush();
+  // Lockstep testing: without chaining every entry runs exactly one block
+  // (given a budget of that block's length).
+  void set_chaining(bool on) { chaining_ = on; }
+
   // A block is being dropped (self-modifying code, cache flush): jumps
   // chained into it go back to their stubs.
   void block_retired(Block* b);
@@ -73,6 +77,7 @@ class JitEngine {
   std::unordered_map<const Block*, std::vector<ChainSite*>> incoming_;  // Chained jumps into a block.
   std::unordered_map<const void*, Block*> block_at_;               // Host entry -> block (for unchaining).
   ChainSite* last_exit_ = nullptr;                                 // Exit taken by the last return.
+  bool chaining_ = true;
 };
 
 }  // namespace vmm::jit

@@ -75,14 +75,16 @@ bool is_shift(uint16_t m) {
   }
 }
 
-// Flags an instruction certainly overwrites (for liveness). A shift by CL,
-// or by an immediate that masks to 0, may leave every flag unchanged.
+// Flags an instruction certainly overwrites with a defined value (for
+// liveness). Flags it leaves "undefined" may in fact keep their old value
+// (DIV does on real CPUs and in the interpreter), so they are not killed; a
+// shift by CL, or by an immediate that masks to 0, may leave every flag alone.
 uint32_t flags_killed(const InstrRecord& in) {
   if (is_shift(in.mnemonic)) {
     const Operand& count = in.ops[in.nops - 1];
     if (count.kind != OpKind::Imm || (count.imm & 31) == 0) return 0;
   }
-  return in.flags_written & kArith;
+  return in.flags_written & ~in.flags_undefined & kArith;
 }
 
 const Operand* memory_operand(const InstrRecord& in) {
@@ -178,13 +180,28 @@ class Emitter {
     a_.call(x86::r11);
   }
   // A chainable exit to a constant guest EIP after the whole block: a
-  // patchable 5-byte jump to a stub that returns to the dispatcher.
+  // patchable 5-byte jump to a stub that returns to the dispatcher. A
+  // backward exit (a loop) first tests the budget without touching the
+  // flags: the top byte of R13 is 0xFF once it went negative; BSWAP/MOVZX
+  // bring it down and JRCXZ (on RCX, swapped in with XCHG) tests it.
   void exit_to(uint32_t eip) {
     ChainSite& site = sites_.emplace_back();
     site.target_eip = eip;
     site.from_page = b_.phys_pc & kPageMask;
     site.from_mode = b_.mode;
     Exit e{a_.newLabel(), a_.newLabel(), eip, &site};
+    if (eip <= b_.virt_pc) {
+      Label ok = a_.newLabel();
+      a_.mov(x86::r10, x86::r13);
+      a_.bswap(x86::r10);
+      a_.movzx(x86::r10d, x86::r10b);
+      a_.xchg(x86::r10, x86::rcx);
+      a_.jecxz(ok);
+      a_.xchg(x86::r10, x86::rcx);
+      a_.jmp(e.stub);  // Budget spent: back to the dispatcher (never patched).
+      a_.bind(ok);
+      a_.xchg(x86::r10, x86::rcx);
+    }
     a_.bind(e.jump);
     a_.long_().jmp(e.stub);
     exits_.push_back(e);
@@ -219,8 +236,6 @@ class Emitter {
   std::vector<Slow> slows_;
   std::vector<HelperExit> helper_exits_;
   std::vector<Exit> exits_;
-  Label no_budget_;
-  bool entry_flags_saved_ = false;
 };
 
 void Emitter::compute_liveness() {
@@ -582,13 +597,6 @@ void Emitter::emit_out_of_line() {
     a_.mov(x86::qword_ptr(x86::r15, kOffChainFrom), x86::r10);
     a_.jmp(Imm(exit_common_));
   }
-  // Not enough budget left for this block: give its length back and leave.
-  a_.bind(no_budget_);
-  a_.add(x86::qword_ptr(x86::r15, kOffBudget), Imm(n));
-  if (entry_flags_saved_) restore_flags_from(x86::r11d);
-  a_.mov(state(kOffEip), Imm(b_.virt_pc));
-  a_.mov(x86::r9d, Imm(0));
-  a_.jmp(Imm(exit_common_));
 }
 
 void Emitter::emit() {
@@ -600,16 +608,11 @@ void Emitter::emit() {
     pc += b_.instrs[i].length;
   }
   compute_liveness();
-  // Entry: charge the block's length to the budget (interrupt requests and
-  // the run loop's slices end translated execution this way). SUB clobbers
-  // the flags, so they are preserved around it when the block reads them
-  // before writing them.
-  no_budget_ = a_.newLabel();
-  entry_flags_saved_ = (live_in_[0] & kArith) != 0;
-  if (entry_flags_saved_) save_flags_to(x86::r11d);
-  a_.sub(x86::qword_ptr(x86::r15, kOffBudget), Imm(static_cast<uint32_t>(n)));
-  a_.js(no_budget_);
-  if (entry_flags_saved_) restore_flags_from(x86::r11d);
+  // Entry: charge the block's length to the instruction budget in R13 with
+  // LEA, which leaves the guest's flags alone. The budget is tested only on
+  // backward exits (see exit_to): every endless path through chained blocks
+  // passes one, and exits to the dispatcher are tested there.
+  a_.lea(x86::r13, x86::ptr(x86::r13, -static_cast<int32_t>(n)));
   for (size_t i = 0; i < n; ++i) {
     const InstrRecord& in = b_.instrs[i];
     const bool last = i + 1 == n;

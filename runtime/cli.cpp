@@ -12,7 +12,7 @@ namespace {
 // QEMU options are single-dash words (-kernel, -append). CLI11 reads words
 // after a double dash, so single-dash spellings of these names are rewritten.
 const char* const kQemuStyle[] = {"kernel", "append", "m", "nographic", "serial", "d", "D", "no-reboot",
-                                  "display", "monitor", "device", "engine", "stats", "tb-size", "icount"};
+                                  "display", "monitor", "device", "engine", "stats", "tb-size", "icount", "lockstep"};
 
 std::vector<std::string> normalise(int argc, char** argv) {
   std::vector<std::string> args;
@@ -74,6 +74,10 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   app.add_option("--device", devices, "Device (only isa-debug-exit, which is always present at 0xf4)");
   app.add_option("--engine", engine, "Execution engine: interp or jit")->check(CLI::IsMember({"interp", "jit"}));
   app.add_flag("--stats", out.stats, "Print execution statistics at exit");
+  app.add_option("--lockstep", out.lockstep,
+                 "Run the JIT and the interpreter side by side, comparing state every N instructions "
+                 "(implies --engine=jit and --icount)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   std::string icount;
   app.add_option("--icount", icount,
                  "Deterministic virtual time: each instruction takes 2^N ns ('N' or 'shift=N' as QEMU; N <= 10)");
@@ -120,6 +124,10 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   }
   out.machine.engine = engine == "jit" ? Engine::kJit : Engine::kInterp;
   out.machine.tb_bytes = uint64_t{tb_mb} << 20;
+  if (out.lockstep) {
+    out.machine.engine = Engine::kJit;
+    out.machine.icount = true;  // Both machines must see the same time.
+  }
   if (!icount.empty()) {
     std::string v = icount;
     if (v.rfind("shift=", 0) == 0) v = v.substr(6);

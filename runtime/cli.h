@@ -13,6 +13,7 @@ struct CliOptions {
   std::string log_items;  // -d
   std::string log_file;   // -D
   bool stats = false;     // --stats
+  uint64_t lockstep = 0;  // --lockstep N: compare JIT and interpreter every N instructions.
   bool show_help = false;
 };
 

@@ -31,6 +31,11 @@ Cpu::Cpu(GuestRam& r, Bus& b) : mmu(s, r, b), bus(b), ram(r), jump_cache_(1u << 
 
 Cpu::~Cpu() = default;
 
+void Cpu::set_single_block(bool on) {
+  single_block_ = on;
+  if (jit_) jit_->set_chaining(!on);
+}
+
 void Cpu::enable_jit(size_t buffer_bytes) { jit_ = std::make_unique<jit::JitEngine>(*this, buffer_bytes); }
 
 void Cpu::request_stop(StopReason why, int status) {
@@ -299,7 +304,10 @@ StopReason Cpu::run(uint64_t max_instructions) {
   uint64_t budget = max_instructions;
   const bool trace = log && (log->enabled(LogMask::kExec) || log->enabled(LogMask::kCpu));
   while (!stopped_) {
-    if (budget == 0) return StopReason::kInstructionLimit;
+    if (budget == 0) {
+      const bool wakes = intr_ && (s.eflags & flag::IF);
+      return halted_ && !wakes ? StopReason::kHalted : StopReason::kInstructionLimit;
+    }
     retired_.clear();
     const InstrRecord* first = nullptr;
     try {
@@ -315,6 +323,7 @@ StopReason Cpu::run(uint64_t max_instructions) {
         if (halted_) return StopReason::kHalted;
         inhibit_eip_ = ~0u;
         Block* b = lookup_block(s.eip);
+        if (single_block_) budget = std::min<uint64_t>(budget, b->instrs.size());
         if (trace) {
           log->printf(LogMask::kExec, "Trace: [%08x] %08x\n", b->phys_pc, s.eip);
           if (log->enabled(LogMask::kCpu)) {

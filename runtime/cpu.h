@@ -85,6 +85,8 @@ class Cpu final : private CodeSource {
   // `buffer_bytes` (--tb-size).
   void enable_jit(size_t buffer_bytes);
   jit::JitEngine* jit() { return jit_.get(); }
+  // Lockstep testing: each run() executes at most one block (translated or interpreted).
+  void set_single_block(bool on);
 
   // --- Memory through segmentation and paging. ---
   uint32_t linear(uint8_t seg, uint32_t off) const { return s.seg[seg].base + off; }
@@ -213,6 +215,7 @@ class Cpu final : private CodeSource {
   bool intr_ = false;
   bool halted_ = false;
   bool event_delivered_ = false;
+  bool single_block_ = false;
   uint32_t inhibit_eip_ = ~0u;
   GuestException pending_exception_{0, false, 0};
   std::unique_ptr<jit::JitEngine> jit_;

@@ -182,45 +182,50 @@ bool Machine::wait_for_event() {
 
 int Machine::run() {
   for (;;) {
-    poll_input();
-    run_timers();
-    uint64_t slice = kSliceInstructions;
-    if (clock_->deterministic()) {
-      const uint64_t deadline = clock_->next_deadline();
-      if (deadline != VirtualClock::kNoDeadline) slice = std::max<uint64_t>(1, std::min(slice, clock_->instructions_until(deadline)));
+    if (std::optional<int> status = run_slice(~uint64_t{0})) return *status;
+  }
+}
+
+std::optional<int> Machine::run_slice(uint64_t max_instructions) {
+  poll_input();
+  run_timers();
+  uint64_t slice = std::min(kSliceInstructions, max_instructions);
+  if (clock_->deterministic()) {
+    const uint64_t deadline = clock_->next_deadline();
+    if (deadline != VirtualClock::kNoDeadline) {
+      slice = std::max<uint64_t>(1, std::min(slice, clock_->instructions_until(deadline)));
     }
-    const StopReason r = cpu_->run(slice);
-    if (r == StopReason::kInstructionLimit) continue;
-    std::fflush(stdout);
-    switch (r) {
-      case StopReason::kExitDevice:
-        return cpu_->exit_status();
-      case StopReason::kHalted:
-        // HLT with interrupts disabled: nothing can wake the CPU (no NMI source).
-        if (!(cpu_->s.eflags & flag::IF)) return 0;
-        if (!wait_for_event()) {
-          std::fprintf(stderr, "vmm: guest halted with interrupts enabled and no device able to wake it (eip=0x%08x)\n",
-                       cpu_->s.eip);
-          return 0;
-        }
-        continue;
-      case StopReason::kReset:
-        if (config_.no_reboot) return 0;
-        reset();
-        continue;
-      case StopReason::kTripleFault:
-        if (config_.no_reboot) {
-          std::fprintf(stderr, "vmm: guest %s; exiting (-no-reboot)\n", cpu_->stop_message().c_str());
-          return kExitGuestCrash;
-        }
-        std::fprintf(stderr, "vmm: guest %s; resetting\n", cpu_->stop_message().c_str());
-        reset();
-        continue;
-      default:
-        std::fprintf(stderr, "vmm: %s\n",
-                     cpu_->stop_message().empty() ? "guest stopped" : cpu_->stop_message().c_str());
+  }
+  const StopReason r = cpu_->run(slice);
+  if (r == StopReason::kInstructionLimit) return std::nullopt;
+  std::fflush(stdout);
+  switch (r) {
+    case StopReason::kExitDevice:
+      return cpu_->exit_status();
+    case StopReason::kHalted:
+      // HLT with interrupts disabled: nothing can wake the CPU (no NMI source).
+      if (!(cpu_->s.eflags & flag::IF)) return 0;
+      if (!wait_for_event()) {
+        std::fprintf(stderr, "vmm: guest halted with interrupts enabled and no device able to wake it (eip=0x%08x)\n",
+                     cpu_->s.eip);
+        return 0;
+      }
+      return std::nullopt;
+    case StopReason::kReset:
+      if (config_.no_reboot) return 0;
+      reset();
+      return std::nullopt;
+    case StopReason::kTripleFault:
+      if (config_.no_reboot) {
+        std::fprintf(stderr, "vmm: guest %s; exiting (-no-reboot)\n", cpu_->stop_message().c_str());
         return kExitGuestCrash;
-    }
+      }
+      std::fprintf(stderr, "vmm: guest %s; resetting\n", cpu_->stop_message().c_str());
+      reset();
+      return std::nullopt;
+    default:
+      std::fprintf(stderr, "vmm: %s\n", cpu_->stop_message().empty() ? "guest stopped" : cpu_->stop_message().c_str());
+      return kExitGuestCrash;
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,7 @@ struct MachineConfig {
 // Process exit statuses other than the guest's own (see README).
 inline constexpr int kExitUsage = 2;       // Bad option, bad or missing kernel, no memory.
 inline constexpr int kExitGuestCrash = 3;  // The guest stopped on an unrecoverable condition.
+inline constexpr int kExitLockstepMismatch = 4;  // --lockstep found the engines disagreeing.
 
 class Machine {
  public:
@@ -55,6 +57,9 @@ class Machine {
 
   // Runs the guest to its end; returns the process exit status.
   int run();
+  // Runs at most `max_instructions` (fewer at a timer deadline or a stop);
+  // returns the exit status once the run is over.
+  std::optional<int> run_slice(uint64_t max_instructions);
 
   // Prints execution statistics (--stats).
   void print_stats(FILE* out, double seconds) const;

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "runtime/cli.h"
+#include "runtime/lockstep.h"
 #include "runtime/log.h"
 #include "runtime/machine.h"
 
@@ -36,7 +37,17 @@ int main(int argc, char** argv) {
   try {
     Machine machine(opt.machine, log);
     const auto t0 = std::chrono::steady_clock::now();
-    const int status = machine.run();
+    int status;
+    if (opt.lockstep) {
+      MachineConfig ref_config = opt.machine;
+      ref_config.engine = Engine::kInterp;
+      ref_config.serial_stdio = false;
+      Log quiet;
+      Machine reference(ref_config, quiet);
+      status = run_lockstep(machine, reference, opt.lockstep);
+    } else {
+      status = machine.run();
+    }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fflush(stdout);
     if (opt.stats) machine.print_stats(stderr, secs);
