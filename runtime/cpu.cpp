@@ -101,6 +101,8 @@ void Cpu::reset_flat_protected(uint32_t eip) {
   s.cr0 = cr0::PE | cr0::ET;
   s.dr[6] = kDr6Reset;
   s.dr[7] = kDr7Reset;
+  update_watchpoints();
+  mmu.set_alignment_check(false);
   s.eflags = flag::kFixed1;
   s.eip = eip;
   s.cpl = 0;
@@ -273,6 +275,22 @@ void Cpu::handle_exception(const GuestException& e) {
   request_stop(StopReason::kFatal, 1);
 }
 
+void Cpu::update_watchpoints() {
+  // DR7 (SDM Vol. 3B, 18.2.4): R/W 01 = data writes, 11 = data reads and
+  // writes; LEN 00/01/11/10 = 1/2/4/8 bytes, the address aligned to it.
+  SoftMmu::Watchpoint w[4];
+  uint32_t mask = 0;
+  const uint32_t dr7 = s.dr[7];
+  for (unsigned i = 0; i < 4; ++i) {
+    const unsigned rw = (dr7 >> (16 + 4 * i)) & 3;
+    const unsigned len_bits = (dr7 >> (18 + 4 * i)) & 3;
+    const uint32_t len = len_bits == 0 ? 1 : len_bits == 1 ? 2 : len_bits == 3 ? 4 : 8;
+    w[i] = SoftMmu::Watchpoint{s.dr[i] & ~(len - 1), len, rw == 3};
+    if (((dr7 >> (2 * i)) & 3) && (rw == 1 || rw == 3)) mask |= 1u << i;
+  }
+  mmu.set_watchpoints(w, 4, mask);
+}
+
 void Cpu::check_instruction_breakpoints() {
   // DR7: L/G enable bits 2i/2i+1, R/W bits 16+4i (00 = instruction execution).
   if (s.eflags & flag::RF) return;
@@ -321,7 +339,12 @@ StopReason Cpu::run(uint64_t max_instructions) {
           deliver_external(vector);
         }
         if (halted_) return StopReason::kHalted;
+        const bool shadowed = intr_ && (s.eflags & flag::IF) && s.eip == inhibit_eip_;
         inhibit_eip_ = ~0u;
+        // #AC checking (CR0.AM, EFLAGS.AC, CPL 3) runs every access through
+        // the softmmu's slow path, and the interpreter.
+        const bool align = (s.cr0 & cr0::AM) && (s.eflags & flag::AC) && s.cpl == 3;
+        if (align != mmu.alignment_check()) mmu.set_alignment_check(align);
         Block* b = lookup_block(s.eip);
         if (single_block_) budget = std::min<uint64_t>(budget, b->instrs.size());
         if (trace) {
@@ -337,7 +360,9 @@ StopReason Cpu::run(uint64_t max_instructions) {
         ++b->executions;
         exit_block_ = false;
         // Single-step and instruction breakpoints: one instruction at a time.
-        const bool debug = (s.eflags & flag::TF) || (s.dr[7] & 0xFF);
+        // So is the instruction after STI / MOV SS when an interrupt is
+        // waiting: it is taken right after that one instruction (SDM Vol. 2B, STI).
+        const bool debug = (s.eflags & flag::TF) || (s.dr[7] & 0xFF) || shadowed || align;
         bool single_step = false;
         if (debug) {
           check_instruction_breakpoints();
@@ -376,6 +401,11 @@ StopReason Cpu::run(uint64_t max_instructions) {
         if (!retired_.empty()) retired_.clear();
         if (debug) {
           s.eflags &= ~flag::RF;  // RF is cleared once an instruction completes (SDM Vol. 3A, 18.3.1.1).
+          // Data breakpoints trap after the instruction that hit them (SDM Vol. 3B, 18.2.4).
+          if (const uint32_t hits = mmu.take_watch_hits()) {
+            s.dr[6] = (s.dr[6] & ~0xFu) | hits | (single_step && !event_delivered_ ? kDr6SingleStep : 0);
+            raise_exception(kDB);
+          }
           // TF at the start of an instruction traps after it, unless the
           // instruction delivered an interrupt or exception itself (SDM Vol. 3A, 18.3.1.4).
           if (single_step && !event_delivered_ && s.eip != inhibit_eip_) {

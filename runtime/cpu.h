@@ -174,6 +174,8 @@ class Cpu final : private CodeSource {
   bool halted() const { return halted_; }
   // A fault while delivering a double fault: shutdown.
   void triple_fault();
+  // Recomputes the softmmu's data breakpoints from DR0-DR3/DR7.
+  void update_watchpoints();
   // Set by every interrupt/exception delivery (single-step bookkeeping).
   void note_event_delivered() { event_delivered_ = true; }
 

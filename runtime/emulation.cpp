@@ -151,6 +151,7 @@ void mov_to_dr(Cpu& cpu, unsigned n, uint32_t value) {
   if (n == 6) value = (value & 0x0000E00Fu) | 0xFFFF0FF0u;
   if (n == 7) value = (value & ~0x0000D800u) | 0x400u;
   cpu.s.dr[n] = value;
+  if (n != 6) cpu.update_watchpoints();
   cpu.end_block();  // Breakpoints may now be armed.
 }
 

@@ -197,6 +197,7 @@ void deliver_exception(Cpu& cpu, const GuestException& first) {
 
 void software_interrupt(Cpu& cpu, uint8_t vector, EventSource source, uint32_t next_eip) {
   const uint32_t start = cpu.s.eip;
+  if (cpu.log) cpu.log->printf(LogMask::kInt, "software interrupt 0x%02x at eip=0x%08x\n", vector, start);
   cpu.s.eip = next_eip;
   try {
     deliver_interrupt(cpu, vector, source);

@@ -121,6 +121,7 @@ void SoftMmu::fill(uint32_t lin, uint32_t phys, Access acc, unsigned idx, bool w
 
   uint32_t extra = 0;
   if (!ram_.contains(ppage, kPageSize)) extra |= tlbflag::kMmio;
+  if ((align_check_ && idx == kMmuUser) || (watch_mask_ && page_watched(page))) extra |= tlbflag::kCheck;
   e.phys_page = ppage;
   e.global = global;
   e.addend = reinterpret_cast<uintptr_t>(ram_.data()) + ppage - page;
@@ -145,7 +146,38 @@ uint32_t SoftMmu::translate(uint32_t lin, Access acc, unsigned idx) {
 
 uint32_t SoftMmu::translate_fetch(uint32_t lin, unsigned idx) { return translate(lin, Access::kFetch, idx); }
 
+bool SoftMmu::page_watched(uint32_t page) const {
+  for (unsigned i = 0; i < 4; ++i) {
+    if (!(watch_mask_ & (1u << i))) continue;
+    const uint64_t a = watch_[i].addr, e = a + watch_[i].len;
+    if (a < uint64_t{page} + kPageSize && uint64_t{page} < e) return true;
+  }
+  return false;
+}
+
+void SoftMmu::set_watchpoints(const Watchpoint* w, unsigned count, uint32_t enabled_mask) {
+  for (unsigned i = 0; i < 4 && i < count; ++i) watch_[i] = w[i];
+  watch_mask_ = enabled_mask & 0xF;
+  flush_all();
+}
+
+void SoftMmu::set_alignment_check(bool on) {
+  if (on == align_check_) return;
+  align_check_ = on;
+  flush_all();
+}
+
+void SoftMmu::check_special(uint32_t lin, unsigned size, bool write, unsigned idx) {
+  if (align_check_ && idx == kMmuUser && (lin & (size - 1))) raise_exception(kAC, 0);
+  for (unsigned i = 0; i < 4; ++i) {
+    if (!(watch_mask_ & (1u << i)) || (!write && !watch_[i].reads)) continue;
+    const uint64_t a = watch_[i].addr, e = a + watch_[i].len;
+    if (lin < e && a < uint64_t{lin} + size) watch_hits_ |= 1u << i;
+  }
+}
+
 uint64_t SoftMmu::read_slow(uint32_t lin, unsigned size, unsigned idx) {
+  if (align_check_ || watch_mask_) check_special(lin, size, false, idx);
   if ((lin & ~kPageMask) + size > kPageSize) {
     // Crosses a page boundary: byte by byte, lowest address first, so a
     // fault on either page is reported with that page's address.
@@ -162,6 +194,7 @@ uint64_t SoftMmu::read_slow(uint32_t lin, unsigned size, unsigned idx) {
 }
 
 void SoftMmu::write_slow(uint32_t lin, uint64_t value, unsigned size, unsigned idx) {
+  if (align_check_ || watch_mask_) check_special(lin, size, true, idx);
   if ((lin & ~kPageMask) + size > kPageSize) {
     // Both pages must be writable before any byte is written.
     probe_write(lin, size, idx);
@@ -190,6 +223,8 @@ void SoftMmu::probe_write(uint32_t lin, unsigned size, unsigned idx) {
 
 uint8_t* SoftMmu::host_run(uint32_t lin, uint32_t len, Access acc, unsigned idx) {
   const uint32_t phys = translate(lin, acc, idx);
+  // Accesses that need per-access checks go through read/write.
+  if ((align_check_ && idx == kMmuUser) || (watch_mask_ && page_watched(lin & kPageMask))) return nullptr;
   if (!ram_.contains(phys, len)) return nullptr;
   if (acc == Access::kWrite && is_code_page(phys)) return nullptr;
   return ram_.ptr(phys);

@@ -25,6 +25,7 @@ namespace tlbflag {
 inline constexpr uint32_t kInvalid = 1u << 0;  // Entry holds nothing for this access kind.
 inline constexpr uint32_t kMmio = 1u << 1;     // Page is not RAM: device or unassigned.
 inline constexpr uint32_t kCode = 1u << 2;     // Write tag only: page holds decoded/translated code.
+inline constexpr uint32_t kCheck = 1u << 3;    // Every access checks watchpoints / alignment (slow path).
 }  // namespace tlbflag
 
 inline constexpr uint32_t kPageSize = 4096;
@@ -126,6 +127,25 @@ class SoftMmu {
     return p < code_pages_.size() && code_pages_[p];
   }
 
+  // Data breakpoints (DR0-DR3 with R/W = 01 or 11): accesses that touch a
+  // watched range set its bit in the hit mask (SDM Vol. 3B, 18.2.4). Pages
+  // holding a watched range always take the slow path.
+  struct Watchpoint {
+    uint32_t addr;
+    uint32_t len;
+    bool reads;  // R/W = 11: reads and writes; 01: writes only.
+  };
+  void set_watchpoints(const Watchpoint* w, unsigned count, uint32_t enabled_mask);
+  uint32_t take_watch_hits() {
+    const uint32_t h = watch_hits_;
+    watch_hits_ = 0;
+    return h;
+  }
+  // Alignment checking (CR0.AM, EFLAGS.AC, CPL 3): misaligned user-mode data
+  // accesses raise #AC(0) (SDM Vol. 3A, 6.15 "Interrupt 17").
+  void set_alignment_check(bool on);
+  bool alignment_check() const { return align_check_; }
+
   const TlbEntry* tlb(unsigned idx) const { return tlb_[idx]; }
   const SoftMmuStats& stats() const { return stats_; }
 
@@ -142,8 +162,15 @@ class SoftMmu {
   GuestRam& ram_;
   Bus& bus_;
   alignas(64) TlbEntry tlb_[kMmuCount][kTlbSize];
+  void check_special(uint32_t lin, unsigned size, bool write, unsigned idx);
+  bool page_watched(uint32_t page) const;
+
   std::vector<uint8_t> code_pages_;
   SoftMmuStats stats_;
+  Watchpoint watch_[4] = {};
+  uint32_t watch_mask_ = 0;  // Bit i: watch_[i] active.
+  uint32_t watch_hits_ = 0;
+  bool align_check_ = false;
 };
 
 }  // namespace vmm

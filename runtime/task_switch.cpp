@@ -34,16 +34,25 @@ bool is_tss32(uint8_t type) { return type == kTss32Available || type == kTss32Bu
 void task_switch(Cpu& cpu, uint16_t selector, TaskSwitchReason reason, bool has_error, uint32_t error) {
   CpuState& s = cpu.s;
   const uint32_t err = selector & ~3u;
+  // IRET's task return reports a bad back link as #TS(back link) (SDM Vol. 2A,
+  // IRET "TASK-RETURN"); JMP/CALL/INT report a bad TSS descriptor as #GP.
+  const uint8_t bad = reason == TaskSwitchReason::kIret ? kTS : kGP;
   if (selector & 4) raise_exception(kTS, err);  // TSS descriptors live in the GDT only.
-  Descriptor d = read_descriptor(cpu, selector);
+  Descriptor d;
+  try {
+    d = read_descriptor(cpu, selector);
+  } catch (const GuestException& e) {
+    if (e.vector == kGP && reason == TaskSwitchReason::kIret) raise_exception(kTS, err);
+    throw;
+  }
   uint8_t type = d.s() ? 0xFF : d.type();
-  if (type == kTaskGateType) raise_exception(kGP, err);
+  if (type == kTaskGateType) raise_exception(bad, err);
   const bool busy = type == kTss16Busy || type == kTss32Busy;
   const bool valid_type = type == kTss16Available || type == kTss16Busy || type == kTss32Available ||
                           type == kTss32Busy;
-  if (!valid_type) raise_exception(kGP, err);
+  if (!valid_type) raise_exception(bad, err);
   // IRET returns to a busy task; the others need an available one.
-  if (reason == TaskSwitchReason::kIret ? !busy : busy) raise_exception(kGP, err);
+  if (reason == TaskSwitchReason::kIret ? !busy : busy) raise_exception(bad, err);
   if (!d.present()) raise_exception(kNP, err);
   const bool new32 = is_tss32(type);
   if (d.limit() < (new32 ? tss32::kMinLimit : tss16::kMinLimit)) raise_exception(kTS, err);
