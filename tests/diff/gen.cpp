@@ -109,10 +109,11 @@ bool FormCtx::emit(const std::vector<uint8_t>& bytes, const EmitOpts& o) {
   const uint32_t at = ip();
   uint32_t off = at - kCodeBase;
   std::memcpy(st.code.data() + off, bytes.data(), len);
+  // FS/GS override prefixes (the native run makes them DS): scan the
+  // prefix bytes only, up to the first opcode byte.
   for (uint32_t i = 0; i < len; ++i) {
     const uint8_t b = bytes[i];
     if (b == 0x64 || b == 0x65) {
-      // Only prefixes count: stop at the first non-prefix byte.
       st.fs_gs.push_back(off + i);
       continue;
     }

@@ -181,7 +181,7 @@ struct FormCtx {
   bool nested_simple();
 
   // Register pickers. Width 1 uses the byte-register encoding (AL..BH).
-  uint8_t reg_any(int w) { return static_cast<uint8_t>(rng.below(8)); (void)w; }
+  uint8_t reg_any(int /*w*/) { return static_cast<uint8_t>(rng.below(8)); }
   uint8_t reg_writable(int w);  // AL CL DL AH CH DH / AX CX DX / EAX ECX EDX
   static int gpr_of(uint8_t r, int w) { return w == 1 ? (r & 3) : r; }
 
