@@ -103,6 +103,8 @@ void Cpu::reset_flat_protected(uint32_t eip) {
   s.dr[7] = kDr7Reset;
   update_watchpoints();
   mmu.set_alignment_check(false);
+  update_watchpoints();
+  mmu.set_alignment_check(false);
   s.eflags = flag::kFixed1;
   s.eip = eip;
   s.cpl = 0;

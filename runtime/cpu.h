@@ -104,6 +104,14 @@ class Cpu final : private CodeSource {
     mmu.write<T>(linear(seg, off), v, mmu_idx());
   }
 
+  // Linear address of a `size`-byte data access after the segment checks;
+  // for read-modify-write forms that translate once and access the softmmu directly.
+  uint32_t checked_linear(uint8_t seg, uint32_t off, unsigned size, bool write) const {
+    if (!s.seg[seg].flat) [[unlikely]]
+      check_segment_access(s, seg, off, size, write);
+    return linear(seg, off);
+  }
+
   // Effective address of a memory operand (SDM Vol. 1, 3.7.5).
   uint32_t ea(const InstrRecord& in, const Operand& o) const {
     uint32_t a = s.gpr[o.base] + (s.gpr[o.index] << o.scale) + static_cast<uint32_t>(o.disp);
@@ -174,6 +182,10 @@ class Cpu final : private CodeSource {
   bool halted() const { return halted_; }
   // A fault while delivering a double fault: shutdown.
   void triple_fault();
+  // The time-stamp counter's source: the machine's virtual clock (1 GHz), so
+  // --icount runs read the same TSC. Host time when unset (bare CPUs).
+  std::function<uint64_t()> tsc_source;
+
   // Recomputes the softmmu's data breakpoints from DR0-DR3/DR7.
   void update_watchpoints();
   // Set by every interrupt/exception delivery (single-step bookkeeping).

@@ -83,7 +83,8 @@ void cpuid(Cpu& cpu) {
 }
 
 uint64_t read_tsc(const Cpu& cpu) {
-  // 1 tick per nanosecond of host time until the virtual clock exists.
+  // 1 tick per nanosecond of the machine's virtual clock.
+  if (cpu.tsc_source) return cpu.tsc_source() + cpu.s.tsc_offset;
   using namespace std::chrono;
   const uint64_t ns = duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count();
   return ns + cpu.s.tsc_offset;

@@ -78,6 +78,7 @@ void Machine::wire_devices() {
     clock_ = std::make_unique<VirtualClock>();
   }
   auto request_reset = [this] { cpu_->request_stop(StopReason::kReset); };
+  cpu_->tsc_source = [this] { return clock_->now_ns(); };
 
   pic_ = std::make_unique<Pic8259Pair>();
   pic_->attach(bus_);

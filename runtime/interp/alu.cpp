@@ -43,7 +43,7 @@ struct AluForm {
   static bool run(Cpu& c, const InstrRecord& in) {
     if constexpr (D == K::M) {
       // Read-modify-write: one address computation for both accesses.
-      const uint32_t lin = c.linear(in.ops[0].seg, c.ea(in, in.ops[0]));
+      const uint32_t lin = c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), sizeof(T), kWrites);
       const T b = get<S, T>(c, in, in.ops[1]);
       const T a = c.mmu.read<T>(lin, c.mmu_idx());
       // Flags are committed only once the write succeeded: a faulting
@@ -88,7 +88,7 @@ struct UnaryForm {
   template <typename T, K D>
   static bool run(Cpu& c, const InstrRecord& in) {
     if constexpr (D == K::M) {
-      const uint32_t lin = c.linear(in.ops[0].seg, c.ea(in, in.ops[0]));
+      const uint32_t lin = c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), sizeof(T), true);
       const T a = c.mmu.read<T>(lin, c.mmu_idx());
       uint32_t f = c.s.eflags;
       c.mmu.write<T>(lin, host_unary<OP, T>(f, a), c.mmu_idx());

@@ -72,7 +72,7 @@ struct BtForm {
         if (in.addrsize == 2) addr &= 0xFFFF;
         bit = static_cast<T>(off & (kBits - 1));
       }
-      const uint32_t lin = c.linear(in.ops[0].seg, addr);
+      const uint32_t lin = c.checked_linear(in.ops[0].seg, addr, sizeof(T), OP != Bt::kBt);
       const T v = c.mmu.read<T>(lin, c.mmu_idx());
       if constexpr (OP == Bt::kBt) {
         host_bt<OP, T>(c.s.eflags, v, bit);

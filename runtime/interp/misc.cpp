@@ -60,7 +60,7 @@ bool xadd(Cpu& c, const InstrRecord& in) {
   const uint8_t src_reg = in.ops[1].reg;
   const T src = reg_get<T>(c, src_reg);
   if constexpr (D == K::M) {
-    const uint32_t lin = c.linear(in.ops[0].seg, c.ea(in, in.ops[0]));
+    const uint32_t lin = c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), sizeof(T), true);
     const T dst = c.mmu.read<T>(lin, c.mmu_idx());
     uint32_t f = c.s.eflags;
     const T sum = host_add<T>(f, dst, src);
@@ -86,7 +86,7 @@ bool cmpxchg(Cpu& c, const InstrRecord& in) {
   const T src = reg_get<T>(c, in.ops[1].reg);
   const T acc = reg_get<T>(c, kRegA);
   if constexpr (D == K::M) {
-    const uint32_t lin = c.linear(in.ops[0].seg, c.ea(in, in.ops[0]));
+    const uint32_t lin = c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), sizeof(T), true);
     const T dst = c.mmu.read<T>(lin, c.mmu_idx());
     uint32_t f = c.s.eflags;
     host_cmp<T>(f, acc, dst);
@@ -134,7 +134,7 @@ InterpHandler select_cmpxchg(const InstrRecord& in) {
 // second dword leaves memory untouched.
 bool cmpxchg8b(Cpu& c, const InstrRecord& in) {
   const unsigned idx = c.mmu_idx();
-  const uint32_t lin = c.linear(in.ops[0].seg, c.ea(in, in.ops[0]));
+  const uint32_t lin = c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), 8, true);
   const uint32_t lo = c.mmu.read<uint32_t>(lin, idx);
   const uint32_t hi = c.mmu.read<uint32_t>(lin + 4, idx);
   const bool equal = lo == c.s.gpr[EAX] && hi == c.s.gpr[EDX];

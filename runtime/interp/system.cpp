@@ -302,11 +302,11 @@ bool lldt_op(Cpu& c, const InstrRecord& in) {
   return false;
 }
 bool sgdt_op(Cpu& c, const InstrRecord& in) {
-  sgdt(c, c.linear(in.ops[0].seg, c.ea(in, in.ops[0])));
+  sgdt(c, c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), 6, true));
   return false;
 }
 bool sidt_op(Cpu& c, const InstrRecord& in) {
-  sidt(c, c.linear(in.ops[0].seg, c.ea(in, in.ops[0])));
+  sidt(c, c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), 6, true));
   return false;
 }
 
@@ -375,11 +375,11 @@ bool cache_op(Cpu& c, const InstrRecord&) {
 }
 
 bool lgdt_op(Cpu& c, const InstrRecord& in) {
-  lgdt(c, c.linear(in.ops[0].seg, c.ea(in, in.ops[0])), in.opsize);
+  lgdt(c, c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), 6, false), in.opsize);
   return false;
 }
 bool lidt_op(Cpu& c, const InstrRecord& in) {
-  lidt(c, c.linear(in.ops[0].seg, c.ea(in, in.ops[0])), in.opsize);
+  lidt(c, c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), 6, false), in.opsize);
   return false;
 }
 bool invlpg_op(Cpu& c, const InstrRecord& in) {

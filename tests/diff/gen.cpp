@@ -237,8 +237,8 @@ bool FormCtx::pick_mem(Mem& m, int size, uint32_t reserved, bool allow16, int64_
     for (int r : {base, index}) {
       if (r < 0) continue;
       if (reserved & (1u << r)) bad = true;
-      else if (!st.reg[r].known || (r <= rEDX && rng.chance(30))) {
-        if (r > rEDX) bad = true;
+      else if (!st.reg[r].known || (r <= static_cast<int>(rEDX) && rng.chance(30))) {
+        if (r > static_cast<int>(rEDX)) bad = true;
         else if (!planned[r]) {
           planned[r] = true;
           plan[r] = r == base ? rng.range(static_cast<int>(target_region.lo), static_cast<int>(target_region.hi) - 256)
