@@ -1,0 +1,244 @@
+// The JIT against the interpreter: the same code runs on a CPU with each
+// engine and must leave the same registers, flags and memory. Covers the
+// cases the translator handles specially: self-modifying code, page-crossing
+// code and data, chaining and unchaining, faults in the middle of a block,
+// #DE, interrupts arriving while blocks are chained in a loop, code-buffer
+// flushes, and the instructions rewritten into emulation-routine calls.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "devices/bus.h"
+#include "jit/jit_engine.h"
+#include "runtime/cpu.h"
+#include "runtime/interrupts.h"
+
+namespace vmm {
+namespace {
+
+constexpr uint32_t kCode = 0x1000;
+
+struct Vm {
+  explicit Vm(bool jit, size_t tb = 4u << 20) : ram(4u << 20), cpu(ram, bus) {
+    cpu.reset_flat_protected(kCode);
+    if (jit) cpu.enable_jit(tb);
+  }
+  void put(uint32_t addr, const std::vector<uint8_t>& bytes) { std::memcpy(ram.ptr(addr), bytes.data(), bytes.size()); }
+  uint32_t get32(uint32_t addr) {
+    uint32_t v;
+    std::memcpy(&v, ram.ptr(addr), 4);
+    return v;
+  }
+  void put32(uint32_t addr, uint32_t v) { std::memcpy(ram.ptr(addr), &v, 4); }
+  GuestRam ram;
+  Bus bus;
+  Cpu cpu;
+};
+
+// Runs `code` at 0x1000 on both engines until HLT (or the instruction limit),
+// after `setup` on each, and checks they agree. Returns the JIT VM's state.
+struct Pair {
+  Vm interp{false};
+  Vm jit{true};
+};
+
+void expect_same(Vm& a, Vm& b) {
+  for (int r = 0; r < 8; ++r) EXPECT_EQ(a.cpu.s.gpr[r], b.cpu.s.gpr[r]) << "register " << r;
+  EXPECT_EQ(a.cpu.s.eip, b.cpu.s.eip);
+  EXPECT_EQ(a.cpu.s.eflags, b.cpu.s.eflags);
+  EXPECT_EQ(a.cpu.s.cr2, b.cpu.s.cr2);
+  EXPECT_EQ(a.cpu.stop_message(), b.cpu.stop_message());
+  EXPECT_EQ(std::memcmp(a.ram.data(), b.ram.data(), a.ram.size()), 0) << "RAM differs";
+}
+
+void run_both(Pair& p, const std::vector<uint8_t>& code, const std::function<void(Vm&)>& setup = nullptr,
+              uint64_t limit = 10'000'000) {
+  for (Vm* v : {&p.interp, &p.jit}) {
+    v->put(kCode, code);
+    if (setup) setup(*v);
+    v->cpu.run(limit);
+  }
+  expect_same(p.interp, p.jit);
+}
+
+TEST(Jit, ArithmeticLoopMatchesInterpreter) {
+  Pair p;
+  // mov ecx, 1000; L: add eax, ecx; adc ebx, eax; imul edx, eax, 7; rol ebx, 3; dec ecx; jnz L; hlt
+  run_both(p, {0xB9, 0xE8, 0x03, 0x00, 0x00, 0x01, 0xC8, 0x11, 0xC3, 0x6B, 0xD0, 0x07, 0xC1, 0xC3, 0x03, 0x49,
+               0x75, 0xF2, 0xF4});
+  EXPECT_EQ(p.jit.cpu.s.gpr[ECX], 0u);
+  EXPECT_GT(p.jit.cpu.jit()->stats().chains, 0u);
+}
+
+TEST(Jit, MemoryOperandsAndStackOps) {
+  Pair p;
+  // mov esi, 0x8000; mov ecx, 100; L: add [esi+ecx*4], ecx; push dword [esi]; pop eax; call f; dec ecx; jnz L; hlt
+  // f: lea ebx, [eax+ecx*2+5]; ret
+  run_both(p, {0xBE, 0x00, 0x80, 0x00, 0x00, 0xB9, 0x64, 0x00, 0x00, 0x00, 0x01, 0x0C, 0x8E, 0xFF, 0x36, 0x58,
+               0xE8, 0x04, 0x00, 0x00, 0x00, 0x49, 0x75, 0xF3, 0xF4, 0x8D, 0x5C, 0x48, 0x05, 0xC3},
+           [](Vm& v) { v.cpu.s.gpr[ESP] = 0x20000; });
+}
+
+TEST(Jit, SelfModifyingCodeInTheSameBlock) {
+  Pair p;
+  // mov byte [0x100c], 0x42; mov al, 0x00 (at 0x1007: B0 00, immediate at 0x1008) ... patch the immediate:
+  // c6 05 08 10 00 00 42   mov byte [0x1008], 0x42
+  // b0 00                  mov al, 0x00   <- becomes mov al, 0x42
+  // f4                     hlt
+  run_both(p, {0xC6, 0x05, 0x08, 0x10, 0x00, 0x00, 0x42, 0xB0, 0x00, 0xF4});
+  EXPECT_EQ(p.jit.cpu.s.gpr[EAX] & 0xFF, 0x42u);
+}
+
+TEST(Jit, SelfModifyingCodeOnAnotherPageAfterItRan) {
+  Pair p;
+  // The loop calls f at 0x3000 (mov eax, imm32; ret) twice, patching its immediate in between.
+  // 0x1000: call 0x3000; mov ebx, eax; mov dword [0x3001], 0x77; call 0x3000; hlt
+  const std::vector<uint8_t> code = {0xE8, 0xFB, 0x1F, 0x00, 0x00, 0x89, 0xC3, 0xC7, 0x05, 0x01, 0x30, 0x00, 0x00,
+                                     0x77, 0x00, 0x00, 0x00, 0xE8, 0xEA, 0x1F, 0x00, 0x00, 0xF4};
+  run_both(p, code, [](Vm& v) {
+    v.cpu.s.gpr[ESP] = 0x20000;
+    v.put(0x3000, {0xB8, 0x11, 0x00, 0x00, 0x00, 0xC3});
+  });
+  EXPECT_EQ(p.jit.cpu.s.gpr[EBX], 0x11u);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EAX], 0x77u);
+}
+
+TEST(Jit, ChainedBlockIsUnchainedWhenInvalidated) {
+  Pair p;
+  // A loop that jumps to a block on the same page, which the loop rewrites on its third pass.
+  // 0x1000: mov ecx, 5
+  // 0x1005: L: call g            (g at 0x1040: inc eax; ret)
+  // 0x100a: cmp ecx, 3 ; jne skip
+  // 0x100f: mov byte [0x1040], 0x43   (inc eax -> inc ebx)
+  // skip: dec ecx; jnz L; hlt
+  std::vector<uint8_t> code = {0xB9, 0x05, 0x00, 0x00, 0x00,              // mov ecx, 5
+                               0xE8, 0x36, 0x00, 0x00, 0x00,              // call 0x1040
+                               0x83, 0xF9, 0x03,                          // cmp ecx, 3
+                               0x75, 0x07,                                // jne +7
+                               0xC6, 0x05, 0x40, 0x10, 0x00, 0x00, 0x43,  // mov byte [0x1040], 0x43
+                               0x49,                                      // dec ecx
+                               0x75, 0xEC,                                // jnz 0x1005
+                               0xF4};
+  code.resize(0x40, 0x90);
+  code.push_back(0x40);  // 0x1040: inc eax
+  code.push_back(0xC3);  // ret
+  run_both(p, code, [](Vm& v) { v.cpu.s.gpr[ESP] = 0x20000; });
+  EXPECT_EQ(p.jit.cpu.s.gpr[EAX], 3u);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EBX], 2u);
+  EXPECT_GT(p.jit.cpu.jit()->stats().unchains, 0u);
+}
+
+TEST(Jit, CodeAndDataCrossingAPageBoundary) {
+  Pair p;
+  // jmp to 0x1ffc where a 6-byte instruction straddles 0x2000; then a dword load across 0x5000.
+  std::vector<uint8_t> code = {0xE9, 0xF7, 0x0F, 0x00, 0x00};  // jmp 0x1ffc
+  code.resize(0x1000, 0x90);
+  // 0x1ffc: mov eax, [0x4ffe] (A1 fe 4f 00 00) crosses into 0x2000; then hlt at 0x2001
+  const std::vector<uint8_t> tail = {0x90, 0x90, 0xA1, 0xFE, 0x4F, 0x00, 0x00, 0xF4};
+  run_both(p, code, [&](Vm& v) {
+    v.put(0x1ffa, tail);
+    v.put32(0x4ffc, 0x11223344);
+    v.put32(0x5000, 0x55667788);
+  });
+  EXPECT_EQ(p.jit.cpu.s.gpr[EAX], 0x77881122u);
+}
+
+TEST(Jit, PageFaultInTheMiddleOfABlockIsPrecise) {
+  Pair p;
+  // Paging on with 0x00400000 unmapped: mov eax,1; mov ebx,2; add ecx,[0x400000]; mov edx,3
+  run_both(p, {0xB8, 0x01, 0x00, 0x00, 0x00, 0xBB, 0x02, 0x00, 0x00, 0x00, 0x03, 0x0D, 0x00, 0x00, 0x40, 0x00,
+               0xBA, 0x03, 0x00, 0x00, 0x00, 0xF4},
+           [](Vm& v) {
+             // Page directory at 0x10000 with a 4 MiB identity page for 0-4 MiB only.
+             v.put32(0x10000, 0x00000083);
+             v.cpu.s.cr4 |= cr4::PSE;
+             v.cpu.s.cr3 = 0x10000;
+             v.cpu.s.cr0 |= cr0::PG;
+             v.cpu.paging_changed();
+             v.cpu.s.eflags |= flag::CF | flag::ZF;  // Must survive exactly.
+           });
+  EXPECT_EQ(p.jit.cpu.stop_reason(), StopReason::kFatal);
+  EXPECT_EQ(p.jit.cpu.s.eip, kCode + 10);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EBX], 2u);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EDX], 0u);
+  EXPECT_EQ(p.jit.cpu.s.cr2, 0x00400000u);
+  EXPECT_TRUE(p.jit.cpu.s.eflags & flag::CF);
+}
+
+TEST(Jit, DivideErrorIsPrecise) {
+  Pair p;
+  // mov eax, 7; xor edx, edx; xor ecx, ecx; stc; div ecx
+  run_both(p, {0xB8, 0x07, 0x00, 0x00, 0x00, 0x31, 0xD2, 0x31, 0xC9, 0xF9, 0xF7, 0xF1, 0xF4});
+  EXPECT_NE(p.jit.cpu.stop_message().find("#DE"), std::string::npos);
+  EXPECT_EQ(p.jit.cpu.s.eip, kCode + 10);
+  EXPECT_TRUE(p.jit.cpu.s.eflags & flag::CF);
+}
+
+// A GDT (null, flat code 0x08, flat data 0x10) and an IDT whose vector 0x20
+// handler counts into EBX and IRETs.
+void install_interrupt_handler(Vm& v) {
+  v.put32(0x500, 0), v.put32(0x504, 0);
+  v.put32(0x508, 0x0000FFFF), v.put32(0x50C, 0x00CF9A00);
+  v.put32(0x510, 0x0000FFFF), v.put32(0x514, 0x00CF9200);
+  v.cpu.s.gdtr = {0x500, 0x17};
+  const uint32_t handler = 0x3000;
+  v.put32(0x800 + 0x20 * 8, (0x08u << 16) | (handler & 0xFFFF));
+  v.put32(0x800 + 0x20 * 8 + 4, (handler & 0xFFFF0000u) | 0x8E00);
+  v.cpu.s.idtr = {0x800, 0x7FF};
+  v.put(handler, {0x43, 0xCF});  // inc ebx; iret
+  v.cpu.s.gpr[ESP] = 0x20000;
+  v.cpu.on_exception = [](Cpu& c, const GuestException& e) { deliver_exception(c, e); };
+  v.cpu.acknowledge_interrupt = [&v] {
+    v.cpu.set_intr(false);
+    return static_cast<uint8_t>(0x20);
+  };
+}
+
+TEST(Jit, InterruptReachesATightChainedLoop) {
+  for (bool jit : {false, true}) {
+    Vm v(jit);
+    // sti; L: inc eax; jmp L
+    v.put(kCode, {0xFB, 0x40, 0xEB, 0xFD});
+    install_interrupt_handler(v);
+    v.cpu.run(100000);  // Loop chained to itself.
+    v.cpu.set_intr(true);
+    v.cpu.run(100000);
+    EXPECT_EQ(v.cpu.s.gpr[EBX], 1u) << (jit ? "jit" : "interp");
+    EXPECT_GE(v.cpu.stats().instructions, 200000u);
+  }
+}
+
+TEST(Jit, CodeBufferFlushUnderPressure) {
+  // 3000 blocks (inc eax; jmp next) run twice through a 64 KiB buffer.
+  std::vector<uint8_t> code = {0xB9, 0x02, 0x00, 0x00, 0x00};  // mov ecx, 2
+  const uint32_t loop = kCode + static_cast<uint32_t>(code.size());
+  for (int i = 0; i < 3000; ++i) code.insert(code.end(), {0x40, 0xEB, 0x00});  // inc eax; jmp +0
+  code.insert(code.end(), {0x49, 0x0F, 0x85});                                  // dec ecx; jnz loop
+  const int32_t rel = static_cast<int32_t>(loop - (kCode + code.size() + 4));
+  for (int k = 0; k < 4; ++k) code.push_back(static_cast<uint8_t>(rel >> (8 * k)));
+  code.push_back(0xF4);
+  Vm interp(false), jit(true, 64 * 1024);
+  for (Vm* v : {&interp, &jit}) {
+    v->put(kCode, code);
+    v->cpu.run(1'000'000);
+  }
+  expect_same(interp, jit);
+  EXPECT_EQ(jit.cpu.s.gpr[EAX], 6000u);
+  EXPECT_GT(jit.cpu.jit()->stats().flushes, 0u);
+}
+
+TEST(Jit, RewrittenInstructionsMatchTheInterpreter) {
+  Pair p;
+  // cli; sti; pushfd; pop eax; mov ecx, cr0; mov cr0, ecx; sgdt [0x9000]; sidt [0x9010]; smsw edx;
+  // cpuid (eax=0); mov eax, 1; cpuid; clc; pushfd; popfd; str bx; hlt
+  run_both(p, {0xFA, 0xFB, 0x9C, 0x58, 0x0F, 0x20, 0xC1, 0x0F, 0x22, 0xC1, 0x0F, 0x01, 0x05, 0x00, 0x90, 0x00,
+               0x00, 0x0F, 0x01, 0x0D, 0x10, 0x90, 0x00, 0x00, 0x0F, 0x01, 0xE2, 0x31, 0xC0, 0x0F, 0xA2,
+               0xB8, 0x01, 0x00, 0x00, 0x00, 0x0F, 0xA2, 0xF8, 0x9C, 0x9D, 0x66, 0x0F, 0x00, 0xCB, 0xF4},
+           [](Vm& v) { v.cpu.s.gpr[ESP] = 0x20000; });
+  EXPECT_GT(p.jit.cpu.jit()->translator_stats().helper_instrs, 0u);
+}
+
+}  // namespace
+}  // namespace vmm
