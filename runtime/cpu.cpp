@@ -211,7 +211,7 @@ Block* Cpu::build_block(uint32_t eip, uint32_t phys, uint32_t mode) {
 Block* Cpu::lookup_block(uint32_t eip) {
   ++stats_.block_lookups;
   const uint32_t mode = block_mode();
-  Block*& slot = jump_cache_[(eip ^ (eip >> kJumpCacheBits)) & ((1u << kJumpCacheBits) - 1)];
+  Block*& slot = jump_cache_[jump_slot(eip)];
   if (slot && slot->valid && slot->virt_pc == eip && slot->mode == mode) {
     ++stats_.jump_cache_hits;
     return slot;
@@ -247,6 +247,9 @@ void Cpu::retire_block(std::unordered_map<uint64_t, std::unique_ptr<Block>>::ite
   Block* b = it->second.get();
   b->valid = false;
   if (jit_) jit_->block_retired(b);
+  // The jump cache must not keep a pointer to a block that will be freed.
+  Block*& slot = jump_cache_[jump_slot(b->virt_pc)];
+  if (slot == b) slot = nullptr;
   for (uint32_t page : {b->phys_pc & kPageMask, b->phys_page2}) {
     if (page == ~0u) continue;
     auto pi = page_blocks_.find(page);

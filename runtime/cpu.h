@@ -219,6 +219,7 @@ class Cpu final : private CodeSource {
   BlockBuilder builder16_{dec16_};
 
   static constexpr unsigned kJumpCacheBits = 12;
+  static unsigned jump_slot(uint32_t eip) { return (eip ^ (eip >> kJumpCacheBits)) & ((1u << kJumpCacheBits) - 1); }
   std::vector<Block*> jump_cache_;
   std::unordered_map<uint64_t, std::unique_ptr<Block>> blocks_;
   std::unordered_map<uint32_t, std::vector<Block*>> page_blocks_;
