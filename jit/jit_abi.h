@@ -30,6 +30,19 @@ enum HelperResult : uint32_t {
 inline constexpr uintptr_t kMemFallback = 0;   // Not plain RAM (MMIO, code page, crossing): interpret it.
 inline constexpr uintptr_t kMemException = 1;  // Faulted: exception pending.
 
+// The inline lookup table for indirect branches (RET, JMP/CALL through a
+// register or memory): direct-mapped by guest EIP, checked against the mode.
+struct JumpEntry {
+  uint32_t eip;
+  uint32_t mode;
+  uint64_t host;  // Translated entry; 0 when the slot is empty.
+};
+static_assert(sizeof(JumpEntry) == 16, "the lookup indexes entries with a shift by 4");
+inline constexpr unsigned kJumpTableBits = 12;
+inline constexpr unsigned jump_table_slot(uint32_t eip) {
+  return (eip ^ (eip >> kJumpTableBits)) & ((1u << kJumpTableBits) - 1);
+}
+
 // Access kinds passed to jit_mem_slow (bits 0-3: size; bit 4: write).
 inline constexpr uint32_t kMemWrite = 1u << 4;
 

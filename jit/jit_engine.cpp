@@ -28,7 +28,8 @@ const int32_t kOffBudget = kOffJit + static_cast<int32_t>(offsetof(CpuState::Jit
 x86::Gpd guest32(uint8_t g) { return x86::gpd(host_of(g)); }
 }  // namespace
 
-JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes) : cpu_(cpu), buffer_(buffer_bytes) {
+JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes)
+    : cpu_(cpu), buffer_(buffer_bytes), jump_table_(1u << kJumpTableBits, JumpEntry{0, 0, 0}) {
   emit_trampolines();
   translator_ = std::make_unique<Translator>(buffer_, exit_common_, exit_synced_);
 }
@@ -113,7 +114,10 @@ void JitEngine::flush() {
   incoming_.clear();
   block_at_.clear();
   last_exit_ = nullptr;
+  clear_jump_table();
 }
+
+void JitEngine::clear_jump_table() { std::fill(jump_table_.begin(), jump_table_.end(), JumpEntry{0, 0, 0}); }
 
 void JitEngine::block_retired(Block* b) {
   auto it = incoming_.find(b);
@@ -128,6 +132,8 @@ void JitEngine::block_retired(Block* b) {
     incoming_.erase(it);
   }
   if (b->host_code) block_at_.erase(b->host_code);
+  JumpEntry& e = jump_table_[jump_table_slot(b->virt_pc)];
+  if (e.host == reinterpret_cast<uintptr_t>(b->host_code)) e = JumpEntry{0, 0, 0};
   if (last_exit_ && last_exit_->target == b->host_code) last_exit_ = nullptr;
 }
 
@@ -171,6 +177,10 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   void* code = fresh ? translate(b) : b.host_code;
   if (last_exit_ && chaining_) try_chain(b);
   CpuState& s = cpu_.s;
+  // Indirect branches that reach this block from now on stay in translated code.
+  if (b.phys_page2 == ~0u && chaining_) jump_table_[jump_table_slot(b.virt_pc)] = JumpEntry{b.virt_pc, b.mode, reinterpret_cast<uintptr_t>(code)};
+  s.jit.jump_table = reinterpret_cast<uintptr_t>(jump_table_.data());
+  s.jit.mode = b.mode;
   const int64_t start = static_cast<int64_t>(std::min<uint64_t>(budget, INT64_MAX / 2));
   s.jit.cpu = reinterpret_cast<uintptr_t>(&cpu_);
   s.jit.tlb = reinterpret_cast<uintptr_t>(cpu_.mmu.tlb(cpu_.mmu_idx()));

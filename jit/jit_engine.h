@@ -13,6 +13,7 @@
 
 #include "frontend/block.h"
 #include "jit/code_buffer.h"
+#include "jit/jit_abi.h"
 #include "jit/translator.h"
 #include "runtime/exceptions.h"
 
@@ -50,6 +51,9 @@ class JitEngine {
   // (given a budget of that block's length).
   void set_chaining(bool on) { chaining_ = on; }
 
+  // Drops the inline lookup table (the virtual-to-physical mapping changed).
+  void clear_jump_table();
+
   // A block is being dropped (self-modifying code, cache flush): jumps
   // chained into it go back to their stubs.
   void block_retired(Block* b);
@@ -78,6 +82,7 @@ class JitEngine {
   std::unordered_map<const void*, Block*> block_at_;               // Host entry -> block (for unchaining).
   ChainSite* last_exit_ = nullptr;                                 // Exit taken by the last return.
   bool chaining_ = true;
+  std::vector<JumpEntry> jump_table_;
 };
 
 }  // namespace vmm::jit

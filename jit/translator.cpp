@@ -26,6 +26,8 @@ const int32_t kOffEip = state_off(offsetof(CpuState, eip));
 const int32_t kOffTlb = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, tlb));
 const int32_t kOffBudget = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, budget));
 const int32_t kOffChainFrom = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, chain_from));
+const int32_t kOffJumpTable = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, jump_table));
+const int32_t kOffMode = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, mode));
 const int32_t kOffFlagsImage = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, flags_image));
 
 x86::Gpd guest32(uint8_t g) { return x86::gpd(host_of(g)); }
@@ -217,9 +219,34 @@ class Emitter {
   bool emit_lea(size_t i);
   bool emit_stack(size_t i);
   bool emit_terminal_native(size_t i);
+  // Indirect branch: [eip] holds the target. The inline lookup enters its
+  // translation directly when the jump table has it for this mode and the
+  // budget is not spent; otherwise the dispatcher takes over. The flags are
+  // the guest's throughout (saved around the lookup).
   void exit_indirect() {
-    // [eip] already holds the target; R9 = 0: the whole block ran.
-    a_.mov(x86::r9d, Imm(0));
+    ++st_.indirect_sites;
+    Label miss = a_.newLabel();
+    save_flags_to(x86::r11d);
+    a_.mov(x86::r9d, state(kOffEip));
+    a_.mov(x86::r10d, x86::r9d);
+    a_.shr(x86::r10d, kJumpTableBits);
+    a_.xor_(x86::r10d, x86::r9d);
+    a_.and_(x86::r10d, (1u << kJumpTableBits) - 1);
+    a_.shl(x86::r10d, 4);
+    a_.add(x86::r10, x86::qword_ptr(x86::r15, kOffJumpTable));
+    a_.cmp(x86::r9d, x86::dword_ptr(x86::r10));
+    a_.jne(miss);
+    a_.mov(x86::r9d, state(kOffMode));
+    a_.cmp(x86::r9d, x86::dword_ptr(x86::r10, 4));
+    a_.jne(miss);
+    a_.test(x86::r13, x86::r13);
+    a_.js(miss);
+    a_.mov(x86::r9, x86::qword_ptr(x86::r10, 8));
+    restore_flags_from(x86::r11d);  // Uses R10.
+    a_.jmp(x86::r9);
+    a_.bind(miss);
+    restore_flags_from(x86::r11d);
+    a_.mov(x86::r9d, Imm(0));  // The whole block ran.
     a_.jmp(Imm(exit_common_));
   }
   void emit_helper(size_t i);

@@ -26,6 +26,7 @@ struct TranslatorStats {
   uint64_t helper_instrs = 0;
   uint64_t high_byte_fallbacks = 0;
   uint64_t host_bytes = 0;
+  uint64_t indirect_sites = 0;  // Indirect branches with an inline lookup.
   std::unordered_map<uint16_t, uint64_t> helper_by_mnemonic;  // Interpreter fallbacks per mnemonic.
 };
 

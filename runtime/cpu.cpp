@@ -122,12 +122,14 @@ void Cpu::triple_fault() {
 
 void Cpu::paging_changed(bool keep_global) {
   mmu.flush_all(keep_global);
+  if (jit_) jit_->clear_jump_table();
   std::fill(jump_cache_.begin(), jump_cache_.end(), nullptr);
   exit_block_ = true;
 }
 
 void Cpu::tlb_flush_page(uint32_t lin) {
   mmu.flush_page(lin);
+  if (jit_) jit_->clear_jump_table();
   std::fill(jump_cache_.begin(), jump_cache_.end(), nullptr);
 }
 

@@ -262,7 +262,10 @@ void Machine::print_stats(FILE* out, double seconds) const {
                  t.flag_saves);
     std::fprintf(out, "jit host bytes/guest   %.1f\n", t.guest_instrs ? double(t.host_bytes) / t.guest_instrs : 0.0);
     std::fprintf(out, "jit translate time     %.3f s\n", e.translate_seconds);
-    std::fprintf(out, "jit block entries      %" PRIu64 " (exceptions %" PRIu64 ")\n", e.executions, e.exceptions);
+    std::fprintf(out, "jit block entries      %" PRIu64 " (exceptions %" PRIu64 ", budget exits %" PRIu64 ")\n",
+                 e.executions, e.exceptions, e.budget_exits);
+    std::fprintf(out, "jit chains             %" PRIu64 " made, %" PRIu64 " undone; %" PRIu64 " indirect-branch sites\n",
+                 e.chains, e.unchains, t.indirect_sites);
     std::vector<std::pair<uint64_t, uint16_t>> by;
     for (const auto& [m, n] : t.helper_by_mnemonic) by.emplace_back(n, m);
     std::sort(by.rbegin(), by.rend());
