@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
-ITERS=${2:-hash=120,sieve=10,recursion=8,fntable=80,strings=200}
+ITERS=${2:-hash=120,sieve=10,recursion=5,fntable=8,strings=100}
 B=build-bench
 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVMM_GUEST_ITERS="$ITERS" >/dev/null
 PROGS=(hash sieve recursion fntable strings)

@@ -185,7 +185,7 @@ class Emitter {
   // patchable 5-byte jump to a stub that returns to the dispatcher. A
   // backward exit (a loop) first tests the budget without touching the
   // flags: the top byte of R13 is 0xFF once it went negative; BSWAP/MOVZX
-  // bring it down and JRCXZ (on RCX, swapped in with XCHG) tests it.
+  // bring it down into ECX and JECXZ tests it.
   void exit_to(uint32_t eip) {
     ChainSite& site = sites_.emplace_back();
     site.target_eip = eip;
@@ -193,16 +193,17 @@ class Emitter {
     site.from_mode = b_.mode;
     Exit e{a_.newLabel(), a_.newLabel(), eip, &site};
     if (eip <= b_.virt_pc) {
+      // Guest ECX is parked in R10 while RCX carries the test value.
       Label ok = a_.newLabel();
-      a_.mov(x86::r10, x86::r13);
-      a_.bswap(x86::r10);
-      a_.movzx(x86::r10d, x86::r10b);
-      a_.xchg(x86::r10, x86::rcx);
+      a_.mov(x86::r10, x86::rcx);
+      a_.mov(x86::rcx, x86::r13);
+      a_.bswap(x86::rcx);
+      a_.movzx(x86::ecx, x86::cl);
       a_.jecxz(ok);
-      a_.xchg(x86::r10, x86::rcx);
+      a_.mov(x86::rcx, x86::r10);
       a_.jmp(e.stub);  // Budget spent: back to the dispatcher (never patched).
       a_.bind(ok);
-      a_.xchg(x86::r10, x86::rcx);
+      a_.mov(x86::rcx, x86::r10);
     }
     a_.bind(e.jump);
     a_.long_().jmp(e.stub);
