@@ -202,11 +202,14 @@ class Cpu final : private CodeSource {
 
   Block* lookup_block(uint32_t eip);
   Block* build_block(uint32_t eip, uint32_t phys, uint32_t mode);
+  // Computed on every block lookup, so written out without a loop.
   uint32_t block_mode() const {
-    uint32_t m = (s.code32() ? blockmode::kCode32 : 0u) | (uint32_t{s.cpl} << blockmode::kCplShift) |
-                 (s.stack32() ? blockmode::kStack32 : 0u);
-    for (unsigned i = 0; i < kSegCount; ++i) m |= uint32_t{s.seg[i].flat} << (blockmode::kFlatShift + i);
-    return m;
+    const SegmentCache* g = s.seg;
+    return (s.code32() ? blockmode::kCode32 : 0u) | (uint32_t{s.cpl} << blockmode::kCplShift) |
+           (s.stack32() ? blockmode::kStack32 : 0u) | (uint32_t{g[ES].flat} << (blockmode::kFlatShift + ES)) |
+           (uint32_t{g[CS].flat} << (blockmode::kFlatShift + CS)) | (uint32_t{g[SS].flat} << (blockmode::kFlatShift + SS)) |
+           (uint32_t{g[DS].flat} << (blockmode::kFlatShift + DS)) | (uint32_t{g[FS].flat} << (blockmode::kFlatShift + FS)) |
+           (uint32_t{g[GS].flat} << (blockmode::kFlatShift + GS));
   }
   void handle_exception(const GuestException& e);
   void deliver_external(uint8_t vector);
