@@ -211,9 +211,9 @@ class Emitter {
   }
 
   void compute_liveness();
-  void emit_lea_address(const InstrRecord& in, const Operand& m);
+  void emit_lea_address(const Operand& m);
   bool emit_native(size_t i);
-  bool emit_probe(size_t i, unsigned size, bool write, bool live_after, Label& slow, Label& resume);
+  bool emit_probe(unsigned size, bool write, bool live_after, Label& slow, Label& resume);
   template <typename Address, typename Body>
   void emit_memory(size_t i, unsigned size, bool write, Address address, Body body);
   x86::Mem guest_address(const Operand& m) const;
@@ -276,8 +276,7 @@ void Emitter::compute_liveness() {
   }
 }
 
-void Emitter::emit_lea_address(const InstrRecord& in, const Operand& m) {
-  (void)in;
+void Emitter::emit_lea_address(const Operand& m) {
   const bool has_base = m.base != kZeroGpr, has_index = m.index != kZeroGpr;
   // 64-bit address arithmetic into a 32-bit destination: the low 32 bits of
   // the sum are the guest's address with its 2^32 wrap-around, whatever the
@@ -299,8 +298,7 @@ void Emitter::emit_lea_address(const InstrRecord& in, const Operand& m) {
 // always saved first (a slow path may deliver an exception, which must see
 // the exact guest flags); it is restored on the fast path only if live.
 // Returns whether R11 holds raw RFLAGS (PUSHFQ) rather than the LAHF image.
-bool Emitter::emit_probe(size_t i, unsigned size, bool write, bool live_after, Label& slow, Label& resume) {
-  (void)i;
+bool Emitter::emit_probe(unsigned size, bool write, bool live_after, Label& slow, Label& resume) {
   ++st_.memory_probes;
   // The slow path may deliver an exception, whose EFLAGS image must be
   // exact: the flags are always saved before the probe clobbers them. When
@@ -343,7 +341,7 @@ void Emitter::emit_memory(size_t i, unsigned size, bool write, Address address, 
   s.index = i;
   s.kind = size | (write ? kMemWrite : 0);
   address();
-  s.raw_flags = emit_probe(i, size, write, (live_in_[i] & kArith) != 0, s.entry, s.resume);
+  s.raw_flags = emit_probe(size, write, (live_in_[i] & kArith) != 0, s.entry, s.resume);
   body();
   a_.bind(s.after);
   slows_.push_back(s);
@@ -464,7 +462,7 @@ bool Emitter::emit_terminal_native(size_t i) {
       seg_flat(in.ops[0].seg)) {
     const Operand m = in.ops[0];
     emit_memory(
-        i, 4, false, [&] { emit_lea_address(in, m); },
+        i, 4, false, [&] { emit_lea_address(m); },
         [&] {
           a_.mov(x86::r9d, x86::dword_ptr(x86::r8));
           a_.mov(state(kOffEip), x86::r9d);
@@ -506,7 +504,7 @@ bool Emitter::emit_native(size_t i) {
     return true;
   }
   emit_memory(
-      i, mem->size, memory_written(in, mem), [&] { emit_lea_address(in, *mem); },
+      i, mem->size, memory_written(in, mem), [&] { emit_lea_address(*mem); },
       [&] { a_.embed(bytes, len); });
   ++st_.native_instrs;
   return true;

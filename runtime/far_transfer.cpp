@@ -24,17 +24,6 @@ void set_real_cs(Cpu& cpu, uint16_t selector) {
   cs.refresh();
 }
 
-// Pushes onto an explicit stack (new SS cache, new privilege).
-void push_to(Cpu& cpu, const SegmentCache& ss, uint32_t& esp, uint8_t cpl, uint32_t v, unsigned size) {
-  const uint32_t n = esp - size;
-  const uint32_t off = ss.big() ? n : (n & 0xFFFF);
-  check_stack_limit(cpu, ss, off, size);
-  const unsigned idx = cpl == 3 ? kMmuUser : kMmuKernel;
-  if (size == 4) cpu.mmu.write<uint32_t>(ss.base + off, v, idx);
-  else cpu.mmu.write<uint16_t>(ss.base + off, static_cast<uint16_t>(v), idx);
-  esp = ss.big() ? n : ((esp & 0xFFFF0000u) | (n & 0xFFFF));
-}
-
 // Handles a far JMP/CALL whose selector names a system descriptor: a call
 // gate, a task gate or a TSS. Returns after the transfer.
 void through_system_descriptor(Cpu& cpu, uint16_t selector, const Descriptor& d, bool is_call, uint32_t next_eip) {
@@ -77,23 +66,23 @@ void through_system_descriptor(Cpu& cpu, uint16_t selector, const Descriptor& d,
     SegmentCache ss = check_stack_segment(cpu, ss_sel, new_cpl, kTS, 0);
     const uint32_t old_esp = s.gpr[ESP];
     const uint16_t old_ss = s.seg[SS].selector;
-    push_to(cpu, ss, esp, new_cpl, old_ss, size);
-    push_to(cpu, ss, esp, new_cpl, old_esp, size);
+    push_to_stack(cpu, ss, esp, new_cpl, old_ss, size);
+    push_to_stack(cpu, ss, esp, new_cpl, old_esp, size);
     for (unsigned i = params; i-- > 0;) {
       const uint32_t off = old_esp + i * size;
       const uint32_t v = size == 4 ? cpu.read<uint32_t>(SS, s.stack32() ? off : (off & 0xFFFF))
                                    : cpu.read<uint16_t>(SS, s.stack32() ? off : (off & 0xFFFF));
-      push_to(cpu, ss, esp, new_cpl, v, size);
+      push_to_stack(cpu, ss, esp, new_cpl, v, size);
     }
-    push_to(cpu, ss, esp, new_cpl, s.seg[CS].selector, size);
-    push_to(cpu, ss, esp, new_cpl, next_eip, size);
+    push_to_stack(cpu, ss, esp, new_cpl, s.seg[CS].selector, size);
+    push_to_stack(cpu, ss, esp, new_cpl, next_eip, size);
     s.seg[SS] = ss;
     s.gpr[ESP] = esp;
     s.cpl = new_cpl;
   } else if (is_call) {
     uint32_t esp = s.gpr[ESP];
-    push_to(cpu, s.seg[SS], esp, s.cpl, s.seg[CS].selector, size);
-    push_to(cpu, s.seg[SS], esp, s.cpl, next_eip, size);
+    push_to_stack(cpu, s.seg[SS], esp, s.cpl, s.seg[CS].selector, size);
+    push_to_stack(cpu, s.seg[SS], esp, s.cpl, next_eip, size);
     s.gpr[ESP] = esp;
   }
   mark_accessed(cpu, target, cd);

@@ -42,23 +42,15 @@ struct Snapshot {
 // privilege change is written with the new CPL's rights).
 class StackWriter {
  public:
-  StackWriter(Cpu& cpu, const SegmentCache& ss, uint32_t esp, uint8_t cpl)
-      : cpu_(cpu), ss_(ss), esp_(esp), idx_(cpl == 3 ? kMmuUser : kMmuKernel) {}
-  void push(uint32_t v, unsigned size) {
-    const uint32_t n = esp_ - size;
-    const uint32_t off = ss_.big() ? n : (n & 0xFFFF);
-    check_stack_limit(cpu_, ss_, off, size);
-    if (size == 4) cpu_.mmu.write<uint32_t>(ss_.base + off, v, idx_);
-    else cpu_.mmu.write<uint16_t>(ss_.base + off, static_cast<uint16_t>(v), idx_);
-    esp_ = ss_.big() ? n : ((esp_ & 0xFFFF0000u) | (n & 0xFFFF));
-  }
+  StackWriter(Cpu& cpu, const SegmentCache& ss, uint32_t esp, uint8_t cpl) : cpu_(cpu), ss_(ss), esp_(esp), cpl_(cpl) {}
+  void push(uint32_t v, unsigned size) { push_to_stack(cpu_, ss_, esp_, cpl_, v, size); }
   uint32_t esp() const { return esp_; }
 
  private:
   Cpu& cpu_;
   const SegmentCache& ss_;
   uint32_t esp_;
-  unsigned idx_;
+  uint8_t cpl_;
 };
 
 void deliver_real_mode(Cpu& cpu, uint8_t vector) {

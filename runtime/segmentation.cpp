@@ -103,33 +103,42 @@ void load_code_segment(Cpu& cpu, uint16_t selector, uint32_t new_eip) {
   set_segment_cache(cpu.s.seg[CS], static_cast<uint16_t>((selector & ~3u) | cpl), d);
 }
 
-void check_segment_access(const CpuState& s, uint8_t seg, uint32_t off, unsigned size, bool write) {
-  const SegmentCache& sc = s.seg[seg];
-  const uint8_t vec = seg == SS ? kSS : kGP;
-  if (!sc.present()) raise_exception(vec, 0);
-  if (s.cr0 & cr0::PE) {
-    if (write && (sc.code() || !(sc.attr & SegmentCache::kWritable))) raise_exception(vec, 0);
-    if (!write && sc.code() && !(sc.attr & SegmentCache::kReadable)) raise_exception(vec, 0);
-  }
+bool within_limit(const SegmentCache& sc, uint32_t off, uint32_t size) {
   const uint64_t last = uint64_t{off} + size - 1;
   if (!sc.code() && (sc.attr & SegmentCache::kExpandDown)) {
     const uint64_t upper = sc.big() ? 0xFFFFFFFFull : 0xFFFFull;
-    if (off <= sc.limit || last > upper) raise_exception(vec, 0);
-  } else if (last > sc.limit) {
-    raise_exception(vec, 0);
+    return off > sc.limit && last <= upper;
   }
+  return last <= sc.limit;
+}
+
+bool segment_access_ok(const CpuState& s, uint8_t seg, uint32_t off, uint32_t size, bool write) {
+  const SegmentCache& sc = s.seg[seg];
+  if (!sc.present()) return false;
+  if (s.cr0 & cr0::PE) {
+    if (write && (sc.code() || !(sc.attr & SegmentCache::kWritable))) return false;
+    if (!write && sc.code() && !(sc.attr & SegmentCache::kReadable)) return false;
+  }
+  return within_limit(sc, off, size);
+}
+
+void check_segment_access(const CpuState& s, uint8_t seg, uint32_t off, unsigned size, bool write) {
+  if (!segment_access_ok(s, seg, off, size, write)) raise_exception(seg == SS ? kSS : kGP, 0);
 }
 
 void check_stack_limit(Cpu& cpu, const SegmentCache& ss, uint32_t off, unsigned size) {
   (void)cpu;
-  if (ss.flat) return;
-  const uint64_t last = uint64_t{off} + size - 1;
-  if (ss.attr & SegmentCache::kExpandDown) {
-    const uint64_t upper = ss.big() ? 0xFFFFFFFFull : 0xFFFFull;
-    if (off <= ss.limit || last > upper) raise_exception(kSS, 0);
-  } else if (last > ss.limit) {
-    raise_exception(kSS, 0);
-  }
+  if (!ss.flat && !within_limit(ss, off, size)) raise_exception(kSS, 0);
+}
+
+void push_to_stack(Cpu& cpu, const SegmentCache& ss, uint32_t& esp, uint8_t cpl, uint32_t value, unsigned size) {
+  const uint32_t n = esp - size;
+  const uint32_t off = ss.big() ? n : (n & 0xFFFF);
+  check_stack_limit(cpu, ss, off, size);
+  const unsigned idx = cpl == 3 ? kMmuUser : kMmuKernel;
+  if (size == 4) cpu.mmu.write<uint32_t>(ss.base + off, value, idx);
+  else cpu.mmu.write<uint16_t>(ss.base + off, static_cast<uint16_t>(value), idx);
+  esp = ss.big() ? n : ((esp & 0xFFFF0000u) | (n & 0xFFFF));
 }
 
 SegmentCache check_stack_segment(Cpu& cpu, uint16_t selector, uint8_t cpl, uint8_t vector, uint32_t ext) {

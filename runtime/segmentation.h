@@ -58,6 +58,14 @@ void set_segment_cache(SegmentCache& s, uint16_t selector, const Descriptor& d);
 // segment, a read of execute-only code, or an offset outside the limit
 // (expand-down segments: above the limit, up to 64 KiB or 4 GiB by B).
 void check_segment_access(const CpuState& s, uint8_t seg, uint32_t off, unsigned size, bool write);
+// The same rules as a predicate (no exception), for callers that choose a
+// slower path instead of faulting (REP string page runs).
+bool segment_access_ok(const CpuState& s, uint8_t seg, uint32_t off, uint32_t size, bool write);
+// Whether [off, off+size) lies inside the segment's limit (expand-up or -down).
+bool within_limit(const SegmentCache& sc, uint32_t off, uint32_t size);
+// Pushes `size` bytes onto an explicit stack (a new SS cache and privilege,
+// as a privilege-changing transfer writes it), with the #SS limit check.
+void push_to_stack(Cpu& cpu, const SegmentCache& ss, uint32_t& esp, uint8_t cpl, uint32_t value, unsigned size);
 // The same limit check for an explicit stack segment cache (#SS(0)).
 void check_stack_limit(Cpu& cpu, const SegmentCache& ss, uint32_t off, unsigned size);
 

@@ -104,27 +104,9 @@ inline uint32_t fit(uint32_t lin, uint32_t off, uint32_t k, bool down) {
 // element is at `a`.
 inline uint32_t run_low(uint32_t a, uint32_t n, uint32_t k, bool down) { return down ? a - (n - 1) * k : a; }
 
-// Whether an access to offsets [off, off+len) through segment `seg` passes
-// the checks Cpu::read/Cpu::write make per access on segments that are not
-// flat (SDM Vol. 3A, 5.3 limit checking, 5.5 type checking): present; in
-// protected mode no write to code or read-only data and no read of
-// execute-only code; inside the limit (expand-down data: above the limit and
-// up to 64 KiB or 4 GiB by B). A run that fails goes element by element, so
-// the #GP/#SS comes at the exact element with the progress before it done.
-inline bool segment_allows(const CpuState& s, uint8_t seg, uint32_t off, uint32_t len, bool write) {
-  const SegmentCache& sc = s.seg[seg];
-  if (!(sc.attr & SegmentCache::kPresent)) return false;
-  const bool code = sc.attr & SegmentCache::kCode;
-  if (s.cr0 & cr0::PE) {
-    if (write && (code || !(sc.attr & SegmentCache::kWritable))) return false;
-    if (!write && code && !(sc.attr & SegmentCache::kReadable)) return false;
-  }
-  const uint64_t last = uint64_t{off} + len - 1;
-  if (!code && (sc.attr & SegmentCache::kExpandDown))
-    return off > sc.limit && last <= (sc.big() ? 0xFFFFFFFFu : 0xFFFFu);
-  return last <= sc.limit;
-}
-
+// A page run is used only when segment_access_ok (segmentation.h) accepts
+// the whole run; one that fails goes element by element, so the #GP/#SS
+// comes at the exact element with the progress before it done.
 template <typename T>
 inline T load(const uint8_t* p) {
   T v;
@@ -327,8 +309,8 @@ bool rep_loop(Cpu& c, const InstrRecord& in) {
     uint8_t* ps = nullptr;
     uint8_t* pd = nullptr;
     bool fast = n != 0;
-    if (fast && kUsesSrc) fast = segment_allows(c.s, in.seg, run_low(si, n, k, down), n * k, false);
-    if (fast && kUsesDst) fast = segment_allows(c.s, ES, run_low(di, n, k, down), n * k, kWritesDst);
+    if (fast && kUsesSrc) fast = segment_access_ok(c.s, in.seg, run_low(si, n, k, down), n * k, false);
+    if (fast && kUsesDst) fast = segment_access_ok(c.s, ES, run_low(di, n, k, down), n * k, kWritesDst);
     auto map_src = [&] {
       ps = c.mmu.host_run(run_low(slin, n, k, down), n * k, Access::kRead, idx);
       fast = ps != nullptr;
