@@ -253,7 +253,7 @@ void iret(Cpu& cpu, unsigned opsize) {
       mark_accessed(cpu, new_cs, d);
       set_segment_cache(s.seg[CS], new_cs, d);
       s.eip = eip;
-      write_eflags_checked(cpu, new_flags, opsize, old_cpl);
+      write_eflags_checked(cpu, new_flags, opsize, old_cpl, /*load_rf=*/true);
       s.seg[SS] = ss_cache;
       s.gpr[ESP] = s.seg[SS].big() ? new_esp : ((s.gpr[ESP] & 0xFFFF0000u) | (new_esp & 0xFFFF));
       s.cpl = rpl;
@@ -262,7 +262,7 @@ void iret(Cpu& cpu, unsigned opsize) {
       mark_accessed(cpu, new_cs, d);
       set_segment_cache(s.seg[CS], new_cs, d);
       s.eip = eip;
-      write_eflags_checked(cpu, new_flags, opsize, old_cpl);
+      write_eflags_checked(cpu, new_flags, opsize, old_cpl, /*load_rf=*/true);
       const uint32_t n = sp + 3 * opsize;
       s.gpr[ESP] = s.stack32() ? n : ((sp & 0xFFFF0000u) | (n & 0xFFFF));
     }

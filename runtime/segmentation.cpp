@@ -182,14 +182,16 @@ void null_inaccessible_data_segments(Cpu& cpu) {
   }
 }
 
-void write_eflags_checked(Cpu& cpu, uint32_t value, unsigned opsize, uint8_t cpl) {
+void write_eflags_checked(Cpu& cpu, uint32_t value, unsigned opsize, uint8_t cpl, bool load_rf) {
   uint32_t& f = cpu.s.eflags;
   const unsigned iopl = (f & flag::IOPL) >> 12;
-  uint32_t mask = flag::kArith | flag::TF | flag::DF | flag::NT | flag::RF | flag::AC | flag::ID;
+  uint32_t mask = flag::kArith | flag::TF | flag::DF | flag::NT | flag::AC | flag::ID;
+  if (load_rf) mask |= flag::RF;
   if (cpl <= iopl) mask |= flag::IF;
   if (cpl == 0) mask |= flag::IOPL;
   if (opsize == 2) mask &= 0xFFFF;
   f = (f & ~mask) | (value & mask) | flag::kFixed1;
+  if (!load_rf) f &= ~flag::RF;
 }
 
 }  // namespace vmm

@@ -83,9 +83,11 @@ void read_tss_stack(Cpu& cpu, uint8_t cpl, uint16_t& ss, uint32_t& esp, uint32_t
 // DPL is below the new CPL are loaded with null (SDM Vol. 2A, RET/IRET).
 void null_inaccessible_data_segments(Cpu& cpu);
 
-// Writes EFLAGS from IRET (or POPF) with the privilege rules: IOPL changes
-// only at CPL 0, IF only at CPL <= IOPL; VM, VIP, VIF never here; bit 1
-// set; with a 16-bit operand size only the low 16 bits change.
-void write_eflags_checked(Cpu& cpu, uint32_t value, unsigned opsize, uint8_t cpl);
+// Writes EFLAGS from IRET or POPF with the privilege rules: IOPL changes
+// only at CPL 0, IF only at CPL <= IOPL (POPF at CPL > IOPL silently keeps
+// IF: the classic sensitive instruction); VM, VIP, VIF never here; bit 1
+// set; with a 16-bit operand size only the low 16 bits change. IRET loads RF
+// (`load_rf`); POPF clears it.
+void write_eflags_checked(Cpu& cpu, uint32_t value, unsigned opsize, uint8_t cpl, bool load_rf);
 
 }  // namespace vmm

@@ -12,37 +12,9 @@
 
 #include "runtime/interp/interp.h"
 #include "runtime/interp/operands.h"
+#include "runtime/segmentation.h"
 
 namespace vmm::interp {
-
-// POPF/POPFD semantics on EFLAGS (SDM Vol. 2B, POPF/POPFD, Operation and
-// Table 4-21), outside virtual-8086 mode or in it with IOPL = 3 (the caller
-// raises #GP(0) for VM = 1 with IOPL < 3 before popping):
-//  - CPL 0 (also real-address mode, which is equivalent to CPL 0): every
-//    non-reserved flag except RF, VM, VIP, VIF may change, IOPL and IF too.
-//  - 0 < CPL <= IOPL: the same except IOPL.
-//  - CPL > IOPL: the same except IOPL and IF, silently (no fault): the
-//    classic sensitive-but-unprivileged instruction a VMM must handle.
-//  - VM, VIP, VIF are never changed; RF is always 0 afterwards ("POPF, like
-//    all instructions, clears RF as it begins to execute", Table 4-21 note).
-//  - A 16-bit POPF changes only FLAGS, the low 16 bits (so never AC or ID).
-//  - Reserved bits keep their fixed values: bit 1 is 1; bits 3, 5, 15, 22-31
-//    are 0 (SDM Vol. 1, 3.4.3).
-// AC and ID are writable: this is an i486+ CPU with CPUID (SDM Vol. 1, 3.4.3.3
-// "the ability to set and clear ID indicates CPUID support").
-// Kept here until the system-architecture work moves it to an emulation
-// routine shared with the JIT.
-void write_eflags_popf(Cpu& c, uint32_t value, unsigned opsize) {
-  uint32_t mask = flag::CF | flag::PF | flag::AF | flag::ZF | flag::SF | flag::TF | flag::DF | flag::OF | flag::NT |
-                  flag::AC | flag::ID;
-  const unsigned iopl = (c.s.eflags & flag::IOPL) >> 12;
-  // In virtual-8086 mode the CPL is 3 whatever cpl holds.
-  const unsigned cpl = (c.s.eflags & flag::VM) ? 3u : !(c.s.cr0 & cr0::PE) ? 0u : c.s.cpl;
-  if (cpl == 0) mask |= flag::IOPL | flag::IF;
-  else if (cpl <= iopl) mask |= flag::IF;
-  if (opsize == 2) mask &= 0xFFFFu;
-  c.s.eflags = (((c.s.eflags & ~mask) | (value & mask)) & ~flag::RF) | flag::kFixed1;
-}
 
 namespace {
 
@@ -198,8 +170,10 @@ bool pushf_op(Cpu& c, const InstrRecord&) {
   return false;
 }
 
-// POPF/POPFD (SDM Vol. 2B): #GP(0) in virtual-8086 mode with IOPL < 3 before
-// anything is popped; otherwise see write_eflags_popf. When TF or IF changed
+// POPF/POPFD (SDM Vol. 2B, Operation and Table 4-21): #GP(0) in
+// virtual-8086 mode with IOPL < 3 before anything is popped; otherwise the
+// privilege rules of write_eflags_checked (runtime/segmentation.h), with CPL
+// 0 in real-address mode and 3 in virtual-8086 mode. When TF or IF changed
 // the block ends here: an interrupt may now be deliverable, or single-step
 // must start with the next instruction.
 template <typename T>
@@ -207,7 +181,8 @@ bool popf_op(Cpu& c, const InstrRecord& in) {
   if ((c.s.eflags & flag::VM) && iopl(c) < 3) raise_exception(kGP, 0);
   const uint32_t before = c.s.eflags;
   const T v = c.pop<T>();
-  write_eflags_popf(c, v, sizeof(T));
+  const uint8_t cpl = (c.s.eflags & flag::VM) ? 3 : !(c.s.cr0 & cr0::PE) ? 0 : c.s.cpl;
+  write_eflags_checked(c, v, sizeof(T), cpl, /*load_rf=*/false);
   if ((before ^ c.s.eflags) & (flag::TF | flag::IF)) {
     c.s.eip += in.length;
     return true;
