@@ -6,6 +6,7 @@
 
 #include "frontend/instr.h"
 #include "runtime/cpu_state.h"
+#include "runtime/interp/flags.h"
 
 namespace vmm {
 class Cpu;
@@ -45,6 +46,13 @@ inline constexpr unsigned jump_table_slot(uint32_t eip) {
 
 // Access kinds passed to jit_mem_slow (bits 0-3: size; bit 4: write).
 inline constexpr uint32_t kMemWrite = 1u << 4;
+
+// EFLAGS <-> the flags image translated code keeps in CpuState::jit (jit/flag_image.h).
+inline void flags_from_image(CpuState& s) {
+  s.eflags = (s.eflags & ~flag::kArith) |
+             (interp::lahf_seto_to_eflags(static_cast<uint16_t>(s.jit.flags_image)) & flag::kArith);
+}
+inline void flags_to_image(CpuState& s) { s.jit.flags_image = interp::flags_to_ax(s.eflags); }
 
 extern "C" {
 // Runs one instruction through its interpreter handler (guest state synced).

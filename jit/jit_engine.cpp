@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <stdexcept>
 
+#include "jit/flag_image.h"
 #include "jit/host_regs.h"
 #include "jit/jit_abi.h"
 #include "runtime/cpu.h"
@@ -61,21 +62,13 @@ void JitEngine::emit_trampolines() {
   a.mov(x86::r13, x86::qword_ptr(x86::r15, kOffBudget));
   a.mov(x86::r8, x86::rsi);
   for (uint8_t g = 0; g < 8; ++g) a.mov(guest32(g), x86::dword_ptr(x86::r15, kOffGpr + 4 * g));
-  a.mov(x86::r10, x86::rax);
-  a.mov(x86::eax, x86::dword_ptr(x86::r15, kOffImage));
-  a.add(x86::al, 0x7F);
-  a.sahf();
-  a.mov(x86::rax, x86::r10);
+  emit_restore_flags(a, x86::dword_ptr(x86::r15, kOffImage));
   a.jmp(x86::r8);
 
   // exit_common: guest registers and flags live; [eip] set; R9 = instructions
   // of the current block not executed (returned to the budget).
   a.bind(exit_common);
-  a.mov(x86::r10, x86::rax);
-  a.lahf();
-  a.seto(x86::al);
-  a.mov(x86::dword_ptr(x86::r15, kOffImage), x86::eax);
-  a.mov(x86::rax, x86::r10);
+  emit_save_flags(a, x86::dword_ptr(x86::r15, kOffImage));
   for (uint8_t g = 0; g < 8; ++g) a.mov(x86::dword_ptr(x86::r15, kOffGpr + 4 * g), guest32(g));
   a.mov(x86::dword_ptr(x86::r15, kOffStatus), Imm(kExitNext));
   // exit_synced: state already stored, status set by the helper; R9 as above.
@@ -184,14 +177,13 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   const int64_t start = static_cast<int64_t>(std::min<uint64_t>(budget, INT64_MAX / 2));
   s.jit.cpu = reinterpret_cast<uintptr_t>(&cpu_);
   s.jit.tlb = reinterpret_cast<uintptr_t>(cpu_.mmu.tlb(cpu_.mmu_idx()));
-  s.jit.flags_image = interp::flags_to_ax(s.eflags);
+  flags_to_image(s);
   s.jit.budget = start;
   s.jit.status = kExitNext;
   s.jit.chain_from = 0;
   ++stats_.executions;
   enter_(&s, code);
-  s.eflags = (s.eflags & ~flag::kArith) |
-             (interp::lahf_seto_to_eflags(static_cast<uint16_t>(s.jit.flags_image)) & flag::kArith);
+  flags_from_image(s);
   faulted = s.jit.status == kExitException;
   if (faulted) ++stats_.exceptions;
   last_exit_ = reinterpret_cast<ChainSite*>(s.jit.chain_from);

@@ -11,16 +11,11 @@ namespace vmm::jit {
 namespace {
 Cpu& cpu_of(CpuState* s) { return *reinterpret_cast<Cpu*>(s->jit.cpu); }
 
-void flags_in(CpuState* s) {
-  s->eflags = (s->eflags & ~flag::kArith) |
-              (interp::lahf_seto_to_eflags(static_cast<uint16_t>(s->jit.flags_image)) & flag::kArith);
-}
-void flags_out(CpuState* s) { s->jit.flags_image = interp::flags_to_ax(s->eflags); }
 }  // namespace
 
 extern "C" uint32_t vmm_jit_interp_one(CpuState* s, const InstrRecord* in) {
   Cpu& cpu = cpu_of(s);
-  flags_in(s);
+  flags_from_image(*s);
   uint32_t result;
   try {
     cpu.clear_end_block();
@@ -33,7 +28,7 @@ extern "C" uint32_t vmm_jit_interp_one(CpuState* s, const InstrRecord* in) {
     s->jit.status = kExitException;
     result = kHelperException;
   }
-  flags_out(s);
+  flags_to_image(*s);
   // The helper may have changed CPL (and with it the TLB to probe).
   s->jit.tlb = reinterpret_cast<uintptr_t>(cpu.mmu.tlb(cpu.mmu_idx()));
   return result;
@@ -48,7 +43,7 @@ extern "C" uintptr_t vmm_jit_mem_slow(CpuState* s, uint32_t lin, uint32_t kind) 
     uint8_t* p = cpu.mmu.host_run(lin, size, write ? Access::kWrite : Access::kRead, cpu.mmu_idx());
     return p ? reinterpret_cast<uintptr_t>(p) : kMemFallback;
   } catch (const GuestException& e) {
-    flags_in(s);
+    // The flags image is already stored; the dispatcher converts it on exit.
     cpu.set_pending_exception(e);
     s->jit.status = kExitException;
     return kMemException;

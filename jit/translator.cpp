@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "jit/flag_image.h"
 #include "jit/host_regs.h"
 #include "jit/jit_abi.h"
 #include "jit/native_encoder.h"
@@ -139,36 +140,11 @@ class Emitter {
   uint32_t eip_of(size_t i) const { return eips_[i]; }
   bool seg_flat(uint8_t seg) const { return b_.mode & (1u << (blockmode::kFlatShift + seg)); }
 
-  // Flag image save/restore through AH/AL (LAHF/SETO, ADD/SAHF) with RAX
-  // parked in R10; no stack access, so nothing depends on RSP.
-  void save_flags_to(const x86::Gpd& dst) {
-    a_.mov(x86::r10, x86::rax);
-    a_.lahf();
-    a_.seto(x86::al);
-    a_.mov(dst, x86::eax);
-    a_.mov(x86::rax, x86::r10);
-  }
-  void save_flags_to_state() {
-    a_.mov(x86::r10, x86::rax);
-    a_.lahf();
-    a_.seto(x86::al);
-    a_.mov(state(kOffFlagsImage), x86::eax);
-    a_.mov(x86::rax, x86::r10);
-  }
-  void restore_flags_from(const x86::Gpd& src) {
-    a_.mov(x86::r10, x86::rax);
-    a_.mov(x86::eax, src);
-    a_.add(x86::al, 0x7F);
-    a_.sahf();
-    a_.mov(x86::rax, x86::r10);
-  }
-  void restore_flags_from_state() {
-    a_.mov(x86::r10, x86::rax);
-    a_.mov(x86::eax, state(kOffFlagsImage));
-    a_.add(x86::al, 0x7F);
-    a_.sahf();
-    a_.mov(x86::rax, x86::r10);
-  }
+  // Flag image save/restore (jit/flag_image.h).
+  void save_flags_to(const x86::Gpd& dst) { emit_save_flags(a_, dst); }
+  void save_flags_to_state() { emit_save_flags(a_, state(kOffFlagsImage)); }
+  void restore_flags_from(const x86::Gpd& src) { emit_restore_flags(a_, src); }
+  void restore_flags_from_state() { emit_restore_flags(a_, state(kOffFlagsImage)); }
   void store_regs() {
     for (uint8_t g = 0; g < 8; ++g) a_.mov(state(kOffGpr + 4 * g), guest32(g));
   }
