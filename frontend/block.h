@@ -17,7 +17,6 @@ struct Block {
   uint32_t mode = 0;          // Mode bits the decode depends on (see block_mode()).
   uint32_t byte_length = 0;   // Guest bytes covered.
   bool valid = true;          // Cleared when a write to its page invalidates it.
-  uint64_t executions = 0;
   std::vector<InstrRecord> instrs;
   // Host code translated from this block by the JIT (null until translated;
   // dropped with the block or when the code buffer is flushed).

@@ -15,7 +15,6 @@ void BlockBuilder::build(CodeSource& src, uint32_t eip, Block& out, unsigned max
   out.virt_pc = eip;
   out.phys_page2 = ~0u;
   out.valid = true;
-  out.executions = 0;
   const uint32_t first_phys = src.translate(eip);
   out.phys_pc = first_phys;
   uint32_t pc = eip;

@@ -364,7 +364,6 @@ StopReason Cpu::run(uint64_t max_instructions) {
                         s.gpr[ESP], s.eip, s.eflags, s.cpl, s.cr0, s.cr3);
           }
         }
-        ++b->executions;
         exit_block_ = false;
         // Single-step and instruction breakpoints: one instruction at a time.
         // So is the instruction after STI / MOV SS when an interrupt is
@@ -434,9 +433,5 @@ StopReason Cpu::run(uint64_t max_instructions) {
   return stop_reason_;
 }
 
-StopReason Cpu::step() {
-  const StopReason r = run(1);
-  return r;
-}
 
 }  // namespace vmm

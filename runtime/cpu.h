@@ -63,8 +63,6 @@ class Cpu final : private CodeSource {
 
   // --- Runs guest code until a stop reason or `max_instructions`. ---
   StopReason run(uint64_t max_instructions = ~uint64_t{0});
-  // Executes exactly one instruction (for lockstep and differential tests).
-  StopReason step();
 
   void request_stop(StopReason why, int status = 0);
   StopReason stop_reason() const { return stop_reason_; }

@@ -167,6 +167,16 @@ TEST(Jit, PageFaultInTheMiddleOfABlockIsPrecise) {
   EXPECT_TRUE(p.jit.cpu.s.eflags & flag::CF);
 }
 
+TEST(Jit, WriteThroughTheCodeSegmentFaults) {
+  Pair p;
+  // mov edi, 0x8000; add cs:[edi], eax: CS is a code segment, so the
+  // read-modify-write faults #GP(0) before changing memory (SDM Vol. 3A, 5.5).
+  run_both(p, {0xBF, 0x00, 0x80, 0x00, 0x00, 0x2E, 0x01, 0x07, 0xF4}, [](Vm& v) { v.cpu.s.gpr[EAX] = 5; });
+  EXPECT_NE(p.jit.cpu.stop_message().find("#GP"), std::string::npos);
+  EXPECT_EQ(p.jit.cpu.s.eip, kCode + 5);
+  EXPECT_EQ(p.jit.get32(0x8000), 0u);
+}
+
 TEST(Jit, DivideErrorIsPrecise) {
   Pair p;
   // mov eax, 7; xor edx, edx; xor ecx, ecx; stc; div ecx
