@@ -32,6 +32,9 @@ struct EngineStats {
   uint64_t chains = 0;         // Jumps patched to enter another block directly.
   uint64_t unchains = 0;       // Chained jumps undone because their target was dropped.
   uint64_t budget_exits = 0;   // Returns because the instruction budget ran out.
+  uint64_t host_traps = 0;     // Host faults in translated code converted to guest exceptions (SIGFPE -> #DE).
+  uint64_t indirect_lookups = 0;  // Indirect branches (RET, JMP/CALL r/m) that ran the inline lookup.
+  uint64_t indirect_misses = 0;   // ... of which left translated code for the dispatcher.
 };
 
 class JitEngine {
