@@ -18,6 +18,7 @@ namespace vmm::jit {
 enum ExitStatus : uint32_t {
   kExitNext = 0,       // Block finished; CpuState::eip is the next guest EIP.
   kExitException = 1,  // A guest exception is pending in the Cpu (EIP at the faulting instruction).
+  kExitHostTrap = 2,   // A native DIV/IDIV trapped (jit/host_trap.h): raise #DE at EIP.
 };
 
 // Helper results (returned in EAX to generated code).

@@ -32,10 +32,27 @@ x86::Gpd guest32(uint8_t g) { return x86::gpd(host_of(g)); }
 JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes)
     : cpu_(cpu), buffer_(buffer_bytes), jump_table_(1u << kJumpTableBits, JumpEntry{0, 0, 0}) {
   emit_trampolines();
-  translator_ = std::make_unique<Translator>(buffer_, exit_common_, exit_synced_);
+  translator_ = std::make_unique<Translator>(buffer_, trap_sites_, exit_common_, exit_synced_);
+  TrapRegion r;
+  r.begin = reinterpret_cast<uintptr_t>(buffer_.base());
+  r.end = r.begin + buffer_.size();
+  r.sites = &trap_sites_;
+  r.exit_synced = exit_synced_;
+  r.guest_block_of = &JitEngine::guest_block_of;
+  r.engine = this;
+  trap_slot_ = register_trap_region(r);
 }
 
-JitEngine::~JitEngine() = default;
+JitEngine::~JitEngine() { unregister_trap_region(trap_slot_); }
+
+uint32_t JitEngine::guest_block_of(const void* engine, uintptr_t pc) {
+  const auto* e = static_cast<const JitEngine*>(engine);
+  for (const auto& [code, block] : e->block_at_) {
+    const auto start = reinterpret_cast<uintptr_t>(code);
+    if (pc >= start && pc < start + block->host_size) return block->virt_pc;
+  }
+  return ~0u;
+}
 
 // vmm_jit_enter(CpuState* state /*RDI*/, void* code /*RSI*/): saves the
 // callee-saved registers, loads the guest registers and flags, and jumps to
@@ -104,6 +121,7 @@ void JitEngine::flush() {
   ++generation_;
   ++stats_.flushes;
   sites_.clear();
+  trap_sites_.clear();
   incoming_.clear();
   block_at_.clear();
   last_exit_ = nullptr;
@@ -184,6 +202,12 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   ++stats_.executions;
   enter_(&s, code);
   flags_from_image(s);
+  if (s.jit.status == kExitHostTrap) {
+    // A native DIV/IDIV trapped; the handler stored the guest state at it.
+    ++stats_.host_traps;
+    cpu_.set_pending_exception(GuestException{kDE, false, 0});
+    s.jit.status = kExitException;
+  }
   faulted = s.jit.status == kExitException;
   if (faulted) ++stats_.exceptions;
   last_exit_ = reinterpret_cast<ChainSite*>(s.jit.chain_from);

@@ -13,6 +13,7 @@
 
 #include "frontend/block.h"
 #include "jit/code_buffer.h"
+#include "jit/host_trap.h"
 #include "jit/jit_abi.h"
 #include "jit/translator.h"
 #include "runtime/exceptions.h"
@@ -69,9 +70,13 @@ class JitEngine {
   void emit_trampolines();
   void* translate(Block& b);
   void try_chain(Block& b);
+  // For the host-fault message: the guest EIP of the block holding host address `pc`.
+  static uint32_t guest_block_of(const void* engine, uintptr_t pc);
 
   Cpu& cpu_;
   CodeBuffer buffer_;
+  TrapSites trap_sites_;
+  int trap_slot_ = -1;
   std::unique_ptr<Translator> translator_;
   size_t trampoline_bytes_ = 0;
   uint32_t generation_ = 1;

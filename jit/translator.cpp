@@ -61,11 +61,16 @@ bool native_mnemonic(uint16_t m) {
     case ZYDIS_MNEMONIC_CMOVNBE: case ZYDIS_MNEMONIC_CMOVS: case ZYDIS_MNEMONIC_CMOVNS:
     case ZYDIS_MNEMONIC_CMOVP: case ZYDIS_MNEMONIC_CMOVNP: case ZYDIS_MNEMONIC_CMOVL: case ZYDIS_MNEMONIC_CMOVNL:
     case ZYDIS_MNEMONIC_CMOVLE: case ZYDIS_MNEMONIC_CMOVNLE:
+    case ZYDIS_MNEMONIC_DIV: case ZYDIS_MNEMONIC_IDIV:  // #DE through the host trap (jit/host_trap.h).
       return true;
     default:
       return false;
   }
 }
+
+// Native instructions that raise a host trap exactly where the guest's
+// raises an exception: DIV and IDIV (#DE).
+bool may_trap(uint16_t m) { return m == ZYDIS_MNEMONIC_DIV || m == ZYDIS_MNEMONIC_IDIV; }
 
 bool is_shift(uint16_t m) {
   switch (m) {
@@ -134,10 +139,11 @@ class Emitter {
     ChainSite* site;
   };
   const std::vector<Exit>& exits() const { return exits_; }
+  // Native instructions that may trap on the host: label at the instruction, index in the block.
+  const std::vector<std::pair<Label, size_t>>& traps() const { return traps_; }
+  uint32_t eip_of(size_t i) const { return eips_[i]; }
 
  private:
-
-  uint32_t eip_of(size_t i) const { return eips_[i]; }
   bool seg_flat(uint8_t seg) const { return b_.mode & (1u << (blockmode::kFlatShift + seg)); }
 
   // Flag image save/restore (jit/flag_image.h).
@@ -240,6 +246,7 @@ class Emitter {
   std::vector<Slow> slows_;
   std::vector<HelperExit> helper_exits_;
   std::vector<Exit> exits_;
+  std::vector<std::pair<Label, size_t>> traps_;
 };
 
 void Emitter::compute_liveness() {
@@ -249,6 +256,8 @@ void Emitter::compute_liveness() {
   for (size_t i = n; i-- > 0;) {
     const InstrRecord& in = b_.instrs[i];
     live_in_[i] = (in.flags_read & kArith) | (live_in_[i + 1] & ~flags_killed(in));
+    // A trap delivers a guest exception, which pushes the exact EFLAGS.
+    if (may_trap(in.mnemonic)) live_in_[i] = kArith;
   }
 }
 
@@ -474,14 +483,20 @@ bool Emitter::emit_native(size_t i) {
   if (r == EncodeResult::kHighByteWithRex) ++st_.high_byte_fallbacks;
   if (r != EncodeResult::kOk) return false;
 
-  if (!mem) {
+  auto body = [&] {
+    if (may_trap(in.mnemonic)) {
+      traps_.emplace_back(a_.newLabel(), i);
+      a_.bind(traps_.back().first);
+      ++st_.trap_sites;
+    }
     a_.embed(bytes, len);
+  };
+  if (!mem) {
+    body();
     ++st_.native_instrs;
     return true;
   }
-  emit_memory(
-      i, mem->size, memory_written(in, mem), [&] { emit_lea_address(*mem); },
-      [&] { a_.embed(bytes, len); });
+  emit_memory(i, mem->size, memory_written(in, mem), [&] { emit_lea_address(*mem); }, body);
   ++st_.native_instrs;
   return true;
 }
@@ -632,8 +647,8 @@ void Emitter::emit() {
 
 }  // namespace
 
-Translator::Translator(CodeBuffer& buffer, uintptr_t exit_common, uintptr_t exit_synced)
-    : buffer_(buffer), exit_common_(exit_common), exit_synced_(exit_synced) {}
+Translator::Translator(CodeBuffer& buffer, TrapSites& traps, uintptr_t exit_common, uintptr_t exit_synced)
+    : buffer_(buffer), traps_(traps), exit_common_(exit_common), exit_synced_(exit_synced) {}
 
 void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
   const uint64_t base = (reinterpret_cast<uintptr_t>(buffer_.cursor()) + 15) & ~uint64_t{15};
@@ -659,6 +674,10 @@ void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
     x.site->jump = dst + code.labelOffsetFromBase(x.jump);
     x.site->stub = dst + code.labelOffsetFromBase(x.stub);
   }
+  const uint32_t n = static_cast<uint32_t>(b.instrs.size());
+  for (const auto& [label, index] : e.traps())
+    traps_.add(TrapSite{reinterpret_cast<uintptr_t>(dst) + code.labelOffsetFromBase(label),
+                        e.eip_of(index), static_cast<uint32_t>(n - index)});
   b.host_code = dst;
   b.host_size = static_cast<uint32_t>(size);
   stats_.host_bytes += size;

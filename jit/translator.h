@@ -14,6 +14,7 @@
 #include "frontend/block.h"
 #include "jit/chain.h"
 #include "jit/code_buffer.h"
+#include "jit/host_trap.h"
 
 namespace vmm::jit {
 
@@ -27,12 +28,14 @@ struct TranslatorStats {
   uint64_t high_byte_fallbacks = 0;
   uint64_t host_bytes = 0;
   uint64_t indirect_sites = 0;  // Indirect branches with an inline lookup.
+  uint64_t trap_sites = 0;      // Native DIV/IDIV whose host #DE becomes the guest's.
   std::unordered_map<uint16_t, uint64_t> helper_by_mnemonic;  // Interpreter fallbacks per mnemonic.
 };
 
 class Translator {
  public:
-  Translator(CodeBuffer& buffer, uintptr_t exit_common, uintptr_t exit_synced);
+  // Native instructions that may trap on the host are recorded in `traps`.
+  Translator(CodeBuffer& buffer, TrapSites& traps, uintptr_t exit_common, uintptr_t exit_synced);
 
   // Emits host code for `b` into the buffer. Returns the entry point, or
   // nullptr when the buffer has no room left (the caller flushes and retries).
@@ -43,6 +46,7 @@ class Translator {
 
  private:
   CodeBuffer& buffer_;
+  TrapSites& traps_;
   uintptr_t exit_common_;  // Expects: flags and guest regs live, [eip] set, R9 = instructions done.
   uintptr_t exit_synced_;  // Expects: state already stored, R9 = instructions done.
   TranslatorStats stats_;

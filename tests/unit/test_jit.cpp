@@ -184,6 +184,62 @@ TEST(Jit, DivideErrorIsPrecise) {
   EXPECT_NE(p.jit.cpu.stop_message().find("#DE"), std::string::npos);
   EXPECT_EQ(p.jit.cpu.s.eip, kCode + 10);
   EXPECT_TRUE(p.jit.cpu.s.eflags & flag::CF);
+  // The DIV ran natively: the host's SIGFPE became the guest's #DE.
+  EXPECT_EQ(p.jit.cpu.jit()->stats().host_traps, 1u);
+}
+
+TEST(Jit, IdivOverflowTrapsThroughTheHost) {
+  Pair p;
+  // mov eax, 0x80000000; cdq; mov ecx, -1; add ebx, 1; idiv ecx: the
+  // quotient 2^31 does not fit (SDM IDIV); flags from the ADD stay exact.
+  run_both(p, {0xB8, 0x00, 0x00, 0x00, 0x80, 0x99, 0xB9, 0xFF, 0xFF, 0xFF, 0xFF, 0x83, 0xC3, 0x01, 0xF7, 0xF9, 0xF4},
+           [](Vm& v) { v.cpu.s.gpr[EBX] = 0xFFFFFFFF; });
+  EXPECT_NE(p.jit.cpu.stop_message().find("#DE"), std::string::npos);
+  EXPECT_EQ(p.jit.cpu.s.eip, kCode + 14);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EDX], 0xFFFFFFFFu);
+  EXPECT_TRUE(p.jit.cpu.s.eflags & flag::ZF);
+  EXPECT_EQ(p.jit.cpu.jit()->stats().host_traps, 1u);
+}
+
+TEST(Jit, DivideErrorThroughMemoryOperandKeepsFlags) {
+  Pair p;
+  // mov ebx, 0x8000; stc; div dword [ebx]; cmp eax, eax. The CMP kills the
+  // flags after the DIV, but the #DE must still push the flags from before it.
+  run_both(p, {0xBB, 0x00, 0x80, 0x00, 0x00, 0xF9, 0xF7, 0x33, 0x39, 0xC0, 0xF4});
+  EXPECT_NE(p.jit.cpu.stop_message().find("#DE"), std::string::npos);
+  EXPECT_EQ(p.jit.cpu.s.eip, kCode + 6);
+  EXPECT_TRUE(p.jit.cpu.s.eflags & flag::CF);
+}
+
+TEST(Jit, DividesThatDoNotTrapRunNatively) {
+  Pair p;
+  // A loop of DIV, IDIV and 8-bit DIV whose results feed the next round.
+  // mov esi, 200; L: mov eax, esi; imul eax, eax; xor edx, edx; mov ecx, 7;
+  // div ecx; add edi, edx; mov eax, esi; cdq; neg eax; idiv ecx (cdq after
+  // neg); mov ax, si; mov cl, 3; div cl; add edi, eax; dec esi; jnz L; hlt
+  run_both(p, {0xBE, 0xC8, 0x00, 0x00, 0x00,              // mov esi, 200
+               0x89, 0xF0, 0x0F, 0xAF, 0xC0, 0x31, 0xD2,  // mov eax, esi; imul eax, eax; xor edx, edx
+               0xB9, 0x07, 0x00, 0x00, 0x00, 0xF7, 0xF1,  // mov ecx, 7; div ecx
+               0x01, 0xD7, 0x89, 0xF0, 0xF7, 0xD8, 0x99,  // add edi, edx; mov eax, esi; neg eax; cdq
+               0xF7, 0xF9, 0x01, 0xC7,                    // idiv ecx; add edi, eax
+               0x66, 0x89, 0xF0, 0xB1, 0x03, 0xF6, 0xF1,  // mov ax, si; mov cl, 3; div cl
+               0x01, 0xC7, 0x4E, 0x75, 0xDB, 0xF4});      // add edi, eax; dec esi; jnz L; hlt
+  EXPECT_EQ(p.jit.cpu.s.gpr[ESI], 0u);
+  EXPECT_EQ(p.jit.cpu.s.eip, kCode + 43) << p.jit.cpu.stop_message();  // After the HLT: no fault on the way.
+  EXPECT_EQ(p.jit.cpu.jit()->stats().host_traps, 0u);
+  EXPECT_GT(p.jit.cpu.jit()->translator_stats().trap_sites, 0u);
+}
+
+// A host fault that is not a guest DIV/IDIV is a VMM bug: the handler
+// installed with the JIT names it before the process dies.
+TEST(JitDeathTest, HostFaultOutsideTranslatedCodeIsReportedLoudly) {
+  Vm v(true);
+  EXPECT_DEATH(
+      {
+        volatile int* p = nullptr;
+        *p = 1;
+      },
+      "vmm: fatal: host SIGSEGV at 0x[0-9a-f]+ outside translated code");
 }
 
 // A GDT (null, flat code 0x08, flat data 0x10) and an IDT whose vector 0x20

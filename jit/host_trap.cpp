@@ -1,0 +1,132 @@
+#include "jit/host_trap.h"
+
+#include <signal.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+
+#include "jit/jit_abi.h"
+#include "runtime/cpu_state.h"
+#include "runtime/interp/flags.h"
+
+namespace vmm::jit {
+
+const TrapSite* TrapSites::find(uintptr_t pc) const {
+  auto it = std::lower_bound(sites_.begin(), sites_.end(), pc,
+                             [](const TrapSite& t, uintptr_t p) { return t.host_pc < p; });
+  return it != sites_.end() && it->host_pc == pc ? &*it : nullptr;
+}
+
+namespace {
+
+// Engines alive at once: one per Cpu with the JIT on (two in lockstep runs,
+// a few in unit tests). Slots are claimed and released from normal code;
+// the handler only reads them, and only for signals raised synchronously
+// by the thread running translated code, never while a slot is changing.
+constexpr int kMaxRegions = 32;
+TrapRegion g_regions[kMaxRegions];
+std::atomic<bool> g_used[kMaxRegions];
+std::mutex g_register_mutex;
+
+constexpr int kSignals[] = {SIGFPE, SIGSEGV, SIGBUS, SIGILL};
+struct sigaction g_previous[sizeof kSignals / sizeof kSignals[0]];
+
+const TrapRegion* region_of(uintptr_t pc) {
+  for (int i = 0; i < kMaxRegions; ++i)
+    if (g_used[i].load(std::memory_order_acquire) && pc >= g_regions[i].begin && pc < g_regions[i].end)
+      return &g_regions[i];
+  return nullptr;
+}
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGFPE: return "SIGFPE";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGILL: return "SIGILL";
+    default: return "signal";
+  }
+}
+
+// The guest #DE of a native DIV/IDIV: the instruction did not execute, so
+// the host registers and RFLAGS in the context are the guest's state before
+// it (the translator keeps the flags exact in front of a trapping site).
+void deliver_divide_error(ucontext_t* uc, const TrapRegion& r, const TrapSite& t) {
+  greg_t* g = uc->uc_mcontext.gregs;
+  auto* s = reinterpret_cast<CpuState*>(g[REG_R15]);
+  static constexpr int kGuestRegs[8] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_R12, REG_RBP, REG_RSI, REG_RDI};
+  for (int i = 0; i < 8; ++i) s->gpr[i] = static_cast<uint32_t>(g[kGuestRegs[i]]);
+  s->jit.flags_image = interp::flags_to_ax(static_cast<uint32_t>(g[REG_EFL]));
+  s->eip = t.guest_eip;
+  s->jit.status = kExitHostTrap;
+  g[REG_R9] = t.unexecuted;
+  g[REG_RIP] = static_cast<greg_t>(r.exit_synced);
+}
+
+void on_host_signal(int sig, siginfo_t* info, void* ctx) {
+  auto* uc = static_cast<ucontext_t*>(ctx);
+  const uintptr_t pc = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  const TrapRegion* r = region_of(pc);
+  if (sig == SIGFPE && r && info->si_code == FPE_INTDIV) {
+    if (const TrapSite* t = r->sites->find(pc)) {
+      deliver_divide_error(uc, *r, *t);
+      return;
+    }
+  }
+  // A VMM bug: say where, then let the previous disposition handle it.
+  char msg[256];
+  int n;
+  if (r) {
+    const uint32_t eip = r->guest_block_of ? r->guest_block_of(r->engine, pc) : ~0u;
+    n = std::snprintf(msg, sizeof msg,
+                      "vmm: fatal: host %s at %#lx in translated code (guest block at EIP %#x), fault address %p\n",
+                      signal_name(sig), static_cast<unsigned long>(pc), eip, info->si_addr);
+  } else {
+    n = std::snprintf(msg, sizeof msg, "vmm: fatal: host %s at %#lx outside translated code, fault address %p\n",
+                      signal_name(sig), static_cast<unsigned long>(pc), info->si_addr);
+  }
+  if (n > 0) (void)!write(STDERR_FILENO, msg, static_cast<size_t>(std::min<int>(n, sizeof msg - 1)));
+  for (size_t i = 0; i < sizeof kSignals / sizeof kSignals[0]; ++i)
+    if (kSignals[i] == sig) sigaction(sig, &g_previous[i], nullptr);
+  // Returning re-executes the faulting instruction under the previous handler.
+}
+
+void install_handlers() {
+  for (size_t i = 0; i < sizeof kSignals / sizeof kSignals[0]; ++i) {
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_host_signal;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(kSignals[i], &sa, &g_previous[i]);
+  }
+}
+
+}  // namespace
+
+int register_trap_region(const TrapRegion& r) {
+  static std::once_flag installed;
+  std::call_once(installed, install_handlers);
+  std::lock_guard<std::mutex> lock(g_register_mutex);
+  for (int i = 0; i < kMaxRegions; ++i) {
+    if (!g_used[i].load(std::memory_order_relaxed)) {
+      g_regions[i] = r;
+      g_used[i].store(true, std::memory_order_release);
+      return i;
+    }
+  }
+  throw std::runtime_error("JIT: too many engines alive at once");
+}
+
+void unregister_trap_region(int slot) {
+  std::lock_guard<std::mutex> lock(g_register_mutex);
+  g_used[slot].store(false, std::memory_order_release);
+}
+
+}  // namespace vmm::jit

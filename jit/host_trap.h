@@ -1,0 +1,56 @@
+// Host traps inside translated code (the trap-and-emulate fallback's second
+// half). A natively executed DIV/IDIV raises SIGFPE on the host for exactly
+// the cases where the guest's raises #DE (SDM Vol. 2A "DIV"/"IDIV": zero
+// divisor, quotient too wide). The handler maps the host PC back to the guest
+// instruction through the trap sites the translator recorded, stores the
+// guest registers and flags from the signal context into CpuState and
+// resumes at the engine's exit trampoline with status kExitHostTrap; the
+// engine then raises the guest #DE in C++.
+//
+// Any other SIGSEGV/SIGBUS/SIGILL/SIGFPE is a VMM bug: the handler names the
+// signal, the host PC and whether it lies in translated code (and which guest
+// block), then hands the signal to the previous disposition (a core dump, or
+// the sanitizer's report).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace vmm::jit {
+
+// A native instruction that may trap: its host address and guest position.
+struct TrapSite {
+  uintptr_t host_pc;
+  uint32_t guest_eip;
+  uint32_t unexecuted;  // Instructions of its block from this one on (returned to the budget).
+};
+
+// The trap sites of one code buffer, in increasing host address (the buffer
+// is filled bottom-up and emptied whole), so lookups are a binary search.
+class TrapSites {
+ public:
+  void add(const TrapSite& t) { sites_.push_back(t); }
+  void clear() { sites_.clear(); }
+  const TrapSite* find(uintptr_t pc) const;
+
+ private:
+  std::vector<TrapSite> sites_;
+};
+
+// One engine's code buffer as seen by the signal handler.
+struct TrapRegion {
+  uintptr_t begin = 0, end = 0;
+  const TrapSites* sites = nullptr;
+  uintptr_t exit_synced = 0;  // Trampoline resuming the dispatcher (R9 = instructions not run).
+  // For the crash message: the guest EIP of the translated block holding a host PC, or ~0u.
+  uint32_t (*guest_block_of)(const void* engine, uintptr_t pc) = nullptr;
+  const void* engine = nullptr;
+};
+
+// Installs the handlers on first use and makes `r` known to them; returns a
+// slot for unregister_trap_region. Throws when too many engines are alive.
+int register_trap_region(const TrapRegion& r);
+void unregister_trap_region(int slot);
+
+}  // namespace vmm::jit
