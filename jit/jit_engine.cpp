@@ -211,6 +211,8 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   faulted = s.jit.status == kExitException;
   if (faulted) ++stats_.exceptions;
   last_exit_ = reinterpret_cast<ChainSite*>(s.jit.chain_from);
+  stats_.indirect_lookups = s.jit.indirect_lookups;
+  stats_.indirect_misses = s.jit.indirect_misses;
   // Budget tests sit on backward exits only, so a run may overshoot a little
   // (deterministically); the count is exact either way.
   const uint64_t done = static_cast<uint64_t>(start - s.jit.budget);

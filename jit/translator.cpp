@@ -30,6 +30,8 @@ const int32_t kOffChainFrom = state_off(offsetof(CpuState, jit) + offsetof(CpuSt
 const int32_t kOffJumpTable = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, jump_table));
 const int32_t kOffMode = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, mode));
 const int32_t kOffFlagsImage = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, flags_image));
+const int32_t kOffIndirectLookups = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, indirect_lookups));
+const int32_t kOffIndirectMisses = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, indirect_misses));
 
 x86::Gpd guest32(uint8_t g) { return x86::gpd(host_of(g)); }
 x86::Gpq guest64(uint8_t g) { return x86::gpq(host_of(g)); }
@@ -210,6 +212,7 @@ class Emitter {
     ++st_.indirect_sites;
     Label miss = a_.newLabel();
     save_flags_to(x86::r11d);
+    a_.add(x86::qword_ptr(x86::r15, kOffIndirectLookups), 1);
     a_.mov(x86::r9d, state(kOffEip));
     a_.mov(x86::r10d, x86::r9d);
     a_.shr(x86::r10d, kJumpTableBits);
@@ -228,6 +231,7 @@ class Emitter {
     restore_flags_from(x86::r11d);  // Uses R10.
     a_.jmp(x86::r9);
     a_.bind(miss);
+    a_.add(x86::qword_ptr(x86::r15, kOffIndirectMisses), 1);
     restore_flags_from(x86::r11d);
     a_.mov(x86::r9d, Imm(0));  // The whole block ran.
     a_.jmp(Imm(exit_common_));
