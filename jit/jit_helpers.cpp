@@ -15,6 +15,7 @@ Cpu& cpu_of(CpuState* s) { return *reinterpret_cast<Cpu*>(s->jit.cpu); }
 
 extern "C" uint32_t vmm_jit_interp_one(CpuState* s, const InstrRecord* in) {
   Cpu& cpu = cpu_of(s);
+  ++cpu.jit_helper_stats().interp_calls[in->mnemonic];
   flags_from_image(*s);
   uint32_t result;
   try {
@@ -38,11 +39,17 @@ extern "C" uintptr_t vmm_jit_mem_slow(CpuState* s, uint32_t lin, uint32_t kind) 
   Cpu& cpu = cpu_of(s);
   const unsigned size = kind & 0xF;
   const bool write = kind & kMemWrite;
-  if ((lin & ~kPageMask) + size > kPageSize) return kMemFallback;  // Crosses a page: split by the softmmu.
+  JitHelperStats& stats = cpu.jit_helper_stats();
+  if ((lin & ~kPageMask) + size > kPageSize) {
+    ++stats.mem_slow_crossing;
+    return kMemFallback;  // Crosses a page: split by the softmmu.
+  }
   try {
     uint8_t* p = cpu.mmu.host_run(lin, size, write ? Access::kWrite : Access::kRead, cpu.mmu_idx());
+    ++(p ? stats.mem_slow_refills : stats.mem_slow_special);
     return p ? reinterpret_cast<uintptr_t>(p) : kMemFallback;
   } catch (const GuestException& e) {
+    ++stats.mem_slow_faults;
     // The flags image is already stored; the dispatcher converts it on exit.
     cpu.set_pending_exception(e);
     s->jit.status = kExitException;

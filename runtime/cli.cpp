@@ -73,7 +73,11 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   app.add_option("--monitor", monitor, "Monitor back end (only 'none')");
   app.add_option("--device", devices, "Device (only isa-debug-exit, which is always present at 0xf4)");
   app.add_option("--engine", engine, "Execution engine: interp or jit")->check(CLI::IsMember({"interp", "jit"}));
-  app.add_flag("--stats", out.stats, "Print execution statistics at exit");
+  std::vector<std::string> stats;
+  app.add_flag("--stats", stats,
+               "Statistics at exit: as text on stderr (--stats, --stats=text) or as one JSON object "
+               "written to FILE (--stats=json=FILE; '-' is stdout); may be given twice for both")
+      ->option_text("[=text|json=FILE]");
   app.add_option("--lockstep", out.lockstep,
                  "Run the JIT and the interpreter side by side, comparing state every N instructions "
                  "(implies --engine=jit and --icount)")
@@ -119,6 +123,16 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   for (const std::string& d : devices) {
     if (d.rfind("isa-debug-exit", 0) != 0) {
       error = "unsupported -device '" + d + "' (only isa-debug-exit, which is built in at port 0xf4)";
+      return false;
+    }
+  }
+  for (const std::string& v : stats) {
+    if (v == "true" || v == "text") {  // CLI11 hands a bare --stats over as "true".
+      out.stats_text = true;
+    } else if (v.rfind("json=", 0) == 0 && v.size() > 5) {
+      out.stats_json = v.substr(5);
+    } else {
+      error = "invalid --stats '" + v + "' (expected --stats, --stats=text or --stats=json=FILE)";
       return false;
     }
   }

@@ -12,7 +12,8 @@ struct CliOptions {
   MachineConfig machine;
   std::string log_items;  // -d
   std::string log_file;   // -D
-  bool stats = false;     // --stats
+  bool stats_text = false;  // --stats, --stats=text: statistics on stderr at exit.
+  std::string stats_json;   // --stats=json=FILE: statistics as JSON into FILE ("-": stdout).
   uint64_t lockstep = 0;  // --lockstep N: compare JIT and interpreter every N instructions.
   bool show_help = false;
 };

@@ -1,6 +1,7 @@
 #include "runtime/cpu.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 
@@ -16,13 +17,13 @@ namespace vmm {
 namespace {
 // Bound on cached decoded blocks; the cache is dropped whole beyond it.
 constexpr size_t kMaxCachedBlocks = 1u << 16;
+}  // namespace
 
 const char* vector_name(uint8_t v) {
   static const char* const kNames[] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#MP",
                                        "#TS", "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM"};
   return v < sizeof(kNames) / sizeof(kNames[0]) ? kNames[v] : "INT";
 }
-}  // namespace
 
 Cpu::Cpu(GuestRam& r, Bus& b) : mmu(s, r, b), bus(b), ram(r), jump_cache_(1u << kJumpCacheBits, nullptr) {
   mmu.on_code_write = [this](uint32_t phys, unsigned) { invalidate_code_page(phys & kPageMask); };
@@ -121,6 +122,7 @@ void Cpu::triple_fault() {
 }
 
 void Cpu::paging_changed(bool keep_global) {
+  ++(keep_global ? stats_.cr3_flushes : stats_.paging_flushes);
   mmu.flush_all(keep_global);
   if (jit_) jit_->clear_jump_table();
   std::fill(jump_cache_.begin(), jump_cache_.end(), nullptr);
@@ -128,6 +130,7 @@ void Cpu::paging_changed(bool keep_global) {
 }
 
 void Cpu::tlb_flush_page(uint32_t lin) {
+  ++stats_.invlpg_flushes;
   mmu.flush_page(lin);
   if (jit_) jit_->clear_jump_table();
   std::fill(jump_cache_.begin(), jump_cache_.end(), nullptr);
@@ -141,6 +144,7 @@ const uint8_t* Cpu::bytes(uint32_t phys) {
 }
 
 void Cpu::invalidate_code_page(uint32_t phys_page) {
+  ++stats_.smc_invalidations;
   auto it = page_blocks_.find(phys_page);
   if (it != page_blocks_.end()) {
     std::vector<Block*> victims = std::move(it->second);
@@ -160,6 +164,8 @@ void Cpu::invalidate_code_page(uint32_t phys_page) {
 }
 
 void Cpu::flush_code_cache() {
+  ++stats_.code_cache_flushes;
+  stats_.blocks_flushed += blocks_.size();
   if (jit_) jit_->flush();
   for (auto& [key, b] : blocks_) {
     b->valid = false;
@@ -174,11 +180,18 @@ void Cpu::flush_code_cache() {
 }
 
 Block* Cpu::build_block(uint32_t eip, uint32_t phys, uint32_t mode) {
-  if (blocks_.size() >= kMaxCachedBlocks) flush_code_cache();
+  if (blocks_.size() >= kMaxCachedBlocks) {
+    ++stats_.code_cache_full;
+    flush_code_cache();
+  }
+  // Decoding is rare next to running what was decoded; the clock reads cost
+  // little against it.
+  const auto t0 = std::chrono::steady_clock::now();
   auto b = std::make_unique<Block>();
   (s.code32() ? builder32_ : builder16_).build(*this, eip, *b);
   b->mode = mode;
   for (InstrRecord& in : b->instrs) interp::bind(in);
+  stats_.decode_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ++stats_.blocks_built;
   stats_.instrs_decoded += b->instrs.size();
   Block* raw = b.get();
@@ -220,6 +233,7 @@ Block* Cpu::lookup_block(uint32_t eip) {
   }
   const uint32_t phys = mmu.translate_fetch(eip, mmu_idx());
   const uint64_t key = uint64_t{phys} | (uint64_t{mode} << 32);
+  ++stats_.block_map_lookups;
   auto it = blocks_.find(key);
   if (it != blocks_.end()) {
     Block* b = it->second.get();
@@ -235,9 +249,11 @@ Block* Cpu::lookup_block(uint32_t eip) {
       }
     }
     if (reusable) {
+      ++stats_.block_map_hits;
       slot = b;
       return b;
     }
+    ++stats_.blocks_stale;
     retire_block(it);
   }
   Block* b = build_block(eip, phys, mode);
@@ -267,6 +283,7 @@ void Cpu::retire_block(std::unordered_map<uint64_t, std::unique_ptr<Block>>::ite
 
 void Cpu::handle_exception(const GuestException& e) {
   ++stats_.exceptions;
+  ++stats_.exceptions_by_vector[e.vector];
   if (log && log->enabled(LogMask::kInt)) {
     log->printf(LogMask::kInt, "exception %s (vector %u) error=0x%x eip=0x%08x cr2=0x%08x\n", vector_name(e.vector),
                 e.vector, e.error, s.eip, s.cr2);
@@ -343,6 +360,7 @@ StopReason Cpu::run(uint64_t max_instructions) {
           const uint8_t vector = acknowledge_interrupt();
           if (log) log->printf(LogMask::kInt, "interrupt vector 0x%02x at eip=0x%08x\n", vector, s.eip);
           ++stats_.interrupts;
+          ++stats_.interrupts_by_vector[vector];
           deliver_external(vector);
         }
         if (halted_) return StopReason::kHalted;

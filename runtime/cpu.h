@@ -2,6 +2,7 @@
 // cache, and the interpreter run loop. The JIT (jit/) runs the same Cpu.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -36,16 +37,53 @@ enum class StopReason : uint8_t {
   kFatal,             // An unrecoverable condition; message in stop_message().
 };
 
+// Counted by the JIT's C++ helpers (jit/jit_helpers.cpp), at run time: how
+// often translated code left the fast path, and for what.
+struct JitHelperStats {
+  // vmm_jit_interp_one calls per ZydisMnemonic: instructions the translator
+  // handed to their interpreter handler, counted each time they run.
+  std::array<uint64_t, ZYDIS_MNEMONIC_MAX_VALUE + 1> interp_calls{};
+  // vmm_jit_mem_slow outcomes (a call has exactly one).
+  uint64_t mem_slow_refills = 0;   // Plain RAM: TLB refilled, the native access resumes.
+  uint64_t mem_slow_crossing = 0;  // Crosses a page: the interpreter runs the instruction.
+  uint64_t mem_slow_special = 0;   // MMIO, code page, watched page: the interpreter runs it.
+  uint64_t mem_slow_faults = 0;    // Raised a guest exception.
+};
+
+// Execution statistics (--stats). Plain counters, incremented where the event
+// happens; runtime/stats_report.cpp derives rates and misses from them.
 struct CpuStats {
   uint64_t instructions = 0;
+  // The decoded-block cache. A run-loop lookup probes the jump cache (virtual
+  // EIP, mode); a miss translates EIP and probes the block map (physical PC,
+  // mode); a map miss decodes a block.
+  uint64_t block_lookups = 0;      // Jump-cache probes.
+  uint64_t jump_cache_hits = 0;
+  uint64_t block_map_lookups = 0;  // Jump-cache misses whose EIP translated (no #PF).
+  uint64_t block_map_hits = 0;
+  uint64_t blocks_stale = 0;       // Map hits reached through another alias or a remapped second page: decoded again.
   uint64_t blocks_built = 0;
   uint64_t instrs_decoded = 0;
-  uint64_t block_lookups = 0;
-  uint64_t jump_cache_hits = 0;
-  uint64_t blocks_invalidated = 0;
+  double decode_seconds = 0;       // Spent in BlockBuilder::build and binding handlers.
+  // Invalidations, by cause.
+  uint64_t smc_invalidations = 0;  // Guest writes to a page holding code (invalidate_code_page).
+  uint64_t blocks_invalidated = 0; // ... blocks they dropped.
+  uint64_t invlpg_flushes = 0;     // INVLPG (tlb_flush_page): jump caches dropped.
+  uint64_t cr3_flushes = 0;        // CR3 load, task switch (paging_changed keeping global pages).
+  uint64_t paging_flushes = 0;     // CR0/CR4 paging bits, reset (paging_changed dropping everything).
+  uint64_t code_cache_flushes = 0; // Every block dropped (flush_code_cache) ...
+  uint64_t code_cache_full = 0;    // ... of which because the cache reached its block limit.
+  uint64_t blocks_flushed = 0;     // Blocks dropped by those flushes.
+  // Events delivered to the guest.
   uint64_t exceptions = 0;
-  uint64_t interrupts = 0;
+  uint64_t interrupts = 0;  // External (INTR) interrupts.
+  std::array<uint64_t, 256> exceptions_by_vector{};
+  std::array<uint64_t, 256> interrupts_by_vector{};
+  JitHelperStats jit_helpers;
 };
+
+// Mnemonic of an exception vector ("#PF"), "INT" beyond the architectural ones.
+const char* vector_name(uint8_t vector);
 
 class Cpu final : private CodeSource {
  public:
@@ -150,6 +188,8 @@ class Cpu final : private CodeSource {
   void flush_code_cache();
 
   const CpuStats& stats() const { return stats_; }
+  // The JIT's helpers count their calls here.
+  JitHelperStats& jit_helper_stats() { return stats_.jit_helpers; }
   const Decoder& decoder() const { return s.code32() ? dec32_ : dec16_; }
 
   // Instruction being executed by the interpreter (for diagnostics).

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cinttypes>
 #include <cstdio>
 #include <cstring>
 
@@ -18,10 +17,9 @@
 #include "runtime/virtual_clock.h"
 #include "devices/multiboot.h"
 #include "devices/uart16550.h"
-#include "frontend/decoder.h"
-#include "jit/jit_engine.h"
 #include "runtime/fpu.h"
 #include "runtime/interrupts.h"
+#include "runtime/stats_report.h"
 
 namespace vmm {
 
@@ -230,49 +228,14 @@ std::optional<int> Machine::run_slice(uint64_t max_instructions) {
   }
 }
 
-void Machine::print_stats(FILE* out, double seconds) const {
-  const CpuStats& c = cpu_->stats();
-  const SoftMmuStats& m = cpu_->mmu.stats();
-  std::fprintf(out, "--- vmm statistics ---\n");
-  std::fprintf(out, "engine                 %s\n", config_.engine == Engine::kJit ? "jit (interpreter fallback)" : "interp");
-  std::fprintf(out, "guest instructions     %" PRIu64 "\n", c.instructions);
-  std::fprintf(out, "run time               %.3f s\n", seconds);
-  std::fprintf(out, "guest MIPS             %.1f\n", seconds > 0 ? c.instructions / seconds / 1e6 : 0.0);
-  std::fprintf(out, "blocks decoded         %" PRIu64 " (%" PRIu64 " instructions)\n", c.blocks_built, c.instrs_decoded);
-  std::fprintf(out, "block lookups          %" PRIu64 " (jump cache hits %" PRIu64 ")\n", c.block_lookups,
-               c.jump_cache_hits);
-  std::fprintf(out, "blocks invalidated     %" PRIu64 " (code-page writes %" PRIu64 ")\n", c.blocks_invalidated,
-               m.code_writes);
-  std::fprintf(out, "exceptions             %" PRIu64 "\n", c.exceptions);
-  std::fprintf(out, "page walks             %" PRIu64 " (page faults %" PRIu64 ")\n", m.walks, m.page_faults);
-  std::fprintf(out, "tlb flushes            %" PRIu64 " full, %" PRIu64 " single-page\n", m.flushes, m.page_flushes);
-  std::fprintf(out, "mmio/unassigned access %" PRIu64 "\n", m.mmio_accesses);
-  std::fprintf(out, "unhandled port/mmio    %" PRIu64 " reads, %" PRIu64 " writes\n", bus_.unhandled_reads(),
-               bus_.unhandled_writes());
-  if (jit::JitEngine* j = cpu_->jit()) {
-    const jit::EngineStats& e = j->stats();
-    const jit::TranslatorStats& t = j->translator_stats();
-    std::fprintf(out, "jit blocks translated  %" PRIu64 " (%" PRIu64 " guest instructions, %" PRIu64 " flushes)\n",
-                 e.translations, t.guest_instrs, e.flushes);
-    std::fprintf(out, "jit native instrs      %" PRIu64 " (%.1f%% of translated)\n", t.native_instrs,
-                 t.guest_instrs ? 100.0 * t.native_instrs / t.guest_instrs : 0.0);
-    std::fprintf(out, "jit helper instrs      %" PRIu64 " (high-byte/REX fallbacks %" PRIu64 ")\n", t.helper_instrs,
-                 t.high_byte_fallbacks);
-    std::fprintf(out, "jit memory probes      %" PRIu64 " (live-flag restores %" PRIu64 ")\n", t.memory_probes,
-                 t.flag_saves);
-    std::fprintf(out, "jit host bytes/guest   %.1f\n", t.guest_instrs ? double(t.host_bytes) / t.guest_instrs : 0.0);
-    std::fprintf(out, "jit translate time     %.3f s\n", e.translate_seconds);
-    std::fprintf(out, "jit block entries      %" PRIu64 " (exceptions %" PRIu64 ", budget exits %" PRIu64 ")\n",
-                 e.executions, e.exceptions, e.budget_exits);
-    std::fprintf(out, "jit chains             %" PRIu64 " made, %" PRIu64 " undone; %" PRIu64 " indirect-branch sites\n",
-                 e.chains, e.unchains, t.indirect_sites);
-    std::vector<std::pair<uint64_t, uint16_t>> by;
-    for (const auto& [m, n] : t.helper_by_mnemonic) by.emplace_back(n, m);
-    std::sort(by.rbegin(), by.rend());
-    std::fprintf(out, "jit interpreter fallbacks by mnemonic (translated sites):");
-    for (size_t i = 0; i < by.size() && i < 16; ++i) std::fprintf(out, " %s=%" PRIu64, mnemonic_name(by[i].second), by[i].first);
-    std::fprintf(out, "\n");
-  }
+StatsReport Machine::stats_report(double seconds) const {
+  return build_stats_report(StatsSources{.jit_engine = config_.engine == Engine::kJit,
+                                         .seconds = seconds,
+                                         .cpu = cpu_->stats(),
+                                         .mmu = cpu_->mmu.stats(),
+                                         .unhandled_reads = bus_.unhandled_reads(),
+                                         .unhandled_writes = bus_.unhandled_writes(),
+                                         .jit = cpu_->jit()});
 }
 
 }  // namespace vmm

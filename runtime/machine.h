@@ -28,6 +28,7 @@ class CoprocessorErrorPort;
 class CmosRtc;
 class I8042;
 class PciStub;
+struct StatsReport;
 
 enum class Engine { kInterp, kJit };
 
@@ -61,8 +62,8 @@ class Machine {
   // returns the exit status once the run is over.
   std::optional<int> run_slice(uint64_t max_instructions);
 
-  // Prints execution statistics (--stats).
-  void print_stats(FILE* out, double seconds) const;
+  // Execution statistics (--stats) of a run that took `seconds`.
+  StatsReport stats_report(double seconds) const;
 
   Cpu& cpu() { return *cpu_; }
   Bus& bus() { return bus_; }

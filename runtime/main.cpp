@@ -1,12 +1,16 @@
 // vmm: command-line entry point.
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <memory>
 
 #include "runtime/cli.h"
 #include "runtime/lockstep.h"
 #include "runtime/log.h"
 #include "runtime/machine.h"
+#include "runtime/stats_report.h"
 
 int main(int argc, char** argv) {
   using namespace vmm;
@@ -36,6 +40,18 @@ int main(int argc, char** argv) {
 
   try {
     Machine machine(opt.machine, log);
+    // Opened before the run, so that a bad path does not cost one.
+    std::unique_ptr<FILE, int (*)(FILE*)> stats_json(nullptr, std::fclose);
+    if (opt.stats_json == "-") {
+      stats_json = {stdout, [](FILE*) { return 0; }};
+    } else if (!opt.stats_json.empty()) {
+      stats_json.reset(std::fopen(opt.stats_json.c_str(), "w"));
+      if (!stats_json) {
+        std::fprintf(stderr, "vmm: cannot open statistics file '%s': %s\n", opt.stats_json.c_str(),
+                     std::strerror(errno));
+        return kExitUsage;
+      }
+    }
     const auto t0 = std::chrono::steady_clock::now();
     int status;
     if (opt.lockstep) {
@@ -50,7 +66,15 @@ int main(int argc, char** argv) {
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fflush(stdout);
-    if (opt.stats) machine.print_stats(stderr, secs);
+    if (opt.stats_text || stats_json) {
+      const StatsReport report = machine.stats_report(secs);
+      if (opt.stats_text) write_stats_text(stderr, report);
+      if (stats_json) {
+        write_stats_json(stats_json.get(), report);
+        if (std::fflush(stats_json.get()) != 0 || std::ferror(stats_json.get()))
+          std::fprintf(stderr, "vmm: cannot write statistics file '%s'\n", opt.stats_json.c_str());
+      }
+    }
     return status;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vmm: %s\n", e.what());
