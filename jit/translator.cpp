@@ -85,16 +85,32 @@ bool is_shift(uint16_t m) {
   }
 }
 
-// Flags an instruction certainly overwrites with a defined value (for
-// liveness). Flags it leaves "undefined" may in fact keep their old value
-// (DIV does on real CPUs and in the interpreter), so they are not killed; a
-// shift by CL, or by an immediate that masks to 0, may leave every flag alone.
+// Instructions whose "undefined" flags (SDM) the CPU overwrites whatever
+// their old value (AF after logic ops and shifts, SF/ZF/AF/PF after
+// multiplies and BSF/BSR): the native instruction and the interpreter, which
+// runs the same host instruction, produce the same value, so the old value is
+// dead. Rotates, BT* and DIV/IDIV may keep theirs and are not listed.
+bool undefined_flags_overwritten(uint16_t m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_XOR: case ZYDIS_MNEMONIC_TEST:
+    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_SHLD:
+    case ZYDIS_MNEMONIC_SHRD: case ZYDIS_MNEMONIC_MUL: case ZYDIS_MNEMONIC_IMUL: case ZYDIS_MNEMONIC_BSF:
+    case ZYDIS_MNEMONIC_BSR:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Flags an instruction certainly overwrites (for liveness). A shift by CL,
+// or by an immediate that masks to 0, may leave every flag alone.
 uint32_t flags_killed(const InstrRecord& in) {
   if (is_shift(in.mnemonic)) {
     const Operand& count = in.ops[in.nops - 1];
     if (count.kind != OpKind::Imm || (count.imm & 31) == 0) return 0;
   }
-  return in.flags_written & ~in.flags_undefined & kArith;
+  const uint32_t undefined = undefined_flags_overwritten(in.mnemonic) ? 0 : in.flags_undefined;
+  return in.flags_written & ~undefined & kArith;
 }
 
 const Operand* memory_operand(const InstrRecord& in) {
@@ -114,6 +130,18 @@ bool memory_written(const InstrRecord& in, const Operand* mem) {
   }
 }
 
+// Where the guest's arithmetic flags are while a block's code is emitted.
+// Memory probes clobber the host flags, so they first save the flags in R11;
+// restoring them into RFLAGS is put off until something needs them there
+// (an instruction reading them or leaving some unchanged, a helper call, a
+// trap site, a block exit), and a later probe reuses R11 while the flags have
+// not changed. Invariant: the host flags are exact or R11 holds them.
+enum class Saved : uint8_t {
+  kNone,   // R11 does not hold the current flags.
+  kImage,  // R11D: LAHF/SETO image (jit/flag_image.h), cheap to restore.
+  kRaw,    // R11: PUSHFQ's RFLAGS, cheap to save; saved when the flags are dead.
+};
+
 class Emitter {
  public:
   Emitter(x86::Assembler& a, const Block& b, uintptr_t exit_common, uintptr_t exit_synced, TranslatorStats& st,
@@ -127,7 +155,8 @@ class Emitter {
     Label entry, resume, after;
     size_t index;
     uint32_t kind;
-    bool raw_flags;  // R11 holds PUSHFQ's RFLAGS (else the LAHF/SETO image).
+    Saved probe_r11;  // Layout of R11 at the probe (the flags the slow path delivers).
+    Saved after_r11;  // What the code after the instruction expects in R11.
   };
   struct HelperExit {
     Label entry;
@@ -153,6 +182,75 @@ class Emitter {
   void save_flags_to_state() { emit_save_flags(a_, state(kOffFlagsImage)); }
   void restore_flags_from(const x86::Gpd& src) { emit_restore_flags(a_, src); }
   void restore_flags_from_state() { emit_restore_flags(a_, state(kOffFlagsImage)); }
+
+  // Lazy flags (see Saved).
+  void save_r11(bool live) {
+    if (r11_ != Saved::kNone) return;
+    if (live) {
+      save_flags_to(x86::r11d);
+      r11_ = Saved::kImage;
+    } else {
+      a_.pushfq();
+      a_.pop(x86::r11);
+      r11_ = Saved::kRaw;
+    }
+  }
+  void restore_r11_to_host() {
+    if (r11_ == Saved::kImage) {
+      restore_flags_from(x86::r11d);
+    } else {
+      a_.push(x86::r11);
+      a_.popfq();
+    }
+  }
+  void need_host_flags() {
+    if (host_flags_) return;
+    ++st_.flag_saves;
+    restore_r11_to_host();
+    host_flags_ = true;
+  }
+  // The exact flags into CpuState (before a call into C++).
+  void store_flags_to_state() {
+    if (host_flags_ || r11_ == Saved::kRaw) {
+      need_host_flags();
+      save_flags_to_state();
+    } else {
+      a_.mov(state(kOffFlagsImage), x86::r11d);
+    }
+  }
+  // After a call that returned through the state: host flags from the image,
+  // and R11 again in `want` layout so the code this path joins finds it so.
+  void reload_flags_from_state(Saved want) {
+    restore_flags_from_state();
+    if (want == Saved::kImage) a_.mov(x86::r11d, state(kOffFlagsImage));
+    if (want == Saved::kRaw) {
+      a_.pushfq();
+      a_.pop(x86::r11);
+    }
+  }
+  // Around a natively executed instruction.
+  void before_native(const InstrRecord& in) {
+    if (host_flags_) return;
+    const uint32_t written = in.flags_written & kArith;
+    if ((in.flags_read & kArith) || may_trap(in.mnemonic)) {
+      need_host_flags();
+    } else if (written && flags_killed(in) != kArith) {
+      // Some flags survive the instruction. INC/DEC keep only CF, which BT
+      // restores in one instruction (the others it disturbs INC/DEC write).
+      if (written == (kArith & ~flag::CF) && flags_killed(in) == written) {
+        a_.bt(x86::r11d, r11_ == Saved::kImage ? 8 : 0);
+        host_flags_ = true;
+      } else {
+        need_host_flags();
+      }
+    }
+  }
+  void after_native(const InstrRecord& in) {
+    if (in.flags_written & kArith) {
+      r11_ = Saved::kNone;
+      host_flags_ = true;
+    }
+  }
   void store_regs() {
     for (uint8_t g = 0; g < 8; ++g) a_.mov(state(kOffGpr + 4 * g), guest32(g));
   }
@@ -171,6 +269,7 @@ class Emitter {
   // flags: the top byte of R13 is 0xFF once it went negative; BSWAP/MOVZX
   // bring it down into ECX and JECXZ tests it.
   void exit_to(uint32_t eip) {
+    need_host_flags();
     ChainSite& site = sites_.emplace_back();
     site.target_eip = eip;
     site.from_page = b_.phys_pc & kPageMask;
@@ -197,7 +296,7 @@ class Emitter {
   void compute_liveness();
   void emit_lea_address(const Operand& m);
   bool emit_native(size_t i);
-  bool emit_probe(unsigned size, bool write, bool live_after, Label& slow, Label& resume);
+  void emit_probe(unsigned size, bool write, bool live, Label& slow, Label& resume);
   template <typename Address, typename Body>
   void emit_memory(size_t i, unsigned size, bool write, Address address, Body body);
   x86::Mem guest_address(const Operand& m) const;
@@ -211,7 +310,11 @@ class Emitter {
   void exit_indirect() {
     ++st_.indirect_sites;
     Label miss = a_.newLabel();
-    save_flags_to(x86::r11d);
+    if (r11_ != Saved::kImage) {
+      need_host_flags();
+      r11_ = Saved::kNone;
+      save_r11(true);
+    }
     a_.add(x86::qword_ptr(x86::r15, kOffIndirectLookups), 1);
     a_.mov(x86::r9d, state(kOffEip));
     a_.mov(x86::r10d, x86::r9d);
@@ -251,6 +354,8 @@ class Emitter {
   std::vector<HelperExit> helper_exits_;
   std::vector<Exit> exits_;
   std::vector<std::pair<Label, size_t>> traps_;
+  bool host_flags_ = true;     // RFLAGS hold the guest's arithmetic flags.
+  Saved r11_ = Saved::kNone;   // What R11 holds.
 };
 
 void Emitter::compute_liveness() {
@@ -283,22 +388,13 @@ void Emitter::emit_lea_address(const Operand& m) {
 }
 
 // TLB probe (runtime/softmmu.h, TlbEntry): R8D holds the linear address on
-// entry and the host address on the fast path's exit. The flags image is
-// always saved first (a slow path may deliver an exception, which must see
-// the exact guest flags); it is restored on the fast path only if live.
-// Returns whether R11 holds raw RFLAGS (PUSHFQ) rather than the LAHF image.
-bool Emitter::emit_probe(unsigned size, bool write, bool live_after, Label& slow, Label& resume) {
+// entry and the host address on the fast path's exit. A slow path may deliver
+// an exception, which must see the exact guest flags, so they are in R11
+// before the probe clobbers the host's (`live`: as an image that restores
+// cheaply, else raw); they go back into RFLAGS only when needed (see Saved).
+void Emitter::emit_probe(unsigned size, bool write, bool live, Label& slow, Label& resume) {
   ++st_.memory_probes;
-  // The slow path may deliver an exception, whose EFLAGS image must be
-  // exact: the flags are always saved before the probe clobbers them. When
-  // they are live afterwards they are saved in the LAHF/SETO layout, which
-  // restores cheaply; otherwise PUSHFQ, which saves cheaply.
-  if (live_after) {
-    save_flags_to(x86::r11d);
-  } else {
-    a_.pushfq();
-    a_.pop(x86::r11);
-  }
+  save_r11(live);
   a_.mov(x86::r9d, x86::r8d);
   a_.shr(x86::r9d, 12 - 5);
   a_.and_(x86::r9d, (SoftMmu::kTlbSize - 1) << 5);
@@ -308,12 +404,8 @@ bool Emitter::emit_probe(unsigned size, bool write, bool live_after, Label& slow
   a_.cmp(x86::r10d, x86::dword_ptr(x86::r14, x86::r9, 0, tag));
   a_.jne(slow);
   a_.add(x86::r8, x86::qword_ptr(x86::r14, x86::r9, 0, offsetof(TlbEntry, addend)));
-  if (live_after) {
-    ++st_.flag_saves;
-    restore_flags_from(x86::r11d);
-  }
+  host_flags_ = false;
   a_.bind(resume);
-  return !live_after;
 }
 
 // A native memory access of instruction i: `address` leaves the guest
@@ -330,8 +422,10 @@ void Emitter::emit_memory(size_t i, unsigned size, bool write, Address address, 
   s.index = i;
   s.kind = size | (write ? kMemWrite : 0);
   address();
-  s.raw_flags = emit_probe(size, write, (live_in_[i] & kArith) != 0, s.entry, s.resume);
+  emit_probe(size, write, (live_in_[i] & kArith) != 0, s.entry, s.resume);
+  s.probe_r11 = r11_;
   body();
+  s.after_r11 = r11_;
   a_.bind(s.after);
   slows_.push_back(s);
 }
@@ -488,12 +582,14 @@ bool Emitter::emit_native(size_t i) {
   if (r != EncodeResult::kOk) return false;
 
   auto body = [&] {
+    before_native(in);
     if (may_trap(in.mnemonic)) {
       traps_.emplace_back(a_.newLabel(), i);
       a_.bind(traps_.back().first);
       ++st_.trap_sites;
     }
     a_.embed(bytes, len);
+    after_native(in);
   };
   if (!mem) {
     body();
@@ -509,7 +605,7 @@ void Emitter::emit_helper(size_t i) {
   const InstrRecord& in = b_.instrs[i];
   ++st_.helper_instrs;
   ++st_.helper_by_mnemonic[in.mnemonic];
-  save_flags_to_state();
+  store_flags_to_state();
   store_regs();
   a_.mov(state(kOffEip), Imm(eip_of(i)));
   a_.mov(x86::rdi, x86::r15);
@@ -520,6 +616,8 @@ void Emitter::emit_helper(size_t i) {
   a_.jnz(h.entry);
   load_regs();
   restore_flags_from_state();
+  host_flags_ = true;
+  r11_ = Saved::kNone;
   helper_exits_.push_back(h);
 }
 
@@ -540,6 +638,7 @@ void Emitter::emit_terminal(size_t i) {
     // Jcc: the guest condition is evaluated on the host flags directly.
     ++st_.native_instrs;
     Label taken = a_.newLabel();
+    need_host_flags();
     a_.j(static_cast<x86::CondCode>(in.cond), taken);
     exit_to(next);
     a_.bind(taken);
@@ -557,7 +656,7 @@ void Emitter::emit_out_of_line() {
     Label fallback = a_.newLabel(), exception = a_.newLabel();
     a_.bind(s.entry);
     // R8D: linear address; R11: the flags from before the probe.
-    if (s.raw_flags) {
+    if (s.probe_r11 == Saved::kRaw) {
       a_.push(x86::r11);
       a_.popfq();
       save_flags_to_state();
@@ -576,7 +675,7 @@ void Emitter::emit_out_of_line() {
     a_.jz(fallback);
     a_.mov(x86::r8, x86::rax);
     load_regs();
-    restore_flags_from_state();
+    reload_flags_from_state(s.probe_r11);
     a_.jmp(s.resume);
     // Not plain RAM (MMIO, a page holding code, a page-crossing access):
     // the interpreter does this one access through the softmmu.
@@ -588,7 +687,7 @@ void Emitter::emit_out_of_line() {
     a_.test(x86::eax, x86::eax);
     a_.jnz(h.entry);
     load_regs();
-    restore_flags_from_state();
+    reload_flags_from_state(s.after_r11);
     a_.jmp(s.after);
     helper_exits_.push_back(h);
     a_.bind(exception);
