@@ -32,7 +32,8 @@ x86::Gpd guest32(uint8_t g) { return x86::gpd(host_of(g)); }
 JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes)
     : cpu_(cpu), buffer_(buffer_bytes), jump_table_(1u << kJumpTableBits, JumpEntry{0, 0, 0}) {
   emit_trampolines();
-  translator_ = std::make_unique<Translator>(buffer_, trap_sites_, exit_common_, exit_synced_);
+  translator_ = std::make_unique<Translator>(buffer_, trap_sites_,
+                                             TranslatorEnv{exit_common_, exit_synced_, jump_table_.data()});
   TrapRegion r;
   r.begin = reinterpret_cast<uintptr_t>(buffer_.base());
   r.end = r.begin + buffer_.size();
@@ -190,8 +191,6 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   CpuState& s = cpu_.s;
   // Indirect branches that reach this block from now on stay in translated code.
   if (b.phys_page2 == ~0u && chaining_) jump_table_[jump_table_slot(b.virt_pc)] = JumpEntry{b.virt_pc, b.mode, reinterpret_cast<uintptr_t>(code)};
-  s.jit.jump_table = reinterpret_cast<uintptr_t>(jump_table_.data());
-  s.jit.mode = b.mode;
   const int64_t start = static_cast<int64_t>(std::min<uint64_t>(budget, INT64_MAX / 2));
   s.jit.cpu = reinterpret_cast<uintptr_t>(&cpu_);
   s.jit.tlb = reinterpret_cast<uintptr_t>(cpu_.mmu.tlb(cpu_.mmu_idx()));

@@ -27,8 +27,6 @@ const int32_t kOffEip = state_off(offsetof(CpuState, eip));
 const int32_t kOffTlb = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, tlb));
 const int32_t kOffBudget = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, budget));
 const int32_t kOffChainFrom = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, chain_from));
-const int32_t kOffJumpTable = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, jump_table));
-const int32_t kOffMode = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, mode));
 const int32_t kOffFlagsImage = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, flags_image));
 const int32_t kOffIndirectLookups = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, indirect_lookups));
 const int32_t kOffIndirectMisses = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, indirect_misses));
@@ -144,9 +142,10 @@ enum class Saved : uint8_t {
 
 class Emitter {
  public:
-  Emitter(x86::Assembler& a, const Block& b, uintptr_t exit_common, uintptr_t exit_synced, TranslatorStats& st,
+  Emitter(x86::Assembler& a, const Block& b, const TranslatorEnv& env, TranslatorStats& st,
           std::deque<ChainSite>& sites)
-      : a_(a), b_(b), exit_common_(exit_common), exit_synced_(exit_synced), st_(st), sites_(sites) {}
+      : a_(a), b_(b), exit_common_(env.exit_common), exit_synced_(env.exit_synced), jump_table_(env.jump_table),
+        st_(st), sites_(sites) {}
 
   void emit();
 
@@ -270,6 +269,10 @@ class Emitter {
   // bring it down into ECX and JECXZ tests it.
   void exit_to(uint32_t eip) {
     need_host_flags();
+    if ((eip & kPageMask) != (b_.virt_pc & kPageMask)) {
+      exit_lookup(&eip);
+      return;
+    }
     ChainSite& site = sites_.emplace_back();
     site.target_eip = eip;
     site.from_page = b_.phys_pc & kPageMask;
@@ -303,12 +306,14 @@ class Emitter {
   bool emit_lea(size_t i);
   bool emit_stack(size_t i);
   bool emit_terminal_native(size_t i);
-  // Indirect branch: [eip] holds the target. The inline lookup enters its
-  // translation directly when the jump table has it for this mode and the
-  // budget is not spent; otherwise the dispatcher takes over. The flags are
-  // the guest's throughout (saved around the lookup).
-  void exit_indirect() {
-    ++st_.indirect_sites;
+  // Indirect branch ([eip] holds the target), or a direct one to another
+  // page (`target`; never chained, since the mapping of that page may change
+  // without this block being dropped). The inline lookup enters the target's
+  // translation when the jump table has it for this block's mode (the mode
+  // cannot change inside translated code: helpers that change it end the
+  // block) and the budget is not spent; otherwise the dispatcher takes over.
+  // The flags are the guest's throughout (saved in R11 around the lookup).
+  void exit_lookup(const uint32_t* target) {
     Label miss = a_.newLabel();
     if (r11_ != Saved::kImage) {
       need_host_flags();
@@ -316,17 +321,23 @@ class Emitter {
       save_r11(true);
     }
     a_.add(x86::qword_ptr(x86::r15, kOffIndirectLookups), 1);
-    a_.mov(x86::r9d, state(kOffEip));
-    a_.mov(x86::r10d, x86::r9d);
-    a_.shr(x86::r10d, kJumpTableBits);
-    a_.xor_(x86::r10d, x86::r9d);
-    a_.and_(x86::r10d, (1u << kJumpTableBits) - 1);
-    a_.shl(x86::r10d, 4);
-    a_.add(x86::r10, x86::qword_ptr(x86::r15, kOffJumpTable));
-    a_.cmp(x86::r9d, x86::dword_ptr(x86::r10));
+    if (target) {
+      a_.mov(x86::r10, Imm(reinterpret_cast<uintptr_t>(jump_table_ + jump_table_slot(*target))));
+      a_.cmp(x86::dword_ptr(x86::r10), Imm(*target));
+    } else {
+      ++st_.indirect_sites;
+      a_.mov(x86::r9d, state(kOffEip));
+      a_.mov(x86::r10d, x86::r9d);
+      a_.shr(x86::r10d, kJumpTableBits);
+      a_.xor_(x86::r10d, x86::r9d);
+      a_.and_(x86::r10d, (1u << kJumpTableBits) - 1);
+      a_.shl(x86::r10d, 4);
+      a_.mov(x86::r8, Imm(reinterpret_cast<uintptr_t>(jump_table_)));
+      a_.add(x86::r10, x86::r8);
+      a_.cmp(x86::r9d, x86::dword_ptr(x86::r10));
+    }
     a_.jne(miss);
-    a_.mov(x86::r9d, state(kOffMode));
-    a_.cmp(x86::r9d, x86::dword_ptr(x86::r10, 4));
+    a_.cmp(x86::dword_ptr(x86::r10, 4), Imm(b_.mode));
     a_.jne(miss);
     a_.test(x86::r13, x86::r13);
     a_.js(miss);
@@ -336,9 +347,11 @@ class Emitter {
     a_.bind(miss);
     a_.add(x86::qword_ptr(x86::r15, kOffIndirectMisses), 1);
     restore_flags_from(x86::r11d);
+    if (target) a_.mov(state(kOffEip), Imm(*target));
     a_.mov(x86::r9d, Imm(0));  // The whole block ran.
     a_.jmp(Imm(exit_common_));
   }
+  void exit_indirect() { exit_lookup(nullptr); }
   void emit_helper(size_t i);
   void emit_terminal(size_t i);
   void emit_out_of_line();
@@ -346,6 +359,7 @@ class Emitter {
   x86::Assembler& a_;
   const Block& b_;
   uintptr_t exit_common_, exit_synced_;
+  const JumpEntry* jump_table_;
   TranslatorStats& st_;
   std::deque<ChainSite>& sites_;
   std::vector<uint32_t> eips_;
@@ -750,8 +764,8 @@ void Emitter::emit() {
 
 }  // namespace
 
-Translator::Translator(CodeBuffer& buffer, TrapSites& traps, uintptr_t exit_common, uintptr_t exit_synced)
-    : buffer_(buffer), traps_(traps), exit_common_(exit_common), exit_synced_(exit_synced) {}
+Translator::Translator(CodeBuffer& buffer, TrapSites& traps, const TranslatorEnv& env)
+    : buffer_(buffer), traps_(traps), env_(env) {}
 
 void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
   const uint64_t base = (reinterpret_cast<uintptr_t>(buffer_.cursor()) + 15) & ~uint64_t{15};
@@ -760,7 +774,7 @@ void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
   x86::Assembler a(&code);
   TranslatorStats before = stats_;
   const size_t first_site = sites.size();
-  Emitter e(a, b, exit_common_, exit_synced_, stats_, sites);
+  Emitter e(a, b, env_, stats_, sites);
   e.emit();
   code.flatten();
   code.resolveUnresolvedLinks();

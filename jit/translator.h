@@ -15,6 +15,7 @@
 #include "jit/chain.h"
 #include "jit/code_buffer.h"
 #include "jit/host_trap.h"
+#include "jit/jit_abi.h"
 
 namespace vmm::jit {
 
@@ -32,10 +33,17 @@ struct TranslatorStats {
   std::unordered_map<uint16_t, uint64_t> helper_by_mnemonic;  // Interpreter fallbacks per mnemonic.
 };
 
+// What translated code jumps to, fixed for the life of an engine.
+struct TranslatorEnv {
+  uintptr_t exit_common = 0;  // Expects: flags and guest regs live, [eip] set, R9 = instructions not run.
+  uintptr_t exit_synced = 0;  // Expects: state already stored, R9 = instructions not run.
+  const JumpEntry* jump_table = nullptr;  // Inline lookup table (jit_abi.h), 1 << kJumpTableBits entries.
+};
+
 class Translator {
  public:
   // Native instructions that may trap on the host are recorded in `traps`.
-  Translator(CodeBuffer& buffer, TrapSites& traps, uintptr_t exit_common, uintptr_t exit_synced);
+  Translator(CodeBuffer& buffer, TrapSites& traps, const TranslatorEnv& env);
 
   // Emits host code for `b` into the buffer. Returns the entry point, or
   // nullptr when the buffer has no room left (the caller flushes and retries).
@@ -47,8 +55,7 @@ class Translator {
  private:
   CodeBuffer& buffer_;
   TrapSites& traps_;
-  uintptr_t exit_common_;  // Expects: flags and guest regs live, [eip] set, R9 = instructions done.
-  uintptr_t exit_synced_;  // Expects: state already stored, R9 = instructions done.
+  TranslatorEnv env_;
   TranslatorStats stats_;
 };
 

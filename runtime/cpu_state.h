@@ -152,8 +152,6 @@ struct CpuState {
     uint32_t flags_image = 0;   // Arithmetic flags in LAHF/SETO layout (AH:AL) across entry/exit.
     uint32_t status = 0;        // Why translated code returned (jit::ExitStatus).
     uintptr_t chain_from = 0;   // Exit taken, when it can be chained (jit::ChainSite*), else 0.
-    uintptr_t jump_table = 0;   // jit::JumpEntry[] for indirect branches (inline lookup).
-    uint32_t mode = 0;          // Block mode bits of the code now running (Block::mode).
     uint64_t indirect_lookups = 0;  // Inline lookups run by indirect branches (counted by translated code).
     uint64_t indirect_misses = 0;   // ... that left for the dispatcher.
   } jit;
