@@ -61,6 +61,9 @@ struct Sequence {
   uint64_t seed = 0;
   std::vector<uint8_t> code;  // Placed at kCodeBase.
   uint32_t end_eip = 0;       // Address of the final HLT of the main sequence.
+  // Where execution starts: kCodeBase, or a point in the middle when a
+  // state taken there is resumed (--jit locates divergences that way).
+  uint32_t start_eip = kCodeBase;
   std::vector<InstrMeta> instrs;
   uint32_t gpr[8] = {};
   uint32_t eflags = 0x202;
@@ -88,7 +91,7 @@ struct State {
   uint32_t eip = 0;
   uint32_t eflags = 0;
   std::vector<uint8_t> data, stack;
-  uint64_t executed = 0;  // Instructions executed (interpreter only).
+  uint64_t executed = 0;  // Instructions executed (vmm's engines only).
 };
 
 }  // namespace vmm::diff

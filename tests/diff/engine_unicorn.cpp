@@ -56,7 +56,7 @@ class UnicornEngine final : public Engine {
     }
     uint32_t v = seq.eflags;
     check(uc_reg_write(uc_, UC_X86_REG_EFLAGS, &v), "uc_reg_write");
-    v = kCodeBase;
+    v = seq.start_eip;
     check(uc_reg_write(uc_, UC_X86_REG_EIP, &v), "uc_reg_write");
     end_ = seq.end_eip;
     done_ = false;

@@ -1,8 +1,10 @@
-// The interpreter under test as an Engine.
+// vmm as an Engine: the interpreter, or the JIT run as VmmConfig says.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
 #include "devices/bus.h"
+#include "jit/jit_engine.h"
 #include "runtime/cpu.h"
 #include "runtime/guest_ram.h"
 #include "tests/diff/engines.h"
@@ -10,35 +12,52 @@
 namespace vmm::diff {
 namespace {
 
-class VmmEngine final : public Engine {
+// Far more instructions than any sequence executes.
+constexpr uint64_t kMaxInstructions = 1u << 20;
+constexpr size_t kCodeBuffer = size_t{1} << 20;  // JIT code buffer: far more than one sequence needs.
+
+class VmmEngineImpl final : public VmmEngine {
  public:
-  VmmEngine() : ram_(kRamSize) {}
-  const char* name() const override { return "vmm"; }
+  explicit VmmEngineImpl(const VmmConfig& config) : config_(config), ram_(kRamSize) {}
+  ~VmmEngineImpl() override { drop_cpu(); }
+  const char* name() const override { return config_.jit ? "jit" : "vmm"; }
+  void configure(const VmmConfig& config) override { config_ = config; }
+  JitTotals jit_totals() const override {
+    JitTotals t = totals_;
+    if (cpu_) add_jit_stats(t, *cpu_);
+    return t;
+  }
 
   void load(const Sequence& seq) override {
-    std::memset(ram_.data(), 0, kRamSize);
-    std::memcpy(ram_.ptr(kCodeBase), seq.code.data(), seq.code.size());
-    std::memcpy(ram_.ptr(kDataBase), seq.data.data(), kDataSize);
-    std::memcpy(ram_.ptr(kStackBase), seq.stack.data(), kStackSize);
-    cpu_.reset();
+    drop_cpu();
     cpu_ = std::make_unique<Cpu>(ram_, bus_);
-    cpu_->reset_flat_protected(kCodeBase);
-    for (int i = 0; i < 8; ++i) cpu_->s.gpr[i] = seq.gpr[i];
-    cpu_->s.eflags = seq.eflags;
-    end_ = seq.end_eip;
-    done_ = false;
-    vector_ = -1;
-    error_.clear();
+    if (config_.jit) {
+      cpu_->enable_jit(kCodeBuffer);
+      cpu_->set_single_block(config_.single_block);
+    }
+    for (unsigned run = 1; run < config_.runs; ++run) {
+      start(seq);
+      run_to_end();
+    }
+    start(seq);
   }
 
+  // Executes the final HLT too, so that all of vmm's ways of running a
+  // sequence end with the same instruction count.
   void run_to_end() override {
-    while (!done_) advance(1u << 20);
+    while (!done_) advance(config_.slice ? config_.slice : kMaxInstructions);
   }
+  void run_instructions(uint64_t n) override {
+    const uint64_t target = executed() + n;
+    while (!done_ && executed() < target) advance(std::min(config_.slice ? config_.slice : n, target - executed()));
+  }
+  // Stepping stops at the final HLT: Unicorn's stop address.
   void step(uint32_t) override {
-    if (!done_) advance(1);
+    if (!done_ && cpu_->s.eip != end_) advance(1);
+    if (cpu_->s.eip == end_) done_ = true;
   }
   void run_until(uint32_t addr) override {
-    for (int i = 0; i < 1000000 && !done_ && cpu_->s.eip != addr; ++i) advance(1);
+    while (!done_ && cpu_->s.eip != addr) step(0);
   }
   bool done() const override { return done_; }
 
@@ -50,7 +69,7 @@ class VmmEngine final : public Engine {
     for (int i = 0; i < 8; ++i) st.gpr[i] = cpu_->s.gpr[i];
     st.eip = cpu_->s.eip;
     st.eflags = cpu_->s.eflags;
-    st.executed = cpu_->stats().instructions;
+    st.executed = executed();
     if (with_memory) {
       st.data.assign(ram_.ptr(kDataBase), ram_.ptr(kDataBase) + kDataSize);
       st.stack.assign(ram_.ptr(kStackBase), ram_.ptr(kStackBase) + kStackSize);
@@ -59,15 +78,50 @@ class VmmEngine final : public Engine {
   }
 
  private:
-  void advance(uint64_t n) {
-    if (cpu_->s.eip == end_) {
-      done_ = true;
-      return;
+  // Instructions of the current run (the Cpu counts the warm-up runs too).
+  uint64_t executed() const { return cpu_->stats().instructions - base_; }
+
+  // Puts the sequence's memory and registers in place, with EIP at its start.
+  // A Cpu that ran it before keeps its decoded blocks and translations (the
+  // code bytes are rewritten unchanged, behind the softmmu's back).
+  void start(const Sequence& seq) {
+    std::memset(ram_.data(), 0, kRamSize);
+    std::memcpy(ram_.ptr(kCodeBase), seq.code.data(), seq.code.size());
+    std::memcpy(ram_.ptr(kDataBase), seq.data.data(), kDataSize);
+    std::memcpy(ram_.ptr(kStackBase), seq.stack.data(), kStackSize);
+    cpu_->clear_stop();
+    cpu_->reset_flat_protected(seq.start_eip);
+    for (int i = 0; i < 8; ++i) cpu_->s.gpr[i] = seq.gpr[i];
+    cpu_->s.eflags = seq.eflags;
+    base_ = cpu_->stats().instructions;
+    end_ = seq.end_eip;
+    done_ = false;
+    vector_ = -1;
+    error_.clear();
+  }
+
+  static void add_jit_stats(JitTotals& t, Cpu& cpu) {
+    if (const jit::JitEngine* j = cpu.jit()) {
+      const jit::EngineStats& s = j->stats();
+      t.translations += s.translations;
+      t.flushes += s.flushes;
+      t.chains += s.chains;
+      t.budget_exits += s.budget_exits;
+      t.exceptions += s.exceptions;
     }
+  }
+
+  void drop_cpu() {
+    if (!cpu_) return;
+    add_jit_stats(totals_, *cpu_);
+    cpu_.reset();
+  }
+
+  void advance(uint64_t n) {
     const StopReason r = cpu_->run(n);
+    if (config_.flush_slices && cpu_->jit()) cpu_->jit()->flush();
     if (r == StopReason::kInstructionLimit) {
-      if (cpu_->s.eip == end_) done_ = true;
-      if (n > 1) {  // Far more instructions than any sequence executes.
+      if (executed() > kMaxInstructions) {
         error_ = "instruction limit reached";
         done_ = true;
       }
@@ -105,9 +159,12 @@ class VmmEngine final : public Engine {
     error_ = "stopped: " + cpu_->stop_message();
   }
 
+  VmmConfig config_;
   GuestRam ram_;
   Bus bus_;
   std::unique_ptr<Cpu> cpu_;
+  JitTotals totals_;
+  uint64_t base_ = 0;
   uint32_t end_ = 0;
   bool done_ = false;
   int vector_ = -1;
@@ -116,6 +173,6 @@ class VmmEngine final : public Engine {
 
 }  // namespace
 
-std::unique_ptr<Engine> make_vmm_engine() { return std::make_unique<VmmEngine>(); }
+std::unique_ptr<VmmEngine> make_vmm_engine(const VmmConfig& config) { return std::make_unique<VmmEngineImpl>(config); }
 
 }  // namespace vmm::diff

@@ -1,8 +1,11 @@
 // The two engines under comparison, behind one small interface: load a
 // sequence, run it to its end (or to a guest exception), or advance it
-// instruction by instruction for locating the first divergence.
+// instruction by instruction for locating the first divergence. The
+// default mode compares vmm's interpreter with Unicorn, --jit vmm's JIT
+// with its interpreter.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 
 #include "tests/diff/common.h"
@@ -29,7 +32,38 @@ class Engine {
   virtual bool done() const = 0;
 };
 
-std::unique_ptr<Engine> make_vmm_engine();
+// How vmm runs a sequence. The JIT's ways differ in which of its paths they
+// exercise: chained blocks with an unlimited budget, budget exits and blocks
+// split by a small Cpu::run budget, one unchained block per run, flushes.
+struct VmmConfig {
+  bool jit = false;
+  uint64_t slice = 0;          // Budget of each Cpu::run call; 0: unlimited.
+  bool flush_slices = false;   // All translations dropped after each slice, as when the code buffer is full.
+  bool single_block = false;   // Cpu::set_single_block.
+  // The sequence first runs runs-1 times in the same Cpu, which keeps its
+  // translations: a direct jump is chained when it is taken the second
+  // time (the first reaches a fresh translation), so only a third run takes
+  // chained jumps in code without loops.
+  unsigned runs = 1;
+};
+
+// Statistics of the JIT runs since the engine was made (--jit summary).
+struct JitTotals {
+  uint64_t translations = 0, flushes = 0, chains = 0, budget_exits = 0, exceptions = 0;
+};
+
+class VmmEngine : public Engine {
+ public:
+  // Takes effect at the next load().
+  virtual void configure(const VmmConfig& config) = 0;
+  // Runs at least `n` more instructions (or to the end, or an exception):
+  // exactly n for the interpreter; the JIT may run a few more, as its budget
+  // is tested on backward exits only. state().executed says how many.
+  virtual void run_instructions(uint64_t n) = 0;
+  virtual JitTotals jit_totals() const = 0;
+};
+
+std::unique_ptr<VmmEngine> make_vmm_engine(const VmmConfig& config = {});
 std::unique_ptr<Engine> make_unicorn_engine();
 
 }  // namespace vmm::diff
