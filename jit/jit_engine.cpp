@@ -136,7 +136,7 @@ void JitEngine::block_retired(Block* b) {
   if (it != incoming_.end()) {
     for (ChainSite* site : it->second) {
       if (site->target == b->host_code) {
-        patch_jump(site->jump, site->stub);
+        patch_jump(site->jump_end, site->stub);
         site->target = nullptr;
         ++stats_.unchains;
       }
@@ -158,7 +158,7 @@ void JitEngine::try_chain(Block& b) {
   if (!site || site->target || site->target_eip != b.virt_pc) return;
   if ((b.phys_pc & kPageMask) != site->from_page || b.mode != site->from_mode) return;
   if (b.phys_page2 != ~0u) return;  // Its second page is checked at lookup; keep it behind the dispatcher.
-  patch_jump(site->jump, static_cast<uint8_t*>(b.host_code));
+  patch_jump(site->jump_end, static_cast<uint8_t*>(b.host_code));
   site->target = static_cast<uint8_t*>(b.host_code);
   incoming_[&b].push_back(site);
   ++stats_.chains;

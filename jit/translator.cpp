@@ -164,7 +164,7 @@ class Emitter {
 
  public:
   struct Exit {
-    Label jump, stub;
+    Label jump_end, stub;  // End of the patchable jump; its unchained destination.
     uint32_t target;
     ChainSite* site;
   };
@@ -267,9 +267,11 @@ class Emitter {
   // backward exit (a loop) first tests the budget without touching the
   // flags: the top byte of R13 is 0xFF once it went negative; BSWAP/MOVZX
   // bring it down into ECX and JECXZ tests it.
+  bool same_page(uint32_t eip) const { return (eip & kPageMask) == (b_.virt_pc & kPageMask); }
+  static bool backward(uint32_t eip, uint32_t from) { return eip <= from; }
   void exit_to(uint32_t eip) {
     need_host_flags();
-    if ((eip & kPageMask) != (b_.virt_pc & kPageMask)) {
+    if (!same_page(eip)) {
       exit_lookup(&eip);
       return;
     }
@@ -278,7 +280,7 @@ class Emitter {
     site.from_page = b_.phys_pc & kPageMask;
     site.from_mode = b_.mode;
     Exit e{a_.newLabel(), a_.newLabel(), eip, &site};
-    if (eip <= b_.virt_pc) {
+    if (backward(eip, b_.virt_pc)) {
       // Guest ECX is parked in R10 while RCX carries the test value.
       Label ok = a_.newLabel();
       a_.mov(x86::r10, x86::rcx);
@@ -291,8 +293,21 @@ class Emitter {
       a_.bind(ok);
       a_.mov(x86::rcx, x86::r10);
     }
-    a_.bind(e.jump);
     a_.long_().jmp(e.stub);
+    a_.bind(e.jump_end);
+    exits_.push_back(e);
+  }
+  // A conditional exit to a forward EIP on this page: the JCC rel32 itself
+  // is the chainable jump (no budget test is needed going forward).
+  void exit_if(x86::CondCode cond, uint32_t eip) {
+    need_host_flags();
+    ChainSite& site = sites_.emplace_back();
+    site.target_eip = eip;
+    site.from_page = b_.phys_pc & kPageMask;
+    site.from_mode = b_.mode;
+    Exit e{a_.newLabel(), a_.newLabel(), eip, &site};
+    a_.long_().j(cond, e.stub);
+    a_.bind(e.jump_end);
     exits_.push_back(e);
   }
 
@@ -651,12 +666,19 @@ void Emitter::emit_terminal(size_t i) {
       in.mnemonic != ZYDIS_MNEMONIC_JKZD) {
     // Jcc: the guest condition is evaluated on the host flags directly.
     ++st_.native_instrs;
+    const uint32_t target = fit(next + in.ops[0].imm);
+    const auto cond = static_cast<x86::CondCode>(in.cond);
+    if (same_page(target) && !backward(target, b_.virt_pc)) {
+      exit_if(cond, target);
+      exit_to(next);
+      return;
+    }
     Label taken = a_.newLabel();
     need_host_flags();
-    a_.j(static_cast<x86::CondCode>(in.cond), taken);
+    a_.j(cond, taken);
     exit_to(next);
     a_.bind(taken);
-    exit_to(fit(next + in.ops[0].imm));
+    exit_to(target);
     return;
   }
   if (emit_terminal_native(i)) return;
@@ -788,7 +810,7 @@ void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
   code.relocateToBase(base);
   code.copyFlattenedData(dst, size);
   for (const auto& x : e.exits()) {
-    x.site->jump = dst + code.labelOffsetFromBase(x.jump);
+    x.site->jump_end = dst + code.labelOffsetFromBase(x.jump_end);
     x.site->stub = dst + code.labelOffsetFromBase(x.stub);
   }
   const uint32_t n = static_cast<uint32_t>(b.instrs.size());
