@@ -33,7 +33,8 @@ JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes)
     : cpu_(cpu), buffer_(buffer_bytes), jump_table_(1u << kJumpTableBits, JumpEntry{0, 0, 0}) {
   emit_trampolines();
   translator_ = std::make_unique<Translator>(buffer_, trap_sites_,
-                                             TranslatorEnv{exit_common_, exit_synced_, jump_table_.data()});
+                                             TranslatorEnv{exit_common_, exit_synced_, jump_table_.data(),
+                                                           CpuInfo::host().hasFeature(CpuFeatures::X86::kBMI2)});
   TrapRegion r;
   r.begin = reinterpret_cast<uintptr_t>(buffer_.base());
   r.end = r.begin + buffer_.size();
@@ -191,7 +192,8 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   CpuState& s = cpu_.s;
   // Indirect branches that reach this block from now on stay in translated code.
   if (b.phys_page2 == ~0u && chaining_) jump_table_[jump_table_slot(b.virt_pc)] = JumpEntry{b.virt_pc, b.mode, reinterpret_cast<uintptr_t>(code)};
-  const int64_t start = static_cast<int64_t>(std::min<uint64_t>(budget, INT64_MAX / 2));
+  // Within +-2^31 for the budget test on backward exits (Translator).
+  const int64_t start = static_cast<int64_t>(std::min<uint64_t>(budget, uint64_t{1} << 30));
   s.jit.cpu = reinterpret_cast<uintptr_t>(&cpu_);
   s.jit.tlb = reinterpret_cast<uintptr_t>(cpu_.mmu.tlb(cpu_.mmu_idx()));
   flags_to_image(s);

@@ -101,8 +101,10 @@ bool undefined_flags_overwritten(uint16_t m) {
 }
 
 // Flags an instruction certainly overwrites (for liveness). A shift by CL,
-// or by an immediate that masks to 0, may leave every flag alone.
+// or by an immediate that masks to 0, and a REP CMPS/SCAS with ECX = 0 may
+// leave every flag alone.
 uint32_t flags_killed(const InstrRecord& in) {
+  if ((in.cls & iclass::kString) && (in.prefixes & (prefix::kRep | prefix::kRepne))) return 0;
   if (is_shift(in.mnemonic)) {
     const Operand& count = in.ops[in.nops - 1];
     if (count.kind != OpKind::Imm || (count.imm & 31) == 0) return 0;
@@ -145,7 +147,7 @@ class Emitter {
   Emitter(x86::Assembler& a, const Block& b, const TranslatorEnv& env, TranslatorStats& st,
           std::deque<ChainSite>& sites)
       : a_(a), b_(b), exit_common_(env.exit_common), exit_synced_(env.exit_synced), jump_table_(env.jump_table),
-        st_(st), sites_(sites) {}
+        bmi2_(env.bmi2), st_(st), sites_(sites) {}
 
   void emit();
 
@@ -265,8 +267,9 @@ class Emitter {
   // A chainable exit to a constant guest EIP after the whole block: a
   // patchable 5-byte jump to a stub that returns to the dispatcher. A
   // backward exit (a loop) first tests the budget without touching the
-  // flags: the top byte of R13 is 0xFF once it went negative; BSWAP/MOVZX
-  // bring it down into ECX and JECXZ tests it.
+  // flags: R13 stays within +-2^31 (JitEngine::execute), so its upper half is
+  // all ones once it went negative and zero before; RORX (BMI2) or
+  // BSWAP/MOVZX bring that into ECX, and JECXZ tests it.
   bool same_page(uint32_t eip) const { return (eip & kPageMask) == (b_.virt_pc & kPageMask); }
   static bool backward(uint32_t eip, uint32_t from) { return eip <= from; }
   void exit_to(uint32_t eip) {
@@ -284,10 +287,14 @@ class Emitter {
       // Guest ECX is parked in R10 while RCX carries the test value.
       Label ok = a_.newLabel();
       a_.mov(x86::r10, x86::rcx);
-      a_.mov(x86::rcx, x86::r13);
-      a_.bswap(x86::rcx);
-      a_.movzx(x86::ecx, x86::cl);
-      a_.jecxz(ok);
+      if (bmi2_) {
+        a_.rorx(x86::rcx, x86::r13, 32);
+      } else {
+        a_.mov(x86::rcx, x86::r13);
+        a_.bswap(x86::rcx);
+        a_.movzx(x86::ecx, x86::cl);
+      }
+      a_.jecxz(x86::ecx, ok);
       a_.mov(x86::rcx, x86::r10);
       a_.jmp(e.stub);  // Budget spent: back to the dispatcher (never patched).
       a_.bind(ok);
@@ -315,6 +322,8 @@ class Emitter {
   void emit_lea_address(const Operand& m);
   bool emit_native(size_t i);
   void emit_probe(unsigned size, bool write, bool live, Label& slow, Label& resume);
+  void emit_tlb_lookup(unsigned size, bool write, Label& miss);
+  bool emit_rep_string(size_t i);
   template <typename Address, typename Body>
   void emit_memory(size_t i, unsigned size, bool write, Address address, Body body);
   x86::Mem guest_address(const Operand& m) const;
@@ -375,6 +384,7 @@ class Emitter {
   const Block& b_;
   uintptr_t exit_common_, exit_synced_;
   const JumpEntry* jump_table_;
+  bool bmi2_;
   TranslatorStats& st_;
   std::deque<ChainSite>& sites_;
   std::vector<uint32_t> eips_;
@@ -422,8 +432,16 @@ void Emitter::emit_lea_address(const Operand& m) {
 // before the probe clobbers the host's (`live`: as an image that restores
 // cheaply, else raw); they go back into RFLAGS only when needed (see Saved).
 void Emitter::emit_probe(unsigned size, bool write, bool live, Label& slow, Label& resume) {
-  ++st_.memory_probes;
   save_r11(live);
+  emit_tlb_lookup(size, write, slow);
+  host_flags_ = false;
+  a_.bind(resume);
+}
+
+// The probe's TLB lookup proper: R8D linear -> R8 host address, or `miss`.
+// Clobbers R9, R10 and the host flags.
+void Emitter::emit_tlb_lookup(unsigned size, bool write, Label& miss) {
+  ++st_.memory_probes;
   a_.mov(x86::r9d, x86::r8d);
   a_.shr(x86::r9d, 12 - 5);
   a_.and_(x86::r9d, (SoftMmu::kTlbSize - 1) << 5);
@@ -431,10 +449,8 @@ void Emitter::emit_probe(unsigned size, bool write, bool live, Label& slow, Labe
   a_.and_(x86::r10d, Imm(kPageMask));
   const int32_t tag = write ? offsetof(TlbEntry, tag_write) : offsetof(TlbEntry, tag_read);
   a_.cmp(x86::r10d, x86::dword_ptr(x86::r14, x86::r9, 0, tag));
-  a_.jne(slow);
+  a_.jne(miss);
   a_.add(x86::r8, x86::qword_ptr(x86::r14, x86::r9, 0, offsetof(TlbEntry, addend)));
-  host_flags_ = false;
-  a_.bind(resume);
 }
 
 // A native memory access of instruction i: `address` leaves the guest
@@ -586,6 +602,86 @@ bool Emitter::emit_terminal_native(size_t i) {
   return false;
 }
 
+// REP MOVS / REP STOS whose run stays within one page on each side, with
+// DF clear and flat segments: one host REP MOVS/STOS on the host addresses
+// from two TLB probes, guest ESI/EDI/ECX updated as the instruction leaves
+// them. Anything else (DF set, a run crossing a page, a miss, MMIO, a page
+// holding code, a watched page) calls the interpreter's handler, which runs
+// the whole instruction page by page.
+bool Emitter::emit_rep_string(size_t i) {
+  const InstrRecord& in = b_.instrs[i];
+  const bool movs = in.mnemonic == ZYDIS_MNEMONIC_MOVSB || in.mnemonic == ZYDIS_MNEMONIC_MOVSW ||
+                    in.mnemonic == ZYDIS_MNEMONIC_MOVSD;
+  const bool stos = in.mnemonic == ZYDIS_MNEMONIC_STOSB || in.mnemonic == ZYDIS_MNEMONIC_STOSW ||
+                    in.mnemonic == ZYDIS_MNEMONIC_STOSD;
+  if (!(movs || stos) || !(in.prefixes & (prefix::kRep | prefix::kRepne)) || in.addrsize != 4) return false;
+  if (!seg_flat(ES) || (movs && !seg_flat(in.seg))) return false;
+  const unsigned elem = (in.mnemonic == ZYDIS_MNEMONIC_MOVSB || in.mnemonic == ZYDIS_MNEMONIC_STOSB) ? 1 : in.opsize;
+  if (elem != 1 && elem != 2 && elem != 4) return false;
+  const uint32_t scale = elem == 1 ? 0 : elem == 2 ? 1 : 2;
+
+  Label helper = a_.newLabel(), done = a_.newLabel();
+  // The checks clobber the host flags: the image in R11 restores them at the end.
+  save_r11(true);
+  if (r11_ != Saved::kImage) {  // Raw flags in R11 from an earlier probe: make it an image.
+    need_host_flags();
+    r11_ = Saved::kNone;
+    save_r11(true);
+  }
+  host_flags_ = false;
+  a_.test(x86::dword_ptr(x86::r15, state_off(offsetof(CpuState, eflags))), Imm(flag::DF));
+  a_.jnz(helper);
+  a_.test(x86::ecx, x86::ecx);
+  a_.jz(done);  // Count 0: nothing is accessed (SDM REP).
+  a_.cmp(x86::ecx, Imm(kPageSize >> scale));
+  a_.ja(helper);
+  // Each run within its page: offset + count * elem <= 4096.
+  auto same_page_run = [&](const x86::Gpd& index) {
+    a_.mov(x86::r9d, index);
+    a_.and_(x86::r9d, Imm(kPageSize - 1));
+    a_.lea(x86::r9d, x86::ptr(x86::r9, x86::rcx, scale));
+    a_.cmp(x86::r9d, Imm(kPageSize));
+    a_.ja(helper);
+  };
+  same_page_run(x86::edi);
+  if (movs) {
+    same_page_run(x86::esi);
+    a_.mov(x86::r8d, x86::esi);
+    emit_tlb_lookup(1, false, helper);
+    a_.mov(x86::qword_ptr(x86::r15, state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, scratch))),
+           x86::r8);
+  }
+  a_.mov(x86::r8d, x86::edi);
+  emit_tlb_lookup(1, true, helper);
+  // Final guest ESI/EDI, then the host run on host pointers (RCX: the count).
+  a_.lea(x86::r10d, x86::ptr(x86::rdi, x86::rcx, scale));
+  if (movs) a_.lea(x86::r9d, x86::ptr(x86::rsi, x86::rcx, scale));
+  a_.mov(x86::rdi, x86::r8);
+  if (movs) {
+    a_.mov(x86::rsi, x86::qword_ptr(x86::r15, state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, scratch))));
+  }
+  switch (elem) {
+    case 1: movs ? a_.rep().movsb() : a_.rep().stosb(); break;
+    case 2: movs ? a_.rep().movsw() : a_.rep().stosw(); break;
+    default: movs ? a_.rep().movsd() : a_.rep().stosd(); break;
+  }
+  a_.mov(x86::edi, x86::r10d);
+  if (movs) a_.mov(x86::esi, x86::r9d);
+  a_.jmp(done);
+  a_.bind(helper);
+  emit_helper(i);  // Leaves the host flags exact and R11 unused.
+  Label joined = a_.newLabel();
+  a_.jmp(joined);
+  a_.bind(done);
+  host_flags_ = false;
+  r11_ = Saved::kImage;
+  need_host_flags();
+  a_.bind(joined);
+  r11_ = Saved::kNone;
+  ++st_.string_fast_paths;
+  return true;
+}
+
 bool Emitter::emit_native(size_t i) {
   const InstrRecord& in = b_.instrs[i];
   if (in.mnemonic == ZYDIS_MNEMONIC_LEA) return emit_lea(i);
@@ -594,6 +690,7 @@ bool Emitter::emit_native(size_t i) {
     ++st_.native_instrs;  // Including the 0F 1F forms with a memory operand: no access happens.
     return true;
   }
+  if (in.cls & iclass::kString) return emit_rep_string(i);
   if (!native_mnemonic(in.mnemonic)) return false;
   const Operand* mem = memory_operand(in);
   if (mem) {

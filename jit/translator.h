@@ -29,6 +29,7 @@ struct TranslatorStats {
   uint64_t high_byte_fallbacks = 0;
   uint64_t host_bytes = 0;
   uint64_t indirect_sites = 0;  // Indirect branches with an inline lookup.
+  uint64_t string_fast_paths = 0;  // REP MOVS/STOS with an inline single-page run (else its handler).
   uint64_t trap_sites = 0;      // Native DIV/IDIV whose host #DE becomes the guest's.
   std::unordered_map<uint16_t, uint64_t> helper_by_mnemonic;  // Interpreter fallbacks per mnemonic.
 };
@@ -38,6 +39,7 @@ struct TranslatorEnv {
   uintptr_t exit_common = 0;  // Expects: flags and guest regs live, [eip] set, R9 = instructions not run.
   uintptr_t exit_synced = 0;  // Expects: state already stored, R9 = instructions not run.
   const JumpEntry* jump_table = nullptr;  // Inline lookup table (jit_abi.h), 1 << kJumpTableBits entries.
+  bool bmi2 = false;                      // The host has BMI2 (RORX for the budget test).
 };
 
 class Translator {
