@@ -230,6 +230,31 @@ TEST(Jit, DividesThatDoNotTrapRunNatively) {
   EXPECT_GT(p.jit.cpu.jit()->translator_stats().trap_sites, 0u);
 }
 
+// REP MOVS/STOS: single-page runs take the inline host REP path; a run
+// crossing a page, DF set, and ECX = 0 take the handler or do nothing.
+TEST(Jit, RepStringsMatchInterpreter) {
+  Pair p;
+  auto imm = [](uint8_t op, uint32_t v) {
+    return std::vector<uint8_t>{op, uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24)};
+  };
+  std::vector<uint8_t> code;
+  auto add = [&](const std::vector<uint8_t>& v) { code.insert(code.end(), v.begin(), v.end()); };
+  add(imm(0xBE, 0x8000)), add(imm(0xBF, 0x9000)), add(imm(0xB9, 100)), add({0xF3, 0xA4});  // within a page
+  add(imm(0xBF, 0x9FF0)), add(imm(0xB9, 40)), add({0xF3, 0xA4});                          // crosses into 0xA000
+  add({0xFD}), add(imm(0xBE, 0x8100)), add(imm(0xBF, 0xA100)), add(imm(0xB9, 10)), add({0xF3, 0xA4, 0xFC});  // DF=1
+  add(imm(0xB9, 0)), add({0xF3, 0xA4});                                                   // ECX = 0
+  add(imm(0xB8, 0x11223344)), add(imm(0xBF, 0xB000)), add(imm(0xB9, 64)), add({0xF3, 0xAB});  // rep stosd
+  add(imm(0xBE, 0x8000)), add(imm(0xBF, 0xC002)), add(imm(0xB9, 300)), add({0x66, 0xF3, 0xA5});  // rep movsw
+  add({0xF4});
+  run_both(p, code, [](Vm& v) {
+    for (uint32_t i = 0; i < 0x1000; ++i) v.ram.ptr(0x8000)[i] = static_cast<uint8_t>(i * 7 + 3);
+  });
+  EXPECT_EQ(p.jit.cpu.s.eip, kCode + code.size());
+  EXPECT_EQ(p.jit.cpu.s.gpr[ECX], 0u);
+  EXPECT_EQ(p.jit.get32(0xB000 + 63 * 4), 0x11223344u);
+  EXPECT_EQ(p.jit.cpu.jit()->translator_stats().string_fast_paths, 6u);
+}
+
 // A host fault that is not a guest DIV/IDIV is a VMM bug: the handler
 // installed with the JIT names it before the process dies.
 TEST(JitDeathTest, HostFaultOutsideTranslatedCodeIsReportedLoudly) {
