@@ -37,4 +37,17 @@ inline constexpr uint32_t kFlatShift = 4;      // Bits 4-9: segment i is flat (S
 // interrupts are taken promptly.
 inline constexpr unsigned kMaxBlockInstrs = 64;
 
+// Target of a Jcc (iclass::kJcc) at `eip`, wrapped to the operand size.
+inline uint32_t jcc_target(const InstrRecord& in, uint32_t eip) {
+  const uint32_t t = eip + in.length + in.ops[0].imm;
+  return in.opsize == 2 ? (t & 0xFFFF) : t;
+}
+
+// A block goes on past a Jcc whose target lies a little ahead on the same
+// page, so short forward branches (if/else inside a loop) stay inside one
+// block: the interpreter leaves the block when the branch is taken, the JIT
+// jumps within its translation. The target must be the start of an
+// instruction of the block (BlockBuilder trims the block otherwise).
+inline constexpr uint32_t kMaxInternalBranch = 128;  // Bytes skipped at most.
+
 }  // namespace vmm

@@ -203,6 +203,9 @@ DecodeStatus Decoder::decode(const uint8_t* bytes, size_t avail, InstrRecord& ou
     default:
       break;
   }
+  if (insn.meta.category == ZYDIS_CATEGORY_COND_BR && cc >= 0 &&
+      insn.operand_count_visible == 1 && zops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+    cls |= iclass::kJcc;
   if (insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) cls |= iclass::kFar | iclass::kSensitive | iclass::kEndsBlock;
   if (insn.mnemonic == ZYDIS_MNEMONIC_LOOP || insn.mnemonic == ZYDIS_MNEMONIC_LOOPE ||
       insn.mnemonic == ZYDIS_MNEMONIC_LOOPNE || insn.mnemonic == ZYDIS_MNEMONIC_JCXZ ||

@@ -58,6 +58,7 @@ inline constexpr uint16_t kFpSimd = 1u << 6;       // x87/MMX/SSE.
 inline constexpr uint16_t kEndsBlock = 1u << 7;    // The block builder stops after it.
 inline constexpr uint16_t kInvalid = 1u << 8;      // Did not decode: executes as #UD.
 inline constexpr uint16_t kFar = 1u << 9;          // Far JMP/CALL/RET (loads CS).
+inline constexpr uint16_t kJcc = 1u << 10;         // Jcc rel8/rel16/rel32 (not JCXZ/LOOP): the target is ops[0].imm after it.
 }  // namespace iclass
 
 // Prefix bits.

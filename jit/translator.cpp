@@ -3,6 +3,7 @@
 #include <Zydis/Zydis.h>
 #include <asmjit/x86.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -174,6 +175,14 @@ class Emitter {
   // Native instructions that may trap on the host: label at the instruction, index in the block.
   const std::vector<std::pair<Label, size_t>>& traps() const { return traps_; }
   uint32_t eip_of(size_t i) const { return eips_[i]; }
+  // Instructions charged to the budget but not run when execution leaves
+  // the block before instruction i: the rest of i's segment (see emit()).
+  bool starts_segment(size_t i) const {
+    return i == 0 || is_target_[i] || (b_.instrs[i - 1].cls & iclass::kJcc);  // A Jcc before i is internal.
+  }
+  uint32_t unexecuted_from(size_t i) const {
+    return i < segment_end_.size() ? static_cast<uint32_t>(segment_end_[i] - i) : 0;
+  }
 
  private:
   bool seg_flat(uint8_t seg) const { return b_.mode & (1u << (blockmode::kFlatShift + seg)); }
@@ -377,6 +386,7 @@ class Emitter {
   }
   void exit_indirect() { exit_lookup(nullptr); }
   void emit_helper(size_t i);
+  void emit_internal_jcc(size_t i);
   void emit_terminal(size_t i);
   void emit_out_of_line();
 
@@ -389,6 +399,10 @@ class Emitter {
   std::deque<ChainSite>& sites_;
   std::vector<uint32_t> eips_;
   std::vector<uint32_t> live_in_;  // Arithmetic flags live before each instruction.
+  std::vector<size_t> target_index_;  // Internal Jcc: index of its target.
+  std::vector<bool> is_target_;       // Instruction is an internal branch target.
+  std::vector<Label> labels_;         // Bound at internal branch targets.
+  std::vector<size_t> segment_end_;  // End of the budget segment holding each instruction.
   std::vector<Slow> slows_;
   std::vector<HelperExit> helper_exits_;
   std::vector<Exit> exits_;
@@ -403,7 +417,9 @@ void Emitter::compute_liveness() {
   live_in_[n] = kArith;  // Unknown successor: everything is live at the block's end.
   for (size_t i = n; i-- > 0;) {
     const InstrRecord& in = b_.instrs[i];
-    live_in_[i] = (in.flags_read & kArith) | (live_in_[i + 1] & ~flags_killed(in));
+    uint32_t live_out = live_in_[i + 1];
+    if (i + 1 < n && (in.cls & iclass::kJcc)) live_out |= live_in_[target_index_[i]];  // Internal branch.
+    live_in_[i] = (in.flags_read & kArith) | (live_out & ~flags_killed(in));
     // A trap delivers a guest exception, which pushes the exact EFLAGS.
     if (may_trap(in.mnemonic)) live_in_[i] = kArith;
   }
@@ -747,6 +763,15 @@ void Emitter::emit_helper(size_t i) {
   helper_exits_.push_back(h);
 }
 
+// A Jcc to a later instruction of the block: the host Jcc on the guest
+// flags, straight to the target's label.
+void Emitter::emit_internal_jcc(size_t i) {
+  const InstrRecord& in = b_.instrs[i];
+  ++st_.native_instrs;
+  need_host_flags();
+  a_.j(static_cast<x86::CondCode>(in.cond), labels_[target_index_[i]]);
+}
+
 void Emitter::emit_terminal(size_t i) {
   const InstrRecord& in = b_.instrs[i];
   const uint32_t next = eip_of(i) + in.length;
@@ -824,10 +849,9 @@ void Emitter::emit_out_of_line() {
     a_.jmp(s.after);
     helper_exits_.push_back(h);
     a_.bind(exception);
-    a_.mov(x86::r9d, Imm(static_cast<uint32_t>(b_.instrs.size() - s.index)));
+    a_.mov(x86::r9d, Imm(unexecuted_from(s.index)));
     a_.jmp(Imm(exit_synced_));
   }
-  const uint32_t n = static_cast<uint32_t>(b_.instrs.size());
   for (const HelperExit& h : helper_exits_) {
     // EAX: kHelperEndBlock (the instruction completed) or kHelperException.
     // R9 = instructions of this block not executed, given back to the budget.
@@ -835,10 +859,10 @@ void Emitter::emit_out_of_line() {
     a_.bind(h.entry);
     a_.cmp(x86::eax, Imm(kHelperException));
     a_.je(faulted);
-    a_.mov(x86::r9d, Imm(static_cast<uint32_t>(n - (h.index + 1))));
+    a_.mov(x86::r9d, Imm(unexecuted_from(h.index + 1)));
     a_.jmp(Imm(exit_synced_));
     a_.bind(faulted);
-    a_.mov(x86::r9d, Imm(static_cast<uint32_t>(n - h.index)));
+    a_.mov(x86::r9d, Imm(unexecuted_from(h.index)));
     a_.jmp(Imm(exit_synced_));
   }
   for (const Exit& e : exits_) {
@@ -860,18 +884,50 @@ void Emitter::emit() {
     eips_[i] = pc;
     pc += b_.instrs[i].length;
   }
+  // Jcc inside the block (frontend/block.h, kMaxInternalBranch): their
+  // targets are instructions of the block further on.
+  target_index_.assign(n, 0);
+  is_target_.assign(n, false);
+  for (size_t i = 0; i + 1 < n; ++i) {
+    if (!(b_.instrs[i].cls & iclass::kJcc)) continue;
+    const uint32_t t = jcc_target(b_.instrs[i], eips_[i]);
+    const size_t k = static_cast<size_t>(std::lower_bound(eips_.begin(), eips_.end(), t) - eips_.begin());
+    target_index_[i] = k;
+    is_target_[k] = true;
+  }
+  labels_.resize(n);
+  for (size_t i = 0; i < n; ++i)
+    if (is_target_[i]) labels_[i] = a_.newLabel();
+  // Budget segments: straight runs entered only at their first instruction
+  // (the block's entry, an internal branch target, the instruction after an
+  // internal Jcc). Each charges its length to the budget on entry.
+  segment_end_.assign(n, n);
+  for (size_t i = n, end = n; i-- > 0;) {
+    segment_end_[i] = end;
+    if (starts_segment(i)) end = i;
+  }
   compute_liveness();
-  // Entry: charge the block's length to the instruction budget in R13 with
-  // LEA, which leaves the guest's flags alone. The budget is tested only on
-  // backward exits (see exit_to): every endless path through chained blocks
-  // passes one, and exits to the dispatcher are tested there.
-  a_.lea(x86::r13, x86::ptr(x86::r13, -static_cast<int32_t>(n)));
+  // Charging with LEA leaves the guest's flags alone. The budget is tested
+  // only on backward exits (see exit_to): every endless path through
+  // chained blocks passes one, and exits to the dispatcher are tested there.
   for (size_t i = 0; i < n; ++i) {
     const InstrRecord& in = b_.instrs[i];
     const bool last = i + 1 == n;
+    if (is_target_[i]) {
+      // Paths join here: the taken branch brings the flags in RFLAGS.
+      need_host_flags();
+      r11_ = Saved::kNone;
+      a_.bind(labels_[i]);
+    }
+    if (starts_segment(i))
+      a_.lea(x86::r13, x86::ptr(x86::r13, -static_cast<int32_t>(segment_end_[i] - i)));
     if (last && (in.cls & iclass::kControl)) {
       emit_terminal(i);
       break;
+    }
+    if (in.cls & iclass::kJcc) {
+      emit_internal_jcc(i);
+      continue;
     }
     if (!emit_native(i)) emit_helper(i);
     if (last) exit_to(pc);
@@ -910,10 +966,9 @@ void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
     x.site->jump_end = dst + code.labelOffsetFromBase(x.jump_end);
     x.site->stub = dst + code.labelOffsetFromBase(x.stub);
   }
-  const uint32_t n = static_cast<uint32_t>(b.instrs.size());
   for (const auto& [label, index] : e.traps())
-    traps_.add(TrapSite{reinterpret_cast<uintptr_t>(dst) + code.labelOffsetFromBase(label),
-                        e.eip_of(index), static_cast<uint32_t>(n - index)});
+    traps_.add(TrapSite{reinterpret_cast<uintptr_t>(dst) + code.labelOffsetFromBase(label), e.eip_of(index),
+                        e.unexecuted_from(index)});
   b.host_code = dst;
   b.host_size = static_cast<uint32_t>(size);
   stats_.host_bytes += size;

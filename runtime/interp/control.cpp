@@ -29,10 +29,12 @@ bool jmp_indirect(Cpu& c, const InstrRecord& in) {
   return true;
 }
 
+// Not taken, it falls through (the block may go on after it, see
+// kMaxInternalBranch); taken, it ends the block.
 template <unsigned kOpSize>
 bool jcc(Cpu& c, const InstrRecord& in) {
-  const uint32_t next = c.s.eip + in.length;
-  c.s.eip = condition(c.s.eflags, in.cond) ? fit_eip<kOpSize>(next + in.ops[0].imm) : next;
+  if (!condition(c.s.eflags, in.cond)) return false;
+  c.s.eip = fit_eip<kOpSize>(c.s.eip + in.length + in.ops[0].imm);
   return true;
 }
 
