@@ -101,7 +101,7 @@ bool undefined_flags_overwritten(uint16_t m) {
   }
 }
 
-// Flags an instruction certainly overwrites (for liveness). A shift by CL,
+// Flags an instruction certainly overwrites (so the saved image goes stale). A shift by CL,
 // or by an immediate that masks to 0, and a REP CMPS/SCAS with ECX = 0 may
 // leave every flag alone.
 uint32_t flags_killed(const InstrRecord& in) {
@@ -136,12 +136,10 @@ bool memory_written(const InstrRecord& in, const Operand* mem) {
 // restoring them into RFLAGS is put off until something needs them there
 // (an instruction reading them or leaving some unchanged, a helper call, a
 // trap site, a block exit), and a later probe reuses R11 while the flags have
-// not changed. Invariant: the host flags are exact or R11 holds them.
-enum class Saved : uint8_t {
-  kNone,   // R11 does not hold the current flags.
-  kImage,  // R11D: LAHF/SETO image (jit/flag_image.h), cheap to restore.
-  kRaw,    // R11: PUSHFQ's RFLAGS, cheap to save; saved when the flags are dead.
-};
+// not changed. Invariant: the host flags are exact or R11D holds their
+// LAHF/SETO image (jit/flag_image.h). The image is saved even where the flags
+// are dead (a slow path may deliver an exception): measured, PUSHFQ/POP costs
+// more than LAHF/SETO and its restore (POPFQ) far more.
 
 class Emitter {
  public:
@@ -157,8 +155,7 @@ class Emitter {
     Label entry, resume, after;
     size_t index;
     uint32_t kind;
-    Saved probe_r11;  // Layout of R11 at the probe (the flags the slow path delivers).
-    Saved after_r11;  // What the code after the instruction expects in R11.
+    bool after_saved;  // Whether the code after the instruction expects the image in R11D.
   };
   struct HelperExit {
     Label entry;
@@ -193,50 +190,28 @@ class Emitter {
   void restore_flags_from(const x86::Gpd& src) { emit_restore_flags(a_, src); }
   void restore_flags_from_state() { emit_restore_flags(a_, state(kOffFlagsImage)); }
 
-  // Lazy flags (see Saved).
-  void save_r11(bool live) {
-    if (r11_ != Saved::kNone) return;
-    if (live) {
-      save_flags_to(x86::r11d);
-      r11_ = Saved::kImage;
-    } else {
-      a_.pushfq();
-      a_.pop(x86::r11);
-      r11_ = Saved::kRaw;
-    }
-  }
-  void restore_r11_to_host() {
-    if (r11_ == Saved::kImage) {
-      restore_flags_from(x86::r11d);
-    } else {
-      a_.push(x86::r11);
-      a_.popfq();
-    }
+  // Lazy flags (see the comment above Emitter).
+  void save_r11() {
+    if (saved_) return;
+    save_flags_to(x86::r11d);
+    saved_ = true;
   }
   void need_host_flags() {
     if (host_flags_) return;
     ++st_.flag_saves;
-    restore_r11_to_host();
+    restore_flags_from(x86::r11d);
     host_flags_ = true;
   }
   // The exact flags into CpuState (before a call into C++).
   void store_flags_to_state() {
-    if (host_flags_ || r11_ == Saved::kRaw) {
-      need_host_flags();
-      save_flags_to_state();
-    } else {
-      a_.mov(state(kOffFlagsImage), x86::r11d);
-    }
+    if (host_flags_) save_flags_to_state();
+    else a_.mov(state(kOffFlagsImage), x86::r11d);
   }
   // After a call that returned through the state: host flags from the image,
-  // and R11 again in `want` layout so the code this path joins finds it so.
-  void reload_flags_from_state(Saved want) {
+  // and the image in R11D again if the code this path joins expects it.
+  void reload_flags_from_state(bool want_saved) {
     restore_flags_from_state();
-    if (want == Saved::kImage) a_.mov(x86::r11d, state(kOffFlagsImage));
-    if (want == Saved::kRaw) {
-      a_.pushfq();
-      a_.pop(x86::r11);
-    }
+    if (want_saved) a_.mov(x86::r11d, state(kOffFlagsImage));
   }
   // Around a natively executed instruction.
   void before_native(const InstrRecord& in) {
@@ -248,7 +223,7 @@ class Emitter {
       // Some flags survive the instruction. INC/DEC keep only CF, which BT
       // restores in one instruction (the others it disturbs INC/DEC write).
       if (written == (kArith & ~flag::CF) && flags_killed(in) == written) {
-        a_.bt(x86::r11d, r11_ == Saved::kImage ? 8 : 0);
+        a_.bt(x86::r11d, 8);  // CF is bit 0 of AH.
         host_flags_ = true;
       } else {
         need_host_flags();
@@ -257,7 +232,7 @@ class Emitter {
   }
   void after_native(const InstrRecord& in) {
     if (in.flags_written & kArith) {
-      r11_ = Saved::kNone;
+      saved_ = false;
       host_flags_ = true;
     }
   }
@@ -327,10 +302,9 @@ class Emitter {
     exits_.push_back(e);
   }
 
-  void compute_liveness();
   void emit_lea_address(const Operand& m);
   bool emit_native(size_t i);
-  void emit_probe(unsigned size, bool write, bool live, Label& slow, Label& resume);
+  void emit_probe(unsigned size, bool write, Label& slow, Label& resume);
   void emit_tlb_lookup(unsigned size, bool write, Label& miss);
   bool emit_rep_string(size_t i);
   template <typename Address, typename Body>
@@ -348,11 +322,7 @@ class Emitter {
   // The flags are the guest's throughout (saved in R11 around the lookup).
   void exit_lookup(const uint32_t* target) {
     Label miss = a_.newLabel();
-    if (r11_ != Saved::kImage) {
-      need_host_flags();
-      r11_ = Saved::kNone;
-      save_r11(true);
-    }
+    save_r11();
     a_.add(x86::qword_ptr(x86::r15, kOffIndirectLookups), 1);
     if (target) {
       a_.mov(x86::r10, Imm(reinterpret_cast<uintptr_t>(jump_table_ + jump_table_slot(*target))));
@@ -398,7 +368,6 @@ class Emitter {
   TranslatorStats& st_;
   std::deque<ChainSite>& sites_;
   std::vector<uint32_t> eips_;
-  std::vector<uint32_t> live_in_;  // Arithmetic flags live before each instruction.
   std::vector<size_t> target_index_;  // Internal Jcc: index of its target.
   std::vector<bool> is_target_;       // Instruction is an internal branch target.
   std::vector<Label> labels_;         // Bound at internal branch targets.
@@ -408,22 +377,8 @@ class Emitter {
   std::vector<Exit> exits_;
   std::vector<std::pair<Label, size_t>> traps_;
   bool host_flags_ = true;     // RFLAGS hold the guest's arithmetic flags.
-  Saved r11_ = Saved::kNone;   // What R11 holds.
+  bool saved_ = false;         // R11D holds the image of the current flags.
 };
-
-void Emitter::compute_liveness() {
-  const size_t n = b_.instrs.size();
-  live_in_.assign(n + 1, 0);
-  live_in_[n] = kArith;  // Unknown successor: everything is live at the block's end.
-  for (size_t i = n; i-- > 0;) {
-    const InstrRecord& in = b_.instrs[i];
-    uint32_t live_out = live_in_[i + 1];
-    if (i + 1 < n && (in.cls & iclass::kJcc)) live_out |= live_in_[target_index_[i]];  // Internal branch.
-    live_in_[i] = (in.flags_read & kArith) | (live_out & ~flags_killed(in));
-    // A trap delivers a guest exception, which pushes the exact EFLAGS.
-    if (may_trap(in.mnemonic)) live_in_[i] = kArith;
-  }
-}
 
 void Emitter::emit_lea_address(const Operand& m) {
   const bool has_base = m.base != kZeroGpr, has_index = m.index != kZeroGpr;
@@ -444,11 +399,11 @@ void Emitter::emit_lea_address(const Operand& m) {
 
 // TLB probe (runtime/softmmu.h, TlbEntry): R8D holds the linear address on
 // entry and the host address on the fast path's exit. A slow path may deliver
-// an exception, which must see the exact guest flags, so they are in R11
-// before the probe clobbers the host's (`live`: as an image that restores
-// cheaply, else raw); they go back into RFLAGS only when needed (see Saved).
-void Emitter::emit_probe(unsigned size, bool write, bool live, Label& slow, Label& resume) {
-  save_r11(live);
+// an exception, which must see the exact guest flags, so their image is in
+// R11D before the probe clobbers the host's; they go back into RFLAGS only
+// when needed (see the comment above Emitter).
+void Emitter::emit_probe(unsigned size, bool write, Label& slow, Label& resume) {
+  save_r11();
   emit_tlb_lookup(size, write, slow);
   host_flags_ = false;
   a_.bind(resume);
@@ -483,10 +438,9 @@ void Emitter::emit_memory(size_t i, unsigned size, bool write, Address address, 
   s.index = i;
   s.kind = size | (write ? kMemWrite : 0);
   address();
-  emit_probe(size, write, (live_in_[i] & kArith) != 0, s.entry, s.resume);
-  s.probe_r11 = r11_;
+  emit_probe(size, write, s.entry, s.resume);
   body();
-  s.after_r11 = r11_;
+  s.after_saved = saved_;
   a_.bind(s.after);
   slows_.push_back(s);
 }
@@ -638,12 +592,7 @@ bool Emitter::emit_rep_string(size_t i) {
 
   Label helper = a_.newLabel(), done = a_.newLabel();
   // The checks clobber the host flags: the image in R11 restores them at the end.
-  save_r11(true);
-  if (r11_ != Saved::kImage) {  // Raw flags in R11 from an earlier probe: make it an image.
-    need_host_flags();
-    r11_ = Saved::kNone;
-    save_r11(true);
-  }
+  save_r11();
   host_flags_ = false;
   a_.test(x86::dword_ptr(x86::r15, state_off(offsetof(CpuState, eflags))), Imm(flag::DF));
   a_.jnz(helper);
@@ -690,10 +639,10 @@ bool Emitter::emit_rep_string(size_t i) {
   a_.jmp(joined);
   a_.bind(done);
   host_flags_ = false;
-  r11_ = Saved::kImage;
+  saved_ = true;
   need_host_flags();
   a_.bind(joined);
-  r11_ = Saved::kNone;
+  saved_ = false;
   ++st_.string_fast_paths;
   return true;
 }
@@ -759,7 +708,7 @@ void Emitter::emit_helper(size_t i) {
   load_regs();
   restore_flags_from_state();
   host_flags_ = true;
-  r11_ = Saved::kNone;
+  saved_ = false;
   helper_exits_.push_back(h);
 }
 
@@ -813,14 +762,8 @@ void Emitter::emit_out_of_line() {
     const InstrRecord& in = b_.instrs[s.index];
     Label fallback = a_.newLabel(), exception = a_.newLabel();
     a_.bind(s.entry);
-    // R8D: linear address; R11: the flags from before the probe.
-    if (s.probe_r11 == Saved::kRaw) {
-      a_.push(x86::r11);
-      a_.popfq();
-      save_flags_to_state();
-    } else {
-      a_.mov(state(kOffFlagsImage), x86::r11d);
-    }
+    // R8D: linear address; R11D: the flags from before the probe.
+    a_.mov(state(kOffFlagsImage), x86::r11d);
     store_regs();
     a_.mov(state(kOffEip), Imm(eip_of(s.index)));
     a_.mov(x86::rdi, x86::r15);
@@ -833,7 +776,7 @@ void Emitter::emit_out_of_line() {
     a_.jz(fallback);
     a_.mov(x86::r8, x86::rax);
     load_regs();
-    reload_flags_from_state(s.probe_r11);
+    reload_flags_from_state(true);
     a_.jmp(s.resume);
     // Not plain RAM (MMIO, a page holding code, a page-crossing access):
     // the interpreter does this one access through the softmmu.
@@ -845,7 +788,7 @@ void Emitter::emit_out_of_line() {
     a_.test(x86::eax, x86::eax);
     a_.jnz(h.entry);
     load_regs();
-    reload_flags_from_state(s.after_r11);
+    reload_flags_from_state(s.after_saved);
     a_.jmp(s.after);
     helper_exits_.push_back(h);
     a_.bind(exception);
@@ -906,7 +849,6 @@ void Emitter::emit() {
     segment_end_[i] = end;
     if (starts_segment(i)) end = i;
   }
-  compute_liveness();
   // Charging with LEA leaves the guest's flags alone. The budget is tested
   // only on backward exits (see exit_to): every endless path through
   // chained blocks passes one, and exits to the dispatcher are tested there.
@@ -916,7 +858,7 @@ void Emitter::emit() {
     if (is_target_[i]) {
       // Paths join here: the taken branch brings the flags in RFLAGS.
       need_host_flags();
-      r11_ = Saved::kNone;
+      saved_ = false;
       a_.bind(labels_[i]);
     }
     if (starts_segment(i))
