@@ -57,7 +57,7 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   CLI::App app{"vmm: an IA-32 virtual machine monitor (interpreter and block-caching JIT)", "vmm"};
   std::string mem = "128";
   std::string serial = "stdio";
-  std::string engine = "interp";
+  std::string engine = "jit";
   std::string display, monitor;
   std::vector<std::string> devices;
   app.add_option("--kernel", out.machine.kernel, "Multiboot kernel (ELF32 or a.out kludge) to boot")->required();

@@ -36,7 +36,7 @@ struct MachineConfig {
   uint64_t ram_bytes = 128ull << 20;
   std::string kernel;
   std::string append;
-  Engine engine = Engine::kInterp;
+  Engine engine = Engine::kJit;  // --engine; the interpreter (kInterp) is the reference.
   bool serial_stdio = true;  // COM1 on stdin/stdout (-serial stdio); else discarded.
   bool no_reboot = false;
   uint64_t tb_bytes = 32ull << 20;  // JIT code buffer (--tb-size).
