@@ -30,6 +30,7 @@ const int32_t kOffBudget = state_off(offsetof(CpuState, jit) + offsetof(CpuState
 const int32_t kOffChainFrom = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, chain_from));
 const int32_t kOffFlagsImage = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, flags_image));
 const int32_t kOffIndirectLookups = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, indirect_lookups));
+const int32_t kOffScratch = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, scratch));
 const int32_t kOffIndirectMisses = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, indirect_misses));
 
 x86::Gpd guest32(uint8_t g) { return x86::gpd(host_of(g)); }
@@ -313,7 +314,7 @@ class Emitter {
   bool emit_lea(size_t i);
   bool emit_stack(size_t i);
   bool emit_terminal_native(size_t i);
-  // Indirect branch ([eip] holds the target), or a direct one to another
+  // Indirect branch (R9D holds the target), or a direct one to another
   // page (`target`; never chained, since the mapping of that page may change
   // without this block being dropped). The inline lookup enters the target's
   // translation when the jump table has it for this block's mode (the mode
@@ -329,7 +330,6 @@ class Emitter {
       a_.cmp(x86::dword_ptr(x86::r10), Imm(*target));
     } else {
       ++st_.indirect_sites;
-      a_.mov(x86::r9d, state(kOffEip));
       a_.mov(x86::r10d, x86::r9d);
       a_.shr(x86::r10d, kJumpTableBits);
       a_.xor_(x86::r10d, x86::r9d);
@@ -351,9 +351,11 @@ class Emitter {
     a_.add(x86::qword_ptr(x86::r15, kOffIndirectMisses), 1);
     restore_flags_from(x86::r11d);
     if (target) a_.mov(state(kOffEip), Imm(*target));
+    else a_.mov(state(kOffEip), x86::r9d);
     a_.mov(x86::r9d, Imm(0));  // The whole block ran.
     a_.jmp(Imm(exit_common_));
   }
+  // Indirect branch to the EIP in R9D.
   void exit_indirect() { exit_lookup(nullptr); }
   void emit_helper(size_t i);
   void emit_internal_jcc(size_t i);
@@ -532,9 +534,32 @@ bool Emitter::emit_terminal_native(size_t i) {
     if (o.kind == OpKind::Imm) {
       exit_to(next + o.imm);
     } else {
-      a_.mov(state(kOffEip), guest32(o.reg / 4));
+      a_.mov(x86::r9d, guest32(o.reg / 4));
       exit_indirect();
     }
+    return true;
+  }
+  if (in.mnemonic == ZYDIS_MNEMONIC_CALL && stack_ok && in.nops == 1 && in.ops[0].kind == OpKind::Mem &&
+      in.addrsize == 4 && seg_flat(in.ops[0].seg)) {
+    // The target is read first (its address uses ESP before the push) and
+    // parked in the scratch slot (a slow path sets [eip]); a fault in
+    // either access leaves nothing changed.
+    const Operand m = in.ops[0];
+    emit_memory(
+        i, 4, false, [&] { emit_lea_address(m); },
+        [&] {
+          a_.mov(x86::r9d, x86::dword_ptr(x86::r8));
+          a_.mov(state(kOffScratch), x86::r9d);
+        });
+    emit_memory(
+        i, 4, true, [&] { a_.lea(x86::r8d, x86::ptr(x86::r12, -4)); },
+        [&] {
+          a_.mov(x86::dword_ptr(x86::r8), Imm(next));
+          a_.lea(x86::r12d, x86::ptr(x86::r12, -4));
+        });
+    ++st_.native_instrs;
+    a_.mov(x86::r9d, state(kOffScratch));
+    exit_indirect();
     return true;
   }
   if (in.mnemonic == ZYDIS_MNEMONIC_RET && stack_ok) {
@@ -544,14 +569,13 @@ bool Emitter::emit_terminal_native(size_t i) {
         [&] {
           a_.mov(x86::r9d, x86::dword_ptr(x86::r8));
           a_.lea(x86::r12d, x86::ptr(x86::r12, static_cast<int32_t>(pop)));
-          a_.mov(state(kOffEip), x86::r9d);
         });
     ++st_.native_instrs;
     exit_indirect();
     return true;
   }
   if (in.mnemonic == ZYDIS_MNEMONIC_JMP && in.nops == 1 && in.ops[0].kind == OpKind::Reg) {
-    a_.mov(state(kOffEip), guest32(in.ops[0].reg / 4));
+    a_.mov(x86::r9d, guest32(in.ops[0].reg / 4));
     ++st_.native_instrs;
     exit_indirect();
     return true;
@@ -561,10 +585,7 @@ bool Emitter::emit_terminal_native(size_t i) {
     const Operand m = in.ops[0];
     emit_memory(
         i, 4, false, [&] { emit_lea_address(m); },
-        [&] {
-          a_.mov(x86::r9d, x86::dword_ptr(x86::r8));
-          a_.mov(state(kOffEip), x86::r9d);
-        });
+        [&] { a_.mov(x86::r9d, x86::dword_ptr(x86::r8)); });
     ++st_.native_instrs;
     exit_indirect();
     return true;
@@ -613,7 +634,7 @@ bool Emitter::emit_rep_string(size_t i) {
     same_page_run(x86::esi);
     a_.mov(x86::r8d, x86::esi);
     emit_tlb_lookup(1, false, helper);
-    a_.mov(x86::qword_ptr(x86::r15, state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, scratch))),
+    a_.mov(x86::qword_ptr(x86::r15, kOffScratch),
            x86::r8);
   }
   a_.mov(x86::r8d, x86::edi);
@@ -623,7 +644,7 @@ bool Emitter::emit_rep_string(size_t i) {
   if (movs) a_.lea(x86::r9d, x86::ptr(x86::rsi, x86::rcx, scale));
   a_.mov(x86::rdi, x86::r8);
   if (movs) {
-    a_.mov(x86::rsi, x86::qword_ptr(x86::r15, state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, scratch))));
+    a_.mov(x86::rsi, x86::qword_ptr(x86::r15, kOffScratch));
   }
   switch (elem) {
     case 1: movs ? a_.rep().movsb() : a_.rep().stosb(); break;

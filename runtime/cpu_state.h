@@ -154,7 +154,7 @@ struct CpuState {
     uintptr_t chain_from = 0;   // Exit taken, when it can be chained (jit::ChainSite*), else 0.
     uint64_t indirect_lookups = 0;  // Inline lookups run by indirect branches (counted by translated code).
     uint64_t indirect_misses = 0;   // ... that left for the dispatcher.
-    uint64_t scratch = 0;           // Spill slot of translated code (REP MOVS's host source).
+    uint64_t scratch = 0;           // Spill slot of translated code (REP MOVS's host source, CALL m32's target).
   } jit;
 
   // Convenience accessors.
