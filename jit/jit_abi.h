@@ -33,16 +33,20 @@ inline constexpr uintptr_t kMemFallback = 0;   // Not plain RAM (MMIO, code page
 inline constexpr uintptr_t kMemException = 1;  // Faulted: exception pending.
 
 // The inline lookup table for indirect branches (RET, JMP/CALL through a
-// register or memory): direct-mapped by guest EIP, checked against the mode.
-struct JumpEntry {
-  uint32_t eip;
-  uint32_t mode;
-  uint64_t host;  // Translated entry; 0 when the slot is empty.
-};
-static_assert(sizeof(JumpEntry) == 16, "the lookup indexes entries with a shift by 4");
+// register or memory) and direct ones to another page: direct-mapped by guest
+// EIP, one table per block mode (translated code embeds the address of its
+// own mode's table, so the lookup compares the EIP only). Keys and entry
+// points are separate arrays, so one slot index addresses both (scales 4 and
+// 8). An empty slot holds EIP 0 and the engine's miss stub, so a lookup of
+// EIP 0 that finds an empty slot goes to the dispatcher like any miss.
 inline constexpr unsigned kJumpTableBits = 12;
+inline constexpr unsigned kJumpTableSize = 1u << kJumpTableBits;
+struct JumpTable {
+  uint32_t eip[kJumpTableSize];
+  uint64_t host[kJumpTableSize];
+};
 inline constexpr unsigned jump_table_slot(uint32_t eip) {
-  return (eip ^ (eip >> kJumpTableBits)) & ((1u << kJumpTableBits) - 1);
+  return (eip ^ (eip >> kJumpTableBits)) & (kJumpTableSize - 1);
 }
 
 // Access kinds passed to jit_mem_slow (bits 0-3: size; bit 4: write).

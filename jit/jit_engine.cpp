@@ -25,16 +25,22 @@ const int32_t kOffTlb = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLin
 const int32_t kOffImage = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLink, flags_image));
 const int32_t kOffStatus = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLink, status));
 const int32_t kOffBudget = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLink, budget));
+const int32_t kOffEip = static_cast<int32_t>(offsetof(CpuState, eip));
+const int32_t kOffMisses = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLink, indirect_misses));
 
 x86::Gpd guest32(uint8_t g) { return x86::gpd(host_of(g)); }
 }  // namespace
 
 JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes)
-    : cpu_(cpu), buffer_(buffer_bytes), jump_table_(1u << kJumpTableBits, JumpEntry{0, 0, 0}) {
+    : cpu_(cpu), buffer_(buffer_bytes) {
   emit_trampolines();
-  translator_ = std::make_unique<Translator>(buffer_, trap_sites_,
-                                             TranslatorEnv{exit_common_, exit_synced_, jump_table_.data(),
-                                                           CpuInfo::host().hasFeature(CpuFeatures::X86::kBMI2)});
+  TranslatorEnv env;
+  env.exit_common = exit_common_;
+  env.exit_synced = exit_synced_;
+  env.miss_stub = miss_stub_;
+  env.jump_table_of = [this](uint32_t mode) { return &jump_table_of(mode); };
+  env.bmi2 = CpuInfo::host().hasFeature(CpuFeatures::X86::kBMI2);
+  translator_ = std::make_unique<Translator>(buffer_, trap_sites_, env);
   TrapRegion r;
   r.begin = reinterpret_cast<uintptr_t>(buffer_.base());
   r.end = r.begin + buffer_.size();
@@ -84,6 +90,16 @@ void JitEngine::emit_trampolines() {
   emit_restore_flags(a, x86::dword_ptr(x86::r15, kOffImage));
   a.jmp(x86::r8);
 
+  // miss_stub: an inline lookup found no translation (jit_abi.h, JumpTable);
+  // R9D = the guest EIP to go to, flags live. The miss is counted with LEA,
+  // which leaves the flags alone.
+  Label miss_stub = a.newLabel();
+  a.bind(miss_stub);
+  a.mov(x86::dword_ptr(x86::r15, kOffEip), x86::r9d);
+  a.mov(x86::r10, x86::qword_ptr(x86::r15, kOffMisses));
+  a.lea(x86::r10, x86::ptr(x86::r10, 1));
+  a.mov(x86::qword_ptr(x86::r15, kOffMisses), x86::r10);
+  a.mov(x86::r9d, Imm(0));  // The whole block ran.
   // exit_common: guest registers and flags live; [eip] set; R9 = instructions
   // of the current block not executed (returned to the budget).
   a.bind(exit_common);
@@ -114,6 +130,7 @@ void JitEngine::emit_trampolines() {
   enter_ = reinterpret_cast<EnterFn>(dst);
   exit_common_ = base + code.labelOffsetFromBase(exit_common);
   exit_synced_ = base + code.labelOffsetFromBase(exit_synced);
+  miss_stub_ = base + code.labelOffsetFromBase(miss_stub);
   trampoline_bytes_ = buffer_.used();
 }
 
@@ -130,7 +147,26 @@ void JitEngine::flush() {
   clear_jump_table();
 }
 
-void JitEngine::clear_jump_table() { std::fill(jump_table_.begin(), jump_table_.end(), JumpEntry{0, 0, 0}); }
+JumpTable& JitEngine::jump_table_of(uint32_t mode) {
+  if (mode == last_mode_) return *last_table_;
+  std::unique_ptr<JumpTable>& t = jump_tables_[mode];
+  if (!t) {
+    t = std::make_unique<JumpTable>();
+    clear(*t);
+  }
+  last_mode_ = mode;
+  last_table_ = t.get();
+  return *t;
+}
+
+void JitEngine::clear(JumpTable& t) const {
+  std::fill(std::begin(t.eip), std::end(t.eip), 0u);
+  std::fill(std::begin(t.host), std::end(t.host), static_cast<uint64_t>(miss_stub_));
+}
+
+void JitEngine::clear_jump_table() {
+  for (auto& [mode, t] : jump_tables_) clear(*t);
+}
 
 void JitEngine::block_retired(Block* b) {
   auto it = incoming_.find(b);
@@ -145,8 +181,14 @@ void JitEngine::block_retired(Block* b) {
     incoming_.erase(it);
   }
   if (b->host_code) block_at_.erase(b->host_code);
-  JumpEntry& e = jump_table_[jump_table_slot(b->virt_pc)];
-  if (e.host == reinterpret_cast<uintptr_t>(b->host_code)) e = JumpEntry{0, 0, 0};
+  if (b->host_code) {
+    JumpTable& t = jump_table_of(b->mode);
+    const unsigned slot = jump_table_slot(b->virt_pc);
+    if (t.host[slot] == reinterpret_cast<uintptr_t>(b->host_code)) {
+      t.eip[slot] = 0;
+      t.host[slot] = miss_stub_;
+    }
+  }
   if (last_exit_ && last_exit_->target == b->host_code) last_exit_ = nullptr;
 }
 
@@ -191,7 +233,12 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   if (last_exit_ && chaining_) try_chain(b);
   CpuState& s = cpu_.s;
   // Indirect branches that reach this block from now on stay in translated code.
-  if (b.phys_page2 == ~0u && chaining_) jump_table_[jump_table_slot(b.virt_pc)] = JumpEntry{b.virt_pc, b.mode, reinterpret_cast<uintptr_t>(code)};
+  if (b.phys_page2 == ~0u && chaining_) {
+    JumpTable& t = jump_table_of(b.mode);
+    const unsigned slot = jump_table_slot(b.virt_pc);
+    t.eip[slot] = b.virt_pc;
+    t.host[slot] = reinterpret_cast<uintptr_t>(code);
+  }
   // Within +-2^31 for the budget test on backward exits (Translator).
   const int64_t start = static_cast<int64_t>(std::min<uint64_t>(budget, uint64_t{1} << 30));
   s.jit.cpu = reinterpret_cast<uintptr_t>(&cpu_);

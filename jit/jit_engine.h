@@ -55,8 +55,10 @@ class JitEngine {
   // (given a budget of that block's length).
   void set_chaining(bool on) { chaining_ = on; }
 
-  // Drops the inline lookup table (the virtual-to-physical mapping changed).
+  // Empties the inline lookup tables (the virtual-to-physical mapping changed).
   void clear_jump_table();
+  // Counts inline lookups of indirect branches (--stats), for blocks translated from now on.
+  void set_count_lookups(bool on) { translator_->set_count_lookups(on); }
 
   // A block is being dropped (self-modifying code, cache flush): jumps
   // chained into it go back to their stubs.
@@ -68,6 +70,8 @@ class JitEngine {
 
  private:
   void emit_trampolines();
+  JumpTable& jump_table_of(uint32_t mode);
+  void clear(JumpTable& t) const;
   void* translate(Block& b);
   void try_chain(Block& b);
   // For the host-fault message: the guest EIP of the block holding host address `pc`.
@@ -84,13 +88,16 @@ class JitEngine {
   EnterFn enter_ = nullptr;
   uintptr_t exit_common_ = 0;
   uintptr_t exit_synced_ = 0;
+  uintptr_t miss_stub_ = 0;
   EngineStats stats_;
   std::deque<ChainSite> sites_;                                   // Exits of current translations.
   std::unordered_map<const Block*, std::vector<ChainSite*>> incoming_;  // Chained jumps into a block.
   std::unordered_map<const void*, Block*> block_at_;               // Host entry -> block (for unchaining).
   ChainSite* last_exit_ = nullptr;                                 // Exit taken by the last return.
   bool chaining_ = true;
-  std::vector<JumpEntry> jump_table_;
+  std::unordered_map<uint32_t, std::unique_ptr<JumpTable>> jump_tables_;  // By block mode.
+  uint32_t last_mode_ = ~0u;           // jump_table_of's last answer, cached.
+  JumpTable* last_table_ = nullptr;
 };
 
 }  // namespace vmm::jit

@@ -31,7 +31,6 @@ const int32_t kOffChainFrom = state_off(offsetof(CpuState, jit) + offsetof(CpuSt
 const int32_t kOffFlagsImage = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, flags_image));
 const int32_t kOffIndirectLookups = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, indirect_lookups));
 const int32_t kOffScratch = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, scratch));
-const int32_t kOffIndirectMisses = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, indirect_misses));
 
 x86::Gpd guest32(uint8_t g) { return x86::gpd(host_of(g)); }
 x86::Gpq guest64(uint8_t g) { return x86::gpq(host_of(g)); }
@@ -146,8 +145,9 @@ class Emitter {
  public:
   Emitter(x86::Assembler& a, const Block& b, const TranslatorEnv& env, TranslatorStats& st,
           std::deque<ChainSite>& sites)
-      : a_(a), b_(b), exit_common_(env.exit_common), exit_synced_(env.exit_synced), jump_table_(env.jump_table),
-        bmi2_(env.bmi2), st_(st), sites_(sites) {}
+      : a_(a), b_(b), exit_common_(env.exit_common), exit_synced_(env.exit_synced), miss_stub_(env.miss_stub),
+        jump_table_(env.jump_table_of(b.mode)), bmi2_(env.bmi2), count_lookups_(env.count_lookups), st_(st),
+        sites_(sites) {}
 
   void emit();
 
@@ -316,44 +316,43 @@ class Emitter {
   bool emit_terminal_native(size_t i);
   // Indirect branch (R9D holds the target), or a direct one to another
   // page (`target`; never chained, since the mapping of that page may change
-  // without this block being dropped). The inline lookup enters the target's
-  // translation when the jump table has it for this block's mode (the mode
-  // cannot change inside translated code: helpers that change it end the
-  // block) and the budget is not spent; otherwise the dispatcher takes over.
-  // The flags are the guest's throughout (saved in R11 around the lookup).
+  // without this block being dropped). The inline lookup (jit_abi.h,
+  // JumpTable) enters the target's translation when this mode's table has
+  // it and the budget is not spent; otherwise the miss stub returns to the
+  // dispatcher with R9D = the target. The flags are the guest's throughout
+  // (their image in R11D around the lookup).
   void exit_lookup(const uint32_t* target) {
     Label miss = a_.newLabel();
     save_r11();
-    a_.add(x86::qword_ptr(x86::r15, kOffIndirectLookups), 1);
+    if (count_lookups_) a_.add(x86::qword_ptr(x86::r15, kOffIndirectLookups), 1);
     if (target) {
-      a_.mov(x86::r10, Imm(reinterpret_cast<uintptr_t>(jump_table_ + jump_table_slot(*target))));
-      a_.cmp(x86::dword_ptr(x86::r10), Imm(*target));
+      const unsigned slot = jump_table_slot(*target);
+      a_.mov(x86::r8, Imm(reinterpret_cast<uintptr_t>(&jump_table_->eip[slot])));
+      a_.cmp(x86::dword_ptr(x86::r8), Imm(*target));
+      a_.jne(miss);
+      a_.test(x86::r13, x86::r13);
+      a_.js(miss);
+      a_.mov(x86::r8, x86::qword_ptr(x86::r8, static_cast<int32_t>(offsetof(JumpTable, host) + 8 * slot -
+                                                                    offsetof(JumpTable, eip) - 4 * slot)));
     } else {
       ++st_.indirect_sites;
       a_.mov(x86::r10d, x86::r9d);
       a_.shr(x86::r10d, kJumpTableBits);
       a_.xor_(x86::r10d, x86::r9d);
-      a_.and_(x86::r10d, (1u << kJumpTableBits) - 1);
-      a_.shl(x86::r10d, 4);
+      a_.and_(x86::r10d, kJumpTableSize - 1);
       a_.mov(x86::r8, Imm(reinterpret_cast<uintptr_t>(jump_table_)));
-      a_.add(x86::r10, x86::r8);
-      a_.cmp(x86::r9d, x86::dword_ptr(x86::r10));
+      a_.cmp(x86::r9d, x86::dword_ptr(x86::r8, x86::r10, 2, offsetof(JumpTable, eip)));
+      a_.jne(miss);
+      a_.test(x86::r13, x86::r13);
+      a_.js(miss);
+      a_.mov(x86::r8, x86::qword_ptr(x86::r8, x86::r10, 3, offsetof(JumpTable, host)));
     }
-    a_.jne(miss);
-    a_.cmp(x86::dword_ptr(x86::r10, 4), Imm(b_.mode));
-    a_.jne(miss);
-    a_.test(x86::r13, x86::r13);
-    a_.js(miss);
-    a_.mov(x86::r9, x86::qword_ptr(x86::r10, 8));
     restore_flags_from(x86::r11d);  // Uses R10.
-    a_.jmp(x86::r9);
+    a_.jmp(x86::r8);
     a_.bind(miss);
-    a_.add(x86::qword_ptr(x86::r15, kOffIndirectMisses), 1);
     restore_flags_from(x86::r11d);
-    if (target) a_.mov(state(kOffEip), Imm(*target));
-    else a_.mov(state(kOffEip), x86::r9d);
-    a_.mov(x86::r9d, Imm(0));  // The whole block ran.
-    a_.jmp(Imm(exit_common_));
+    if (target) a_.mov(x86::r9d, Imm(*target));
+    a_.jmp(Imm(miss_stub_));
   }
   // Indirect branch to the EIP in R9D.
   void exit_indirect() { exit_lookup(nullptr); }
@@ -364,9 +363,10 @@ class Emitter {
 
   x86::Assembler& a_;
   const Block& b_;
-  uintptr_t exit_common_, exit_synced_;
-  const JumpEntry* jump_table_;
+  uintptr_t exit_common_, exit_synced_, miss_stub_;
+  const JumpTable* jump_table_;  // This block's mode's table.
   bool bmi2_;
+  bool count_lookups_;
   TranslatorStats& st_;
   std::deque<ChainSite>& sites_;
   std::vector<uint32_t> eips_;

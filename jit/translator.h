@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <unordered_map>
 
@@ -34,12 +35,14 @@ struct TranslatorStats {
   std::unordered_map<uint16_t, uint64_t> helper_by_mnemonic;  // Interpreter fallbacks per mnemonic.
 };
 
-// What translated code jumps to, fixed for the life of an engine.
+// What translated code jumps to and how it is built, fixed for the life of an engine.
 struct TranslatorEnv {
   uintptr_t exit_common = 0;  // Expects: flags and guest regs live, [eip] set, R9 = instructions not run.
   uintptr_t exit_synced = 0;  // Expects: state already stored, R9 = instructions not run.
-  const JumpEntry* jump_table = nullptr;  // Inline lookup table (jit_abi.h), 1 << kJumpTableBits entries.
-  bool bmi2 = false;                      // The host has BMI2 (RORX for the budget test).
+  uintptr_t miss_stub = 0;    // Expects: flags and guest regs live, R9D = the guest EIP to go to.
+  std::function<const JumpTable*(uint32_t mode)> jump_table_of;  // Inline lookup table of a block mode.
+  bool bmi2 = false;           // The host has BMI2 (RORX for the budget test).
+  bool count_lookups = false;  // Count inline lookups (--stats); misses are always counted.
 };
 
 class Translator {
@@ -53,6 +56,8 @@ class Translator {
   void* translate(Block& b, std::deque<ChainSite>& sites);
 
   const TranslatorStats& stats() const { return stats_; }
+  // Applies to blocks translated from now on.
+  void set_count_lookups(bool on) { env_.count_lookups = on; }
 
  private:
   CodeBuffer& buffer_;

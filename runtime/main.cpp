@@ -6,6 +6,7 @@
 #include <exception>
 #include <memory>
 
+#include "jit/jit_engine.h"
 #include "runtime/cli.h"
 #include "runtime/lockstep.h"
 #include "runtime/log.h"
@@ -52,6 +53,8 @@ int main(int argc, char** argv) {
         return kExitUsage;
       }
     }
+    // Inline lookups of indirect branches are counted only when reported.
+    if ((opt.stats_text || stats_json) && machine.cpu().jit()) machine.cpu().jit()->set_count_lookups(true);
     const auto t0 = std::chrono::steady_clock::now();
     int status;
     if (opt.lockstep) {
