@@ -5,6 +5,7 @@
 // #DE, interrupts arriving while blocks are chained in a loop, code-buffer
 // flushes, and the instructions rewritten into emulation-routine calls.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <cstring>
 #include <functional>
@@ -259,12 +260,12 @@ TEST(Jit, RepStringsMatchInterpreter) {
 // installed with the JIT names it before the process dies.
 TEST(JitDeathTest, HostFaultOutsideTranslatedCodeIsReportedLoudly) {
   Vm v(true);
-  EXPECT_DEATH(
-      {
-        volatile int* p = nullptr;
-        *p = 1;
-      },
-      "vmm: fatal: host SIGSEGV at 0x[0-9a-f]+ outside translated code");
+  // An inaccessible page rather than a null pointer, which UBSan would
+  // report before the access.
+  void* page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(page, MAP_FAILED);
+  EXPECT_DEATH(*static_cast<volatile int*>(page) = 1, "vmm: fatal: host SIGSEGV at 0x[0-9a-f]+ outside translated code");
+  munmap(page, 4096);
 }
 
 // A GDT (null, flat code 0x08, flat data 0x10) and an IDT whose vector 0x20
