@@ -43,11 +43,10 @@ inline uint32_t jcc_target(const InstrRecord& in, uint32_t eip) {
   return in.opsize == 2 ? (t & 0xFFFF) : t;
 }
 
-// A block goes on past a Jcc whose target lies a little ahead on the same
-// page, so short forward branches (if/else inside a loop) stay inside one
-// block: the interpreter leaves the block when the branch is taken, the JIT
-// jumps within its translation. The target must be the start of an
-// instruction of the block (BlockBuilder trims the block otherwise).
-inline constexpr uint32_t kMaxInternalBranch = 128;  // Bytes skipped at most.
+// A block goes on past a Jcc (superblock): the interpreter leaves the block
+// when the branch is taken; the JIT branches inside its translation when the
+// target is a later instruction of the block, and otherwise takes a side
+// exit to the target, so if/else inside a loop and early loop exits stay in
+// one block.
 
 }  // namespace vmm

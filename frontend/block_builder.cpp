@@ -1,6 +1,5 @@
 #include "frontend/block_builder.h"
 
-#include <algorithm>
 #include <cstring>
 
 #include "runtime/exceptions.h"
@@ -64,44 +63,12 @@ void BlockBuilder::build(CodeSource& src, uint32_t eip, Block& out, unsigned max
       out.phys_page2 = phys2 & ~(kPage - 1);
     }
     out.instrs.push_back(r);
-    const uint32_t at = pc;
     pc += r.length;
     if (out.phys_page2 != ~0u) break;  // Crossed a page: stop after this instruction.
-    if (r.cls & iclass::kEndsBlock) {
-      const uint32_t t = (r.cls & iclass::kJcc) ? jcc_target(r, at) : 0;
-      const bool internal = (r.cls & iclass::kJcc) && t > pc && t - pc <= kMaxInternalBranch &&
-                            (t & ~(kPage - 1)) == first_page;
-      if (!internal) break;
-    }
+    // A Jcc does not end the block (frontend/block.h, kJcc).
+    if ((r.cls & iclass::kEndsBlock) && !(r.cls & iclass::kJcc)) break;
   }
-  trim_internal_branches(out);
-  pc = eip;
-  for (const InstrRecord& r : out.instrs) pc += r.length;
   out.byte_length = pc - eip;
-}
-
-// Ends the block after the first Jcc whose target is not the start of a
-// later instruction of the block (past its end, or inside an instruction),
-// until every remaining one is.
-void BlockBuilder::trim_internal_branches(Block& b) {
-  for (;;) {
-    std::vector<uint32_t> starts;
-    uint32_t pc = b.virt_pc;
-    for (const InstrRecord& r : b.instrs) {
-      starts.push_back(pc);
-      pc += r.length;
-    }
-    size_t cut = b.instrs.size();
-    for (size_t i = 0; i + 1 < b.instrs.size() && cut == b.instrs.size(); ++i) {
-      const InstrRecord& r = b.instrs[i];
-      if (!(r.cls & iclass::kEndsBlock)) continue;
-      const uint32_t t = jcc_target(r, starts[i]);
-      if (!std::binary_search(starts.begin() + static_cast<std::ptrdiff_t>(i) + 1, starts.end(), t)) cut = i + 1;
-    }
-    if (cut == b.instrs.size()) return;
-    b.instrs.resize(cut);
-    b.phys_page2 = ~0u;  // Only a block's last instruction crosses a page, and it was cut.
-  }
 }
 
 }  // namespace vmm

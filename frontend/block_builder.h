@@ -30,9 +30,6 @@ class BlockBuilder {
   void build(CodeSource& src, uint32_t eip, Block& out, unsigned max_instrs = kMaxBlockInstrs) const;
 
  private:
-  static void trim_internal_branches(Block& b);
-
- private:
   const Decoder& decoder_;
 };
 

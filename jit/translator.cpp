@@ -357,7 +357,7 @@ class Emitter {
   // Indirect branch to the EIP in R9D.
   void exit_indirect() { exit_lookup(nullptr); }
   void emit_helper(size_t i);
-  void emit_internal_jcc(size_t i);
+  void emit_inner_jcc(size_t i);
   void emit_terminal(size_t i);
   void emit_out_of_line();
 
@@ -733,13 +733,30 @@ void Emitter::emit_helper(size_t i) {
   helper_exits_.push_back(h);
 }
 
-// A Jcc to a later instruction of the block: the host Jcc on the guest
-// flags, straight to the target's label.
-void Emitter::emit_internal_jcc(size_t i) {
+// A Jcc before the block's end: the host Jcc on the guest flags, straight
+// to the target's label when it is a later instruction of the block, else a
+// side exit (chainable; a backward or cross-page one is a full exit_to
+// behind the inverted condition).
+void Emitter::emit_inner_jcc(size_t i) {
   const InstrRecord& in = b_.instrs[i];
+  const auto cond = static_cast<x86::CondCode>(in.cond);
   ++st_.native_instrs;
   need_host_flags();
-  a_.j(static_cast<x86::CondCode>(in.cond), labels_[target_index_[i]]);
+  if (target_index_[i] < b_.instrs.size()) {
+    a_.j(cond, labels_[target_index_[i]]);
+    return;
+  }
+  const uint32_t target = jcc_target(in, eip_of(i));
+  if (same_page(target) && !backward(target, b_.virt_pc)) {
+    exit_if(cond, target);
+    return;
+  }
+  Label stay = a_.newLabel();
+  a_.j(x86::negateCond(cond), stay);
+  const bool saved = saved_;
+  exit_to(target);
+  saved_ = saved;  // The fall-through path is unchanged by the exit's code.
+  a_.bind(stay);
 }
 
 void Emitter::emit_terminal(size_t i) {
@@ -848,14 +865,15 @@ void Emitter::emit() {
     eips_[i] = pc;
     pc += b_.instrs[i].length;
   }
-  // Jcc inside the block (frontend/block.h, kMaxInternalBranch): their
-  // targets are instructions of the block further on.
-  target_index_.assign(n, 0);
+  // Jcc inside the block (frontend/block.h): an internal branch when the
+  // target is a later instruction of the block, else a side exit (n).
+  target_index_.assign(n, n);
   is_target_.assign(n, false);
   for (size_t i = 0; i + 1 < n; ++i) {
     if (!(b_.instrs[i].cls & iclass::kJcc)) continue;
     const uint32_t t = jcc_target(b_.instrs[i], eips_[i]);
     const size_t k = static_cast<size_t>(std::lower_bound(eips_.begin(), eips_.end(), t) - eips_.begin());
+    if (t <= eips_[i] || k == n || eips_[k] != t) continue;
     target_index_[i] = k;
     is_target_[k] = true;
   }
@@ -889,7 +907,7 @@ void Emitter::emit() {
       break;
     }
     if (in.cls & iclass::kJcc) {
-      emit_internal_jcc(i);
+      emit_inner_jcc(i);
       continue;
     }
     if (!emit_native(i)) emit_helper(i);

@@ -29,8 +29,8 @@ bool jmp_indirect(Cpu& c, const InstrRecord& in) {
   return true;
 }
 
-// Not taken, it falls through (the block may go on after it, see
-// kMaxInternalBranch); taken, it ends the block.
+// Not taken, it falls through (the block goes on after it, see
+// frontend/block.h); taken, it ends the block.
 template <unsigned kOpSize>
 bool jcc(Cpu& c, const InstrRecord& in) {
   if (!condition(c.s.eflags, in.cond)) return false;
