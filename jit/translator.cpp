@@ -314,6 +314,7 @@ class Emitter {
   bool emit_lea(size_t i);
   bool emit_stack(size_t i);
   bool emit_terminal_native(size_t i);
+  void emit_push_return(size_t i, uint32_t next);
   // Indirect branch (R9D holds the target), or a direct one to another
   // page (`target`; never chained, since the mapping of that page may change
   // without this block being dropped). The inline lookup (jit_abi.h,
@@ -514,8 +515,17 @@ bool Emitter::emit_stack(size_t i) {
   return false;
 }
 
-// Near CALL/RET/JMP forms that need only one memory access, on a flat
-// 32-bit stack with a 32-bit operand size.
+// A near CALL's push of the return address `next` on the flat 32-bit stack.
+void Emitter::emit_push_return(size_t i, uint32_t next) {
+  emit_memory(
+      i, 4, true, [&] { a_.lea(x86::r8d, x86::ptr(x86::r12, -4)); },
+      [&] {
+        a_.mov(x86::dword_ptr(x86::r8), Imm(next));
+        a_.lea(x86::r12d, x86::ptr(x86::r12, -4));
+      });
+}
+
+// Near CALL/RET/JMP forms on a flat 32-bit stack with a 32-bit operand size.
 bool Emitter::emit_terminal_native(size_t i) {
   const InstrRecord& in = b_.instrs[i];
   const uint32_t next = eip_of(i) + in.length;
@@ -524,12 +534,7 @@ bool Emitter::emit_terminal_native(size_t i) {
   if (in.mnemonic == ZYDIS_MNEMONIC_CALL && stack_ok && in.nops == 1 &&
       (in.ops[0].kind == OpKind::Imm || (in.ops[0].kind == OpKind::Reg && in.ops[0].reg / 4 != ESP))) {
     const Operand o = in.ops[0];
-    emit_memory(
-        i, 4, true, [&] { a_.lea(x86::r8d, x86::ptr(x86::r12, -4)); },
-        [&] {
-          a_.mov(x86::dword_ptr(x86::r8), Imm(next));
-          a_.lea(x86::r12d, x86::ptr(x86::r12, -4));
-        });
+    emit_push_return(i, next);
     ++st_.native_instrs;
     if (o.kind == OpKind::Imm) {
       exit_to(next + o.imm);
@@ -551,12 +556,7 @@ bool Emitter::emit_terminal_native(size_t i) {
           a_.mov(x86::r9d, x86::dword_ptr(x86::r8));
           a_.mov(state(kOffScratch), x86::r9d);
         });
-    emit_memory(
-        i, 4, true, [&] { a_.lea(x86::r8d, x86::ptr(x86::r12, -4)); },
-        [&] {
-          a_.mov(x86::dword_ptr(x86::r8), Imm(next));
-          a_.lea(x86::r12d, x86::ptr(x86::r12, -4));
-        });
+    emit_push_return(i, next);
     ++st_.native_instrs;
     a_.mov(x86::r9d, state(kOffScratch));
     exit_indirect();
