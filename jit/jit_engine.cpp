@@ -226,6 +226,10 @@ void* JitEngine::translate(Block& b) {
   return code;
 }
 
+uint64_t JitEngine::in_flight() const {
+  return running_ ? static_cast<uint64_t>(entry_budget_ - cpu_.s.jit.budget) : 0;
+}
+
 uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   const bool fresh = !(b.host_code && b.jit_generation == generation_);
   if (fresh) last_exit_ = nullptr;  // A flush may have dropped the source of the last exit.
@@ -248,7 +252,10 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   s.jit.status = kExitNext;
   s.jit.chain_from = 0;
   ++stats_.executions;
+  entry_budget_ = start;
+  running_ = true;
   enter_(&s, code);
+  running_ = false;
   flags_from_image(s);
   if (s.jit.status == kExitHostTrap) {
     // A native DIV/IDIV trapped; the handler stored the guest state at it.

@@ -65,6 +65,10 @@ class JitEngine {
   void block_retired(Block* b);
 
   const EngineStats& stats() const { return stats_; }
+  // Instructions translated code has retired in the current execute() when
+  // a helper or slow path runs (they store the budget before instruction i
+  // first); 0 outside execute().
+  uint64_t in_flight() const;
   const TranslatorStats& translator_stats() const { return translator_->stats(); }
   const CodeBuffer& buffer() const { return buffer_; }
 
@@ -95,6 +99,8 @@ class JitEngine {
   std::unordered_map<const void*, Block*> block_at_;               // Host entry -> block (for unchaining).
   ChainSite* last_exit_ = nullptr;                                 // Exit taken by the last return.
   bool chaining_ = true;
+  int64_t entry_budget_ = 0;  // Budget at the start of the running execute().
+  bool running_ = false;
   std::unordered_map<uint32_t, std::unique_ptr<JumpTable>> jump_tables_;  // By block mode.
   uint32_t last_mode_ = ~0u;           // jump_table_of's last answer, cached.
   JumpTable* last_table_ = nullptr;

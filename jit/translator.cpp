@@ -237,6 +237,13 @@ class Emitter {
       host_flags_ = true;
     }
   }
+  // CpuState::jit.budget as if charged up to instruction i only, so that
+  // Cpu::retired_instructions is exact while a helper or slow path runs
+  // (devices read the -icount clock).
+  void store_retired_before(size_t i) {
+    a_.lea(x86::r10, x86::ptr(x86::r13, static_cast<int32_t>(unexecuted_from(i))));
+    a_.mov(x86::qword_ptr(x86::r15, kOffBudget), x86::r10);
+  }
   void store_regs() {
     for (uint8_t g = 0; g < 8; ++g) a_.mov(state(kOffGpr + 4 * g), guest32(g));
   }
@@ -719,6 +726,7 @@ void Emitter::emit_helper(size_t i) {
   ++st_.helper_by_mnemonic[in.mnemonic];
   store_flags_to_state();
   store_regs();
+  store_retired_before(i);
   a_.mov(state(kOffEip), Imm(eip_of(i)));
   a_.mov(x86::rdi, x86::r15);
   a_.mov(x86::rsi, Imm(reinterpret_cast<uint64_t>(&in)));
@@ -803,6 +811,7 @@ void Emitter::emit_out_of_line() {
     // R8D: linear address; R11D: the flags from before the probe.
     a_.mov(state(kOffFlagsImage), x86::r11d);
     store_regs();
+    store_retired_before(s.index);
     a_.mov(state(kOffEip), Imm(eip_of(s.index)));
     a_.mov(x86::rdi, x86::r15);
     a_.mov(x86::esi, x86::r8d);

@@ -342,6 +342,12 @@ void Cpu::deliver_external(uint8_t vector) {
   }
 }
 
+uint64_t Cpu::retired_instructions() const {
+  if (first_) return stats_.instructions + static_cast<uint64_t>(cur_ - first_);
+  if (jit_) return stats_.instructions + jit_->in_flight();
+  return stats_.instructions;
+}
+
 StopReason Cpu::run(uint64_t max_instructions) {
   uint64_t budget = max_instructions;
   const bool trace = log && (log->enabled(LogMask::kExec) || log->enabled(LogMask::kCpu));
@@ -351,7 +357,7 @@ StopReason Cpu::run(uint64_t max_instructions) {
       return halted_ && !wakes ? StopReason::kHalted : StopReason::kInstructionLimit;
     }
     retired_.clear();
-    const InstrRecord* first = nullptr;
+    first_ = nullptr;
     try {
       while (!stopped_ && budget != 0) {
         // External interrupts are taken at block boundaries (SDM Vol. 3A, 6.8.1).
@@ -403,10 +409,10 @@ StopReason Cpu::run(uint64_t max_instructions) {
           if (faulted) throw pending_exception_;
           continue;
         }
-        first = b->instrs.data();
+        first_ = b->instrs.data();
         const size_t n = debug ? 1 : std::min<uint64_t>(b->instrs.size(), budget);
-        const InstrRecord* in = first;
-        const InstrRecord* const end = first + n;
+        const InstrRecord* in = first_;
+        const InstrRecord* const end = first_ + n;
         // The interpreter's inner loop: one indirect call per instruction.
         while (in != end) {
           cur_ = in;
@@ -418,10 +424,10 @@ StopReason Cpu::run(uint64_t max_instructions) {
           ++in;
           if (exit_block_) break;
         }
-        const uint64_t done = static_cast<uint64_t>(in - first);
+        const uint64_t done = static_cast<uint64_t>(in - first_);
         stats_.instructions += done;
         budget -= done;
-        first = nullptr;
+        first_ = nullptr;
         if (!retired_.empty()) retired_.clear();
         if (debug) {
           s.eflags &= ~flag::RF;  // RF is cleared once an instruction completes (SDM Vol. 3A, 18.3.1.1).
@@ -440,8 +446,9 @@ StopReason Cpu::run(uint64_t max_instructions) {
       }
     } catch (const GuestException& e) {
       // The faulting instruction did not complete; the ones before it did.
-      if (first) {
-        const uint64_t done = static_cast<uint64_t>(cur_ - first);
+      if (first_) {
+        const uint64_t done = static_cast<uint64_t>(cur_ - first_);
+        first_ = nullptr;
         stats_.instructions += done;
         budget -= std::min(budget, done);
       }

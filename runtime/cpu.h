@@ -188,6 +188,9 @@ class Cpu final : private CodeSource {
   void flush_code_cache();
 
   const CpuStats& stats() const { return stats_; }
+  // Instructions retired, exact also in the middle of a block or of a
+  // chained run of translated code (the -icount clock, read by devices).
+  uint64_t retired_instructions() const;
   // The JIT's helpers count their calls here.
   JitHelperStats& jit_helper_stats() { return stats_.jit_helpers; }
   const Decoder& decoder() const { return s.code32() ? dec32_ : dec16_; }
@@ -267,6 +270,7 @@ class Cpu final : private CodeSource {
   std::vector<std::unique_ptr<Block>> retired_;  // Invalidated while possibly executing.
 
   const InstrRecord* cur_ = nullptr;
+  const InstrRecord* first_ = nullptr;  // Block the interpreter is in (null between blocks).
   bool exit_block_ = false;
   bool intr_ = false;
   bool halted_ = false;

@@ -71,7 +71,7 @@ Machine::~Machine() = default;
 // cascaded on IRQ2, and the PIC's INTR to the CPU.
 void Machine::wire_devices() {
   if (config_.icount) {
-    clock_ = std::make_unique<VirtualClock>([this] { return cpu_->stats().instructions; }, config_.icount_shift);
+    clock_ = std::make_unique<VirtualClock>([this] { return cpu_->retired_instructions(); }, config_.icount_shift);
   } else {
     clock_ = std::make_unique<VirtualClock>();
   }
@@ -185,11 +185,11 @@ int Machine::run() {
   }
 }
 
-std::optional<int> Machine::run_slice(uint64_t max_instructions) {
+std::optional<int> Machine::run_slice(uint64_t max_instructions, bool to_deadline) {
   poll_input();
   run_timers();
-  uint64_t slice = std::min(kSliceInstructions, max_instructions);
-  if (clock_->deterministic()) {
+  uint64_t slice = to_deadline ? std::min(kSliceInstructions, max_instructions) : max_instructions;
+  if (to_deadline && clock_->deterministic()) {
     const uint64_t deadline = clock_->next_deadline();
     if (deadline != VirtualClock::kNoDeadline) {
       slice = std::max<uint64_t>(1, std::min(slice, clock_->instructions_until(deadline)));

@@ -59,8 +59,11 @@ class Machine {
   // Runs the guest to its end; returns the process exit status.
   int run();
   // Runs at most `max_instructions` (fewer at a timer deadline or a stop);
-  // returns the exit status once the run is over.
-  std::optional<int> run_slice(uint64_t max_instructions);
+  // returns the exit status once the run is over. With `to_deadline`
+  // false the slice is not cut at a timer deadline: lockstep runs the
+  // reference for exactly the instructions the JIT ran in its slice (which
+  // may pass the deadline, since the JIT tests its budget on backward jumps).
+  std::optional<int> run_slice(uint64_t max_instructions, bool to_deadline = true);
 
   // Execution statistics (--stats) of a run that took `seconds`.
   StatsReport stats_report(double seconds) const;
