@@ -345,8 +345,6 @@ class Emitter {
     } else {
       ++st_.indirect_sites;
       a_.mov(x86::r10d, x86::r9d);
-      a_.shr(x86::r10d, kJumpTableBits);
-      a_.xor_(x86::r10d, x86::r9d);
       a_.and_(x86::r10d, kJumpTableSize - 1);
       a_.mov(x86::r8, Imm(reinterpret_cast<uintptr_t>(jump_table_)));
       a_.cmp(x86::r9d, x86::dword_ptr(x86::r8, x86::r10, 2, offsetof(JumpTable, eip)));
