@@ -11,6 +11,7 @@
 #include "jit/host_regs.h"
 #include "jit/jit_abi.h"
 #include "jit/native_encoder.h"
+#include "jit/native_rules.h"
 #include "runtime/cpu_state.h"
 #include "runtime/softmmu.h"
 
@@ -35,101 +36,6 @@ const int32_t kOffScratch = state_off(offsetof(CpuState, jit) + offsetof(CpuStat
 x86::Gpd guest32(uint8_t g) { return x86::gpd(host_of(g)); }
 x86::Gpq guest64(uint8_t g) { return x86::gpq(host_of(g)); }
 x86::Mem state(int32_t off) { return x86::dword_ptr(x86::r15, off); }
-
-// Mnemonics whose register/memory forms run natively: unprivileged, no
-// effect on EIP, ESP, DF or system state, no fault other than a memory
-// access (which the probe handles). Everything else calls its handler.
-bool native_mnemonic(uint16_t m) {
-  switch (m) {
-    case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_ADC: case ZYDIS_MNEMONIC_SBB:
-    case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_SUB: case ZYDIS_MNEMONIC_XOR: case ZYDIS_MNEMONIC_CMP:
-    case ZYDIS_MNEMONIC_TEST: case ZYDIS_MNEMONIC_INC: case ZYDIS_MNEMONIC_DEC: case ZYDIS_MNEMONIC_NEG:
-    case ZYDIS_MNEMONIC_NOT: case ZYDIS_MNEMONIC_MOV: case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX:
-    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_ROL:
-    case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR: case ZYDIS_MNEMONIC_SHLD:
-    case ZYDIS_MNEMONIC_SHRD: case ZYDIS_MNEMONIC_IMUL: case ZYDIS_MNEMONIC_MUL: case ZYDIS_MNEMONIC_BSWAP:
-    case ZYDIS_MNEMONIC_XCHG: case ZYDIS_MNEMONIC_XADD: case ZYDIS_MNEMONIC_CMPXCHG:
-    case ZYDIS_MNEMONIC_CMPXCHG8B: case ZYDIS_MNEMONIC_BT: case ZYDIS_MNEMONIC_BTS: case ZYDIS_MNEMONIC_BTR:
-    case ZYDIS_MNEMONIC_BTC: case ZYDIS_MNEMONIC_BSF: case ZYDIS_MNEMONIC_BSR: case ZYDIS_MNEMONIC_CBW:
-    case ZYDIS_MNEMONIC_CWDE: case ZYDIS_MNEMONIC_CWD: case ZYDIS_MNEMONIC_CDQ: case ZYDIS_MNEMONIC_CLC:
-    case ZYDIS_MNEMONIC_STC: case ZYDIS_MNEMONIC_CMC: case ZYDIS_MNEMONIC_LAHF: case ZYDIS_MNEMONIC_SAHF:
-    case ZYDIS_MNEMONIC_SETO: case ZYDIS_MNEMONIC_SETNO: case ZYDIS_MNEMONIC_SETB: case ZYDIS_MNEMONIC_SETNB:
-    case ZYDIS_MNEMONIC_SETZ: case ZYDIS_MNEMONIC_SETNZ: case ZYDIS_MNEMONIC_SETBE: case ZYDIS_MNEMONIC_SETNBE:
-    case ZYDIS_MNEMONIC_SETS: case ZYDIS_MNEMONIC_SETNS: case ZYDIS_MNEMONIC_SETP: case ZYDIS_MNEMONIC_SETNP:
-    case ZYDIS_MNEMONIC_SETL: case ZYDIS_MNEMONIC_SETNL: case ZYDIS_MNEMONIC_SETLE: case ZYDIS_MNEMONIC_SETNLE:
-    case ZYDIS_MNEMONIC_CMOVO: case ZYDIS_MNEMONIC_CMOVNO: case ZYDIS_MNEMONIC_CMOVB: case ZYDIS_MNEMONIC_CMOVNB:
-    case ZYDIS_MNEMONIC_CMOVZ: case ZYDIS_MNEMONIC_CMOVNZ: case ZYDIS_MNEMONIC_CMOVBE:
-    case ZYDIS_MNEMONIC_CMOVNBE: case ZYDIS_MNEMONIC_CMOVS: case ZYDIS_MNEMONIC_CMOVNS:
-    case ZYDIS_MNEMONIC_CMOVP: case ZYDIS_MNEMONIC_CMOVNP: case ZYDIS_MNEMONIC_CMOVL: case ZYDIS_MNEMONIC_CMOVNL:
-    case ZYDIS_MNEMONIC_CMOVLE: case ZYDIS_MNEMONIC_CMOVNLE:
-    case ZYDIS_MNEMONIC_DIV: case ZYDIS_MNEMONIC_IDIV:  // #DE through the host trap (jit/host_trap.h).
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Native instructions that raise a host trap exactly where the guest's
-// raises an exception: DIV and IDIV (#DE).
-bool may_trap(uint16_t m) { return m == ZYDIS_MNEMONIC_DIV || m == ZYDIS_MNEMONIC_IDIV; }
-
-bool is_shift(uint16_t m) {
-  switch (m) {
-    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_ROL:
-    case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR: case ZYDIS_MNEMONIC_SHLD:
-    case ZYDIS_MNEMONIC_SHRD:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Instructions whose "undefined" flags (SDM) the CPU overwrites whatever
-// their old value (AF after logic ops and shifts, SF/ZF/AF/PF after
-// multiplies and BSF/BSR): the native instruction and the interpreter, which
-// runs the same host instruction, produce the same value, so the old value is
-// dead. Rotates, BT* and DIV/IDIV may keep theirs and are not listed.
-bool undefined_flags_overwritten(uint16_t m) {
-  switch (m) {
-    case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_XOR: case ZYDIS_MNEMONIC_TEST:
-    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_SHLD:
-    case ZYDIS_MNEMONIC_SHRD: case ZYDIS_MNEMONIC_MUL: case ZYDIS_MNEMONIC_IMUL: case ZYDIS_MNEMONIC_BSF:
-    case ZYDIS_MNEMONIC_BSR:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Flags an instruction certainly overwrites (so the saved image goes stale). A shift by CL,
-// or by an immediate that masks to 0, and a REP CMPS/SCAS with ECX = 0 may
-// leave every flag alone.
-uint32_t flags_killed(const InstrRecord& in) {
-  if ((in.cls & iclass::kString) && (in.prefixes & (prefix::kRep | prefix::kRepne))) return 0;
-  if (is_shift(in.mnemonic)) {
-    const Operand& count = in.ops[in.nops - 1];
-    if (count.kind != OpKind::Imm || (count.imm & 31) == 0) return 0;
-  }
-  const uint32_t undefined = undefined_flags_overwritten(in.mnemonic) ? 0 : in.flags_undefined;
-  return in.flags_written & ~undefined & kArith;
-}
-
-const Operand* memory_operand(const InstrRecord& in) {
-  for (unsigned i = 0; i < in.nops; ++i)
-    if (in.ops[i].kind == OpKind::Mem) return &in.ops[i];
-  return nullptr;
-}
-
-// Whether the memory operand is read, written or both (for the probe's tag).
-bool memory_written(const InstrRecord& in, const Operand* mem) {
-  if (mem != &in.ops[0]) return false;  // Only destination operands are written.
-  switch (in.mnemonic) {
-    case ZYDIS_MNEMONIC_CMP: case ZYDIS_MNEMONIC_TEST: case ZYDIS_MNEMONIC_BT:
-      return false;
-    default:
-      return true;
-  }
-}
 
 // Where the guest's arithmetic flags are while a block's code is emitted.
 // Memory probes clobber the host flags, so they first save the flags in R11;
@@ -961,34 +867,6 @@ void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
   b.host_size = static_cast<uint32_t>(size);
   stats_.host_bytes += size;
   return dst;
-}
-
-std::string disassemble_host(const void* code, size_t size) {
-  ZydisDecoder dec;
-  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-  ZydisFormatter fmt;
-  ZydisFormatterInit(&fmt, ZYDIS_FORMATTER_STYLE_INTEL);
-  std::string out;
-  const auto* p = static_cast<const uint8_t*>(code);
-  size_t off = 0;
-  ZydisDecodedInstruction insn;
-  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-  while (off < size) {
-    char line[256];
-    const uint64_t addr = reinterpret_cast<uint64_t>(p + off);
-    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, p + off, size - off, &insn, ops))) {
-      std::snprintf(line, sizeof line, "0x%016llx:  (bad)\n", static_cast<unsigned long long>(addr));
-      out += line;
-      ++off;
-      continue;
-    }
-    char text[200];
-    ZydisFormatterFormatInstruction(&fmt, &insn, ops, insn.operand_count_visible, text, sizeof text, addr, nullptr);
-    std::snprintf(line, sizeof line, "0x%016llx:  %s\n", static_cast<unsigned long long>(addr), text);
-    out += line;
-    off += insn.length;
-  }
-  return out;
 }
 
 }  // namespace vmm::jit
