@@ -10,6 +10,7 @@
 #include "jit/flag_image.h"
 #include "jit/host_regs.h"
 #include "jit/jit_abi.h"
+#include "jit/state_operands.h"
 #include "runtime/cpu.h"
 #include "runtime/interp/flags.h"
 #include "runtime/log.h"
@@ -17,19 +18,6 @@
 namespace vmm::jit {
 
 using namespace asmjit;
-
-namespace {
-const int32_t kOffGpr = static_cast<int32_t>(offsetof(CpuState, gpr));
-const int32_t kOffJit = static_cast<int32_t>(offsetof(CpuState, jit));
-const int32_t kOffTlb = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLink, tlb));
-const int32_t kOffImage = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLink, flags_image));
-const int32_t kOffStatus = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLink, status));
-const int32_t kOffBudget = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLink, budget));
-const int32_t kOffEip = static_cast<int32_t>(offsetof(CpuState, eip));
-const int32_t kOffMisses = kOffJit + static_cast<int32_t>(offsetof(CpuState::JitLink, indirect_misses));
-
-x86::Gpd guest32(uint8_t g) { return x86::gpd(host_of(g)); }
-}  // namespace
 
 JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes)
     : cpu_(cpu), buffer_(buffer_bytes) {
@@ -87,7 +75,7 @@ void JitEngine::emit_trampolines() {
   a.mov(x86::r13, x86::qword_ptr(x86::r15, kOffBudget));
   a.mov(x86::r8, x86::rsi);
   for (uint8_t g = 0; g < 8; ++g) a.mov(guest32(g), x86::dword_ptr(x86::r15, kOffGpr + 4 * g));
-  emit_restore_flags(a, x86::dword_ptr(x86::r15, kOffImage));
+  emit_restore_flags(a, x86::dword_ptr(x86::r15, kOffFlagsImage));
   a.jmp(x86::r8);
 
   // miss_stub: an inline lookup found no translation (jit_abi.h, JumpTable);
@@ -96,14 +84,14 @@ void JitEngine::emit_trampolines() {
   Label miss_stub = a.newLabel();
   a.bind(miss_stub);
   a.mov(x86::dword_ptr(x86::r15, kOffEip), x86::r9d);
-  a.mov(x86::r10, x86::qword_ptr(x86::r15, kOffMisses));
+  a.mov(x86::r10, x86::qword_ptr(x86::r15, kOffIndirectMisses));
   a.lea(x86::r10, x86::ptr(x86::r10, 1));
-  a.mov(x86::qword_ptr(x86::r15, kOffMisses), x86::r10);
+  a.mov(x86::qword_ptr(x86::r15, kOffIndirectMisses), x86::r10);
   a.mov(x86::r9d, Imm(0));  // The whole block ran.
   // exit_common: guest registers and flags live; [eip] set; R9 = instructions
   // of the current block not executed (returned to the budget).
   a.bind(exit_common);
-  emit_save_flags(a, x86::dword_ptr(x86::r15, kOffImage));
+  emit_save_flags(a, x86::dword_ptr(x86::r15, kOffFlagsImage));
   for (uint8_t g = 0; g < 8; ++g) a.mov(x86::dword_ptr(x86::r15, kOffGpr + 4 * g), guest32(g));
   a.mov(x86::dword_ptr(x86::r15, kOffStatus), Imm(kExitNext));
   // exit_synced: state already stored, status set by the helper; R9 as above.
@@ -181,8 +169,9 @@ void JitEngine::block_retired(Block* b) {
     incoming_.erase(it);
   }
   if (b->host_code) block_at_.erase(b->host_code);
-  if (b->host_code) {
-    JumpTable& t = jump_table_of(b->mode);
+  auto table = jump_tables_.find(b->mode);
+  if (b->host_code && table != jump_tables_.end()) {
+    JumpTable& t = *table->second;
     const unsigned slot = jump_table_slot(b->virt_pc);
     if (t.host[slot] == reinterpret_cast<uintptr_t>(b->host_code)) {
       t.eip[slot] = 0;

@@ -43,6 +43,7 @@ bool native_mnemonic(uint16_t m) {
 // raises an exception: DIV and IDIV (#DE).
 bool may_trap(uint16_t m) { return m == ZYDIS_MNEMONIC_DIV || m == ZYDIS_MNEMONIC_IDIV; }
 
+namespace {
 bool is_shift(uint16_t m) {
   switch (m) {
     case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_ROL:
@@ -70,6 +71,7 @@ bool undefined_flags_overwritten(uint16_t m) {
       return false;
   }
 }
+}  // namespace
 
 // Flags an instruction certainly overwrites (so the saved image goes stale). A shift by CL,
 // or by an immediate that masks to 0, and a REP CMPS/SCAS with ECX = 0 may

@@ -16,7 +16,6 @@ bool native_mnemonic(uint16_t m);
 // Native instructions that raise a host trap exactly where the guest's
 // raises an exception: DIV and IDIV (#DE).
 bool may_trap(uint16_t m);
-bool is_shift(uint16_t m);
 // Arithmetic flags the instruction certainly overwrites (a stale saved image
 // of the flags must not be reused after it).
 uint32_t flags_killed(const InstrRecord& in);

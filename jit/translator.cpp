@@ -12,6 +12,7 @@
 #include "jit/jit_abi.h"
 #include "jit/native_encoder.h"
 #include "jit/native_rules.h"
+#include "jit/state_operands.h"
 #include "runtime/cpu_state.h"
 #include "runtime/softmmu.h"
 
@@ -22,20 +23,6 @@ using namespace asmjit;
 namespace {
 
 constexpr uint32_t kArith = flag::kArith;
-
-int32_t state_off(size_t off) { return static_cast<int32_t>(off); }
-const int32_t kOffGpr = state_off(offsetof(CpuState, gpr));
-const int32_t kOffEip = state_off(offsetof(CpuState, eip));
-const int32_t kOffTlb = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, tlb));
-const int32_t kOffBudget = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, budget));
-const int32_t kOffChainFrom = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, chain_from));
-const int32_t kOffFlagsImage = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, flags_image));
-const int32_t kOffIndirectLookups = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, indirect_lookups));
-const int32_t kOffScratch = state_off(offsetof(CpuState, jit) + offsetof(CpuState::JitLink, scratch));
-
-x86::Gpd guest32(uint8_t g) { return x86::gpd(host_of(g)); }
-x86::Gpq guest64(uint8_t g) { return x86::gpq(host_of(g)); }
-x86::Mem state(int32_t off) { return x86::dword_ptr(x86::r15, off); }
 
 // Where the guest's arithmetic flags are while a block's code is emitted.
 // Memory probes clobber the host flags, so they first save the flags in R11;
@@ -79,11 +66,13 @@ class Emitter {
   // Native instructions that may trap on the host: label at the instruction, index in the block.
   const std::vector<std::pair<Label, size_t>>& traps() const { return traps_; }
   uint32_t eip_of(size_t i) const { return eips_[i]; }
-  // Instructions charged to the budget but not run when execution leaves
-  // the block before instruction i: the rest of i's segment (see emit()).
+  // Budget segments (see emit()) start at the entry, at an internal branch
+  // target and after a Jcc (one before the block's end is internal).
   bool starts_segment(size_t i) const {
-    return i == 0 || is_target_[i] || (b_.instrs[i - 1].cls & iclass::kJcc);  // A Jcc before i is internal.
+    return i == 0 || is_target_[i] || (b_.instrs[i - 1].cls & iclass::kJcc);
   }
+  // Instructions charged to the budget but not run when execution leaves
+  // the block before instruction i: the rest of i's segment.
   uint32_t unexecuted_from(size_t i) const {
     return i < segment_end_.size() ? static_cast<uint32_t>(segment_end_[i] - i) : 0;
   }
@@ -526,7 +515,7 @@ bool Emitter::emit_rep_string(size_t i) {
   // The checks clobber the host flags: the image in R11 restores them at the end.
   save_r11();
   host_flags_ = false;
-  a_.test(x86::dword_ptr(x86::r15, state_off(offsetof(CpuState, eflags))), Imm(flag::DF));
+  a_.test(state(kOffEflags), Imm(flag::DF));
   a_.jnz(helper);
   a_.test(x86::ecx, x86::ecx);
   a_.jz(done);  // Count 0: nothing is accessed (SDM REP).
@@ -545,8 +534,7 @@ bool Emitter::emit_rep_string(size_t i) {
     same_page_run(x86::esi);
     a_.mov(x86::r8d, x86::esi);
     emit_tlb_lookup(1, false, helper);
-    a_.mov(x86::qword_ptr(x86::r15, kOffScratch),
-           x86::r8);
+    a_.mov(x86::qword_ptr(x86::r15, kOffScratch), x86::r8);
   }
   a_.mov(x86::r8d, x86::edi);
   emit_tlb_lookup(1, true, helper);
@@ -554,9 +542,7 @@ bool Emitter::emit_rep_string(size_t i) {
   a_.lea(x86::r10d, x86::ptr(x86::rdi, x86::rcx, scale));
   if (movs) a_.lea(x86::r9d, x86::ptr(x86::rsi, x86::rcx, scale));
   a_.mov(x86::rdi, x86::r8);
-  if (movs) {
-    a_.mov(x86::rsi, x86::qword_ptr(x86::r15, kOffScratch));
-  }
+  if (movs) a_.mov(x86::rsi, x86::qword_ptr(x86::r15, kOffScratch));
   switch (elem) {
     case 1: movs ? a_.rep().movsb() : a_.rep().stosb(); break;
     case 2: movs ? a_.rep().movsw() : a_.rep().stosw(); break;
