@@ -20,8 +20,8 @@ enum HostReg : uint8_t {
 
 // Fixed roles.
 inline constexpr HostReg kStateReg = kR15;  // CpuState*.
-inline constexpr HostReg kTlbReg = kR14;    // TlbEntry table of the current MMU index.
-inline constexpr HostReg kSaveReg = kR13;   // Holds RAX while AH is borrowed for flags.
+inline constexpr HostReg kViewReg = kR14;   // Guest view base of the current MMU index (guest_views.h).
+inline constexpr HostReg kBudgetReg = kR13; // Guest instructions left to run (CpuState::JitLink::budget).
 inline constexpr HostReg kAddrReg = kR8;    // Guest linear address, then host address.
 inline constexpr HostReg kTmp1 = kR9;
 inline constexpr HostReg kTmp2 = kR10;

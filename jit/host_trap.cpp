@@ -17,12 +17,6 @@
 
 namespace vmm::jit {
 
-const TrapSite* TrapSites::find(uintptr_t pc) const {
-  auto it = std::lower_bound(sites_.begin(), sites_.end(), pc,
-                             [](const TrapSite& t, uintptr_t p) { return t.host_pc < p; });
-  return it != sites_.end() && it->host_pc == pc ? &*it : nullptr;
-}
-
 namespace {
 
 // Engines alive at once: one per Cpu with the JIT on (two in lockstep runs,
@@ -69,10 +63,28 @@ void deliver_divide_error(ucontext_t* uc, const TrapRegion& r, const TrapSite& t
   g[REG_RIP] = static_cast<greg_t>(r.exit_synced);
 }
 
+// A guest access through a view hit a page not mapped for it: nothing of the
+// instruction has happened, so its slow path takes over as after a TLB miss.
+void resume_at_slow_path(ucontext_t* uc, const FaultSite& f) {
+  greg_t* g = uc->uc_mcontext.gregs;
+  if (f.flags_in_rflags) g[REG_R11] = interp::flags_to_ax(static_cast<uint32_t>(g[REG_EFL]));
+  g[REG_RIP] = static_cast<greg_t>(f.slow_path);
+}
+
 void on_host_signal(int sig, siginfo_t* info, void* ctx) {
   auto* uc = static_cast<ucontext_t*>(ctx);
   const uintptr_t pc = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
   const TrapRegion* r = region_of(pc);
+  if (sig == SIGSEGV && r && r->faults) {
+    const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+    if (addr >= r->view_begin && addr < r->view_end) {
+      if (const FaultSite* f = r->faults->find(pc)) {
+        ++*r->fault_count;
+        resume_at_slow_path(uc, *f);
+        return;
+      }
+    }
+  }
   if (sig == SIGFPE && r && info->si_code == FPE_INTDIV) {
     if (const TrapSite* t = r->sites->find(pc)) {
       deliver_divide_error(uc, *r, *t);

@@ -7,6 +7,10 @@
 // resumes at the engine's exit trampoline with status kExitHostTrap; the
 // engine then raises the guest #DE in C++.
 //
+// On the host-MMU path (guest_views.h) a SIGSEGV at a recorded guest memory
+// access whose fault address lies in the engine's guest views continues at
+// that access's slow path, with the flags image in R11D.
+//
 // Any other SIGSEGV/SIGBUS/SIGILL/SIGFPE is a VMM bug: the handler names the
 // signal, the host PC and whether it lies in translated code (and which guest
 // block), then hands the signal to the previous disposition (a core dump, or
@@ -26,22 +30,44 @@ struct TrapSite {
   uint32_t unexecuted;  // Instructions of its block from this one on (returned to the budget).
 };
 
-// The trap sites of one code buffer, in increasing host address (the buffer
-// is filled bottom-up and emptied whole), so lookups are a binary search.
-class TrapSites {
+// A native guest memory access on the host-MMU path (guest_views.h): a
+// host fault there continues at the access's slow path.
+struct FaultSite {
+  uintptr_t host_pc;
+  uintptr_t slow_path;    // Expects R8D = guest linear address, R11D = the flags image.
+  bool flags_in_rflags;   // RFLAGS hold the guest flags at the access (else R11D already holds their image).
+};
+
+// Sites of one code buffer, in increasing host address (the buffer is
+// filled bottom-up and emptied whole), so lookups are a binary search.
+template <typename Site>
+class SiteTable {
  public:
-  void add(const TrapSite& t) { sites_.push_back(t); }
+  void add(const Site& t) { sites_.push_back(t); }
   void clear() { sites_.clear(); }
-  const TrapSite* find(uintptr_t pc) const;
+  const Site* find(uintptr_t pc) const {
+    size_t lo = 0, hi = sites_.size();
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (sites_[mid].host_pc < pc) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < sites_.size() && sites_[lo].host_pc == pc ? &sites_[lo] : nullptr;
+  }
 
  private:
-  std::vector<TrapSite> sites_;
+  std::vector<Site> sites_;
 };
+using TrapSites = SiteTable<TrapSite>;
+using FaultSites = SiteTable<FaultSite>;
 
 // One engine's code buffer as seen by the signal handler.
 struct TrapRegion {
   uintptr_t begin = 0, end = 0;
   const TrapSites* sites = nullptr;
+  const FaultSites* faults = nullptr;
+  uintptr_t view_begin = 0, view_end = 0;  // The guest views; faults elsewhere are VMM bugs.
+  uint64_t* fault_count = nullptr;         // Counts faults sent to a slow path.
   uintptr_t exit_synced = 0;  // Trampoline resuming the dispatcher (R9 = instructions not run).
   // For the crash message: the guest EIP of the translated block holding a host PC, or ~0u.
   uint32_t (*guest_block_of)(const void* engine, uintptr_t pc) = nullptr;

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <stdexcept>
 
+#include <unistd.h>
+
 #include "jit/flag_image.h"
 #include "jit/host_regs.h"
 #include "jit/jit_abi.h"
@@ -19,8 +21,12 @@ namespace vmm::jit {
 
 using namespace asmjit;
 
-JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes)
+JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes, bool host_mmu)
     : cpu_(cpu), buffer_(buffer_bytes) {
+  if (host_mmu) {
+    views_ = std::make_unique<GuestViews>(cpu_.ram.fd(), cpu_.ram.size());
+    cpu_.mmu.mirror = views_.get();
+  }
   emit_trampolines();
   TranslatorEnv env;
   env.exit_common = exit_common_;
@@ -28,18 +34,31 @@ JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes)
   env.miss_stub = miss_stub_;
   env.jump_table_of = [this](uint32_t mode) { return &jump_table_of(mode); };
   env.bmi2 = CpuInfo::host().hasFeature(CpuFeatures::X86::kBMI2);
-  translator_ = std::make_unique<Translator>(buffer_, trap_sites_, env);
+  env.host_mmu = host_mmu;
+  for (unsigned idx = 0; idx < kMmuCount; ++idx)
+    env.tlb_offset[idx] = static_cast<int32_t>(reinterpret_cast<intptr_t>(cpu_.mmu.tlb(idx)) -
+                                               reinterpret_cast<intptr_t>(&cpu_.s));
+  translator_ = std::make_unique<Translator>(buffer_, trap_sites_, fault_sites_, env);
   TrapRegion r;
   r.begin = reinterpret_cast<uintptr_t>(buffer_.base());
   r.end = r.begin + buffer_.size();
   r.sites = &trap_sites_;
+  if (views_) {
+    r.faults = &fault_sites_;
+    r.view_begin = views_->base(0);
+    r.view_end = views_->base(0) + kMmuCount * GuestViews::kViewBytes;
+    r.fault_count = &views_->stats().faults;
+  }
   r.exit_synced = exit_synced_;
   r.guest_block_of = &JitEngine::guest_block_of;
   r.engine = this;
   trap_slot_ = register_trap_region(r);
 }
 
-JitEngine::~JitEngine() { unregister_trap_region(trap_slot_); }
+JitEngine::~JitEngine() {
+  unregister_trap_region(trap_slot_);
+  if (cpu_.mmu.mirror == views_.get()) cpu_.mmu.mirror = nullptr;
+}
 
 uint32_t JitEngine::guest_block_of(const void* engine, uintptr_t pc) {
   const auto* e = static_cast<const JitEngine*>(engine);
@@ -71,7 +90,7 @@ void JitEngine::emit_trampolines() {
   a.push(x86::r15);
   a.sub(x86::rsp, 8);
   a.mov(x86::r15, x86::rdi);
-  a.mov(x86::r14, x86::qword_ptr(x86::r15, kOffTlb));
+  a.mov(x86::r14, x86::qword_ptr(x86::r15, kOffMemBase));
   a.mov(x86::r13, x86::qword_ptr(x86::r15, kOffBudget));
   a.mov(x86::r8, x86::rsi);
   for (uint8_t g = 0; g < 8; ++g) a.mov(guest32(g), x86::dword_ptr(x86::r15, kOffGpr + 4 * g));
@@ -129,6 +148,7 @@ void JitEngine::flush() {
   ++stats_.flushes;
   sites_.clear();
   trap_sites_.clear();
+  fault_sites_.clear();
   incoming_.clear();
   block_at_.clear();
   last_exit_ = nullptr;
@@ -212,7 +232,22 @@ void* JitEngine::translate(Block& b) {
     cpu_.log->printf(LogMask::kOutAsm, "OUT: [guest 0x%08x, %zu instructions, %u host bytes]\n%s\n", b.virt_pc,
                      b.instrs.size(), b.host_size, disassemble_host(b.host_code, b.host_size).c_str());
   }
+  if (perf_map_) {
+    std::fprintf(perf_map_.get(), "%lx %x vmm_block_%08x_mode%x\n", static_cast<unsigned long>(reinterpret_cast<uintptr_t>(code)),
+                 b.host_size, b.virt_pc, b.mode);
+    std::fflush(perf_map_.get());
+  }
   return code;
+}
+
+bool JitEngine::open_perf_map() {
+  char path[64];
+  std::snprintf(path, sizeof path, "/tmp/perf-%d.map", static_cast<int>(getpid()));
+  perf_map_.reset(std::fopen(path, "w"));
+  if (!perf_map_) return false;
+  std::fprintf(perf_map_.get(), "%lx %zx vmm_trampolines\n",
+               static_cast<unsigned long>(reinterpret_cast<uintptr_t>(buffer_.base())), trampoline_bytes_);
+  return true;
 }
 
 uint64_t JitEngine::in_flight() const {
@@ -235,7 +270,7 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   // Within +-2^31 for the budget test on backward exits (Translator).
   const int64_t start = static_cast<int64_t>(std::min<uint64_t>(budget, uint64_t{1} << 30));
   s.jit.cpu = reinterpret_cast<uintptr_t>(&cpu_);
-  s.jit.tlb = reinterpret_cast<uintptr_t>(cpu_.mmu.tlb(cpu_.mmu_idx()));
+  s.jit.mem_base = views_ ? views_->base(cpu_.mmu_idx()) : 0;
   flags_to_image(s);
   s.jit.budget = start;
   s.jit.status = kExitNext;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <memory>
 #include <unordered_map>
@@ -13,6 +14,7 @@
 
 #include "frontend/block.h"
 #include "jit/code_buffer.h"
+#include "jit/guest_views.h"
 #include "jit/host_trap.h"
 #include "jit/jit_abi.h"
 #include "jit/translator.h"
@@ -40,7 +42,9 @@ struct EngineStats {
 
 class JitEngine {
  public:
-  JitEngine(Cpu& cpu, size_t buffer_bytes);
+  // With `host_mmu`, translated code reaches guest memory through guest
+  // views (guest_views.h) rather than inline TLB probes.
+  JitEngine(Cpu& cpu, size_t buffer_bytes, bool host_mmu = true);
   ~JitEngine();
 
   // Runs translated code from block `b` (translating it first if needed),
@@ -71,6 +75,13 @@ class JitEngine {
   uint64_t in_flight() const;
   const TranslatorStats& translator_stats() const { return translator_->stats(); }
   const CodeBuffer& buffer() const { return buffer_; }
+  // The guest views of the host-MMU path, or nullptr when it is off.
+  GuestViews* views() { return views_.get(); }
+  const GuestViews* views() const { return views_.get(); }
+  // QEMU's -perfmap: each translation's host range and guest EIP go to
+  // /tmp/perf-<pid>.map, so that `perf report` names translated code.
+  // Returns false if the file cannot be created.
+  bool open_perf_map();
 
  private:
   void emit_trampolines();
@@ -84,8 +95,11 @@ class JitEngine {
   Cpu& cpu_;
   CodeBuffer buffer_;
   TrapSites trap_sites_;
+  FaultSites fault_sites_;
+  std::unique_ptr<GuestViews> views_;
   int trap_slot_ = -1;
   std::unique_ptr<Translator> translator_;
+  std::unique_ptr<FILE, int (*)(FILE*)> perf_map_{nullptr, std::fclose};
   size_t trampoline_bytes_ = 0;
   uint32_t generation_ = 1;
   using EnterFn = void (*)(void* state, void* code);

@@ -3,6 +3,7 @@
 // the JIT frames: guest exceptions are caught here and left pending.
 #include "jit/jit_abi.h"
 
+#include "jit/jit_engine.h"
 #include "runtime/cpu.h"
 #include "runtime/interp/flags.h"
 
@@ -30,10 +31,26 @@ extern "C" uint32_t vmm_jit_interp_one(CpuState* s, const InstrRecord* in) {
     result = kHelperException;
   }
   flags_to_image(*s);
-  // The helper may have changed CPL (and with it the TLB to probe).
-  s->jit.tlb = reinterpret_cast<uintptr_t>(cpu.mmu.tlb(cpu.mmu_idx()));
+  // The helper may have changed CPL (and with it the guest view).
+  GuestViews* views = cpu.jit() ? cpu.jit()->views() : nullptr;
+  s->jit.mem_base = views ? views->base(cpu.mmu_idx()) : 0;
   return result;
 }
+
+namespace {
+// The host-MMU path: the page just translated goes into the guest view with
+// the rights its TLB entry grants on the fast path (read; write too unless
+// the page is clean, holds code, or needs per-access checks), so the next
+// accesses to it run without a fault.
+void map_into_view(Cpu& cpu, uint32_t lin, unsigned idx) {
+  GuestViews* views = cpu.jit() ? cpu.jit()->views() : nullptr;
+  if (!views) return;
+  const TlbEntry& e = cpu.mmu.tlb(idx)[(lin >> 12) & (SoftMmu::kTlbSize - 1)];
+  const uint32_t page = lin & kPageMask;
+  if (e.tag_read != page) return;
+  views->map(idx, page, e.phys_page, e.tag_write == page);
+}
+}  // namespace
 
 extern "C" uintptr_t vmm_jit_mem_slow(CpuState* s, uint32_t lin, uint32_t kind) {
   Cpu& cpu = cpu_of(s);
@@ -45,8 +62,10 @@ extern "C" uintptr_t vmm_jit_mem_slow(CpuState* s, uint32_t lin, uint32_t kind) 
     return kMemFallback;  // Crosses a page: split by the softmmu.
   }
   try {
-    uint8_t* p = cpu.mmu.host_run(lin, size, write ? Access::kWrite : Access::kRead, cpu.mmu_idx());
+    const unsigned idx = cpu.mmu_idx();
+    uint8_t* p = cpu.mmu.host_run(lin, size, write ? Access::kWrite : Access::kRead, idx);
     ++(p ? stats.mem_slow_refills : stats.mem_slow_special);
+    if (p) map_into_view(cpu, lin, idx);
     return p ? reinterpret_cast<uintptr_t>(p) : kMemFallback;
   } catch (const GuestException& e) {
     ++stats.mem_slow_faults;

@@ -24,7 +24,7 @@ bool is_high_byte(const Operand& o) { return o.kind == OpKind::Reg && o.size == 
 
 }  // namespace
 
-EncodeResult encode_native(const InstrRecord& in, uint8_t* out, size_t& len) {
+EncodeResult encode_native(const InstrRecord& in, uint8_t* out, size_t& len, bool via_view) {
   bool high = false, rex = false;
   for (unsigned i = 0; i < in.nops; ++i) {
     const Operand& o = in.ops[i];
@@ -52,9 +52,9 @@ EncodeResult encode_native(const InstrRecord& in, uint8_t* out, size_t& len) {
         break;
       case OpKind::Mem:
         z.type = ZYDIS_OPERAND_TYPE_MEMORY;
-        z.mem.base = host_zydis_reg64(kAddrReg);
-        z.mem.index = ZYDIS_REGISTER_NONE;
-        z.mem.scale = 0;
+        z.mem.base = host_zydis_reg64(via_view ? kViewReg : kAddrReg);
+        z.mem.index = via_view ? host_zydis_reg64(kAddrReg) : ZYDIS_REGISTER_NONE;
+        z.mem.scale = via_view ? 1 : 0;
         z.mem.displacement = 0;
         z.mem.size = o.size;
         break;

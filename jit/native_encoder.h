@@ -20,6 +20,8 @@ enum class EncodeResult {
 };
 
 // Encodes `in` into `out` (at least 15 bytes). `len` receives the length.
-EncodeResult encode_native(const InstrRecord& in, uint8_t* out, size_t& len);
+// The memory operand is [R8], or [R14 + R8] with `via_view` (the host-MMU
+// path: R8 the guest linear address, R14 the guest view's base).
+EncodeResult encode_native(const InstrRecord& in, uint8_t* out, size_t& len, bool via_view = false);
 
 }  // namespace vmm::jit

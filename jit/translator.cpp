@@ -39,7 +39,9 @@ class Emitter {
   Emitter(x86::Assembler& a, const Block& b, const TranslatorEnv& env, TranslatorStats& st,
           std::deque<ChainSite>& sites)
       : a_(a), b_(b), exit_common_(env.exit_common), exit_synced_(env.exit_synced), miss_stub_(env.miss_stub),
-        jump_table_(env.jump_table_of(b.mode)), bmi2_(env.bmi2), count_lookups_(env.count_lookups), st_(st),
+        jump_table_(env.jump_table_of(b.mode)), bmi2_(env.bmi2), count_lookups_(env.count_lookups),
+        host_mmu_(env.host_mmu),
+        tlb_off_(env.tlb_offset[((b.mode >> blockmode::kCplShift) & 3) == 3 ? kMmuUser : kMmuKernel]), st_(st),
         sites_(sites) {}
 
   void emit();
@@ -65,6 +67,12 @@ class Emitter {
   const std::vector<Exit>& exits() const { return exits_; }
   // Native instructions that may trap on the host: label at the instruction, index in the block.
   const std::vector<std::pair<Label, size_t>>& traps() const { return traps_; }
+  // Guest memory accesses through the views: the access and its slow path.
+  struct Fault {
+    Label at, slow;
+    bool flags_in_rflags;
+  };
+  const std::vector<Fault>& faults() const { return faults_; }
   uint32_t eip_of(size_t i) const { return eips_[i]; }
   // Budget segments (see emit()) start at the entry, at an internal branch
   // target and after a Jcc (one before the block's end is internal).
@@ -144,8 +152,8 @@ class Emitter {
   }
   void load_regs() {
     for (uint8_t g = 0; g < 8; ++g) a_.mov(guest32(g), state(kOffGpr + 4 * g));
-    // A helper may have changed CPL and with it the TLB to probe.
-    a_.mov(x86::r14, x86::qword_ptr(x86::r15, kOffTlb));
+    // A helper may have changed CPL and with it the guest view.
+    a_.mov(x86::r14, x86::qword_ptr(x86::r15, kOffMemBase));
   }
   void call(const void* fn) {
     a_.mov(x86::r11, Imm(reinterpret_cast<uint64_t>(fn)));
@@ -206,6 +214,19 @@ class Emitter {
   }
 
   void emit_lea_address(const Operand& m);
+  // The memory operand of an access body (emit_memory): the host address in
+  // R8, or the guest address in R8 within the view at R14.
+  x86::Mem guest_mem(unsigned size) const {
+    return host_mmu_ ? x86::ptr(x86::r14, x86::r8, 0, 0, size) : x86::ptr(x86::r8, 0, size);
+  }
+  // Bodies call this just before their one guest memory access (which must
+  // come before anything else they change): on the host-MMU path a host
+  // fault there continues at the slow path.
+  void mark_access() {
+    if (!host_mmu_) return;
+    faults_.push_back(Fault{a_.newLabel(), access_slow_, access_flags_exact_});
+    a_.bind(faults_.back().at);
+  }
   bool emit_native(size_t i);
   void emit_probe(unsigned size, bool write, Label& slow, Label& resume);
   void emit_tlb_lookup(unsigned size, bool write, Label& miss);
@@ -268,6 +289,11 @@ class Emitter {
   const JumpTable* jump_table_;  // This block's mode's table.
   bool bmi2_;
   bool count_lookups_;
+  bool host_mmu_;
+  int32_t tlb_off_;  // This block's TLB, from R15.
+  Label access_slow_;  // Slow path of the access being emitted (emit_memory).
+  bool access_flags_exact_ = true;
+  std::vector<Fault> faults_;
   TranslatorStats& st_;
   std::deque<ChainSite>& sites_;
   std::vector<uint32_t> eips_;
@@ -322,16 +348,18 @@ void Emitter::emit_tlb_lookup(unsigned size, bool write, Label& miss) {
   a_.lea(x86::r10d, x86::ptr(x86::r8, static_cast<int32_t>(size - 1)));
   a_.and_(x86::r10d, Imm(kPageMask));
   const int32_t tag = write ? offsetof(TlbEntry, tag_write) : offsetof(TlbEntry, tag_read);
-  a_.cmp(x86::r10d, x86::dword_ptr(x86::r14, x86::r9, 0, tag));
+  a_.cmp(x86::r10d, x86::dword_ptr(x86::r15, x86::r9, 0, tlb_off_ + tag));
   a_.jne(miss);
-  a_.add(x86::r8, x86::qword_ptr(x86::r14, x86::r9, 0, offsetof(TlbEntry, addend)));
+  a_.add(x86::r8, x86::qword_ptr(x86::r15, x86::r9, 0, tlb_off_ + static_cast<int32_t>(offsetof(TlbEntry, addend))));
 }
 
 // A native memory access of instruction i: `address` leaves the guest
-// linear address in R8D, the probe turns it into a host address, and `body`
-// emits the access itself on [R8]. The slow path resumes the body with a
-// host address from the softmmu, or has the interpreter execute the whole
-// instruction (MMIO, code pages, page-crossing accesses).
+// linear address in R8D, and `body` emits the access itself on guest_mem().
+// On the host-MMU path that is the guest view and a host fault leads to the
+// slow path; otherwise the probe first turns R8 into a host address or
+// branches to it. The slow path resumes the body with a host address from
+// the softmmu, or has the interpreter execute the whole instruction (MMIO,
+// code pages, page-crossing accesses).
 template <typename Address, typename Body>
 void Emitter::emit_memory(size_t i, unsigned size, bool write, Address address, Body body) {
   Slow s;
@@ -341,7 +369,14 @@ void Emitter::emit_memory(size_t i, unsigned size, bool write, Address address, 
   s.index = i;
   s.kind = size | (write ? kMemWrite : 0);
   address();
-  emit_probe(size, write, s.entry, s.resume);
+  if (host_mmu_) {
+    ++st_.memory_probes;
+    access_slow_ = s.entry;
+    access_flags_exact_ = host_flags_;
+    a_.bind(s.resume);
+  } else {
+    emit_probe(size, write, s.entry, s.resume);
+  }
   body();
   s.after_saved = saved_;
   a_.bind(s.after);
@@ -385,14 +420,15 @@ bool Emitter::emit_stack(size_t i) {
     emit_memory(
         i, size, true, [&] { a_.lea(x86::r8d, x86::ptr(x86::r12, -static_cast<int32_t>(size))); },
         [&] {
+          mark_access();
           if (o.kind == OpKind::Reg) {
             const HostReg h = host_of(o.reg / 4);
-            if (size == 4) a_.mov(x86::dword_ptr(x86::r8), x86::gpd(h));
-            else a_.mov(x86::word_ptr(x86::r8), x86::gpw(h));
+            if (size == 4) a_.mov(guest_mem(4), x86::gpd(h));
+            else a_.mov(guest_mem(2), x86::gpw(h));
           } else if (size == 4) {
-            a_.mov(x86::dword_ptr(x86::r8), Imm(o.imm));
+            a_.mov(guest_mem(4), Imm(o.imm));
           } else {
-            a_.mov(x86::word_ptr(x86::r8), Imm(static_cast<uint16_t>(o.imm)));
+            a_.mov(guest_mem(2), Imm(static_cast<uint16_t>(o.imm)));
           }
           a_.lea(x86::r12d, x86::ptr(x86::r12, -static_cast<int32_t>(size)));
         });
@@ -404,10 +440,16 @@ bool Emitter::emit_stack(size_t i) {
     emit_memory(
         i, size, false, [&] { a_.mov(x86::r8d, x86::r12d); },
         [&] {
-          // ESP moves first, so POP ESP ends with the popped value (SDM POP).
+          // The load comes first (nothing may change before the access);
+          // POP ESP ends with the popped value, not the incremented ESP (SDM POP).
+          mark_access();
+          const bool esp = o.reg / 4 == ESP;
+          const HostReg dst = esp ? kTmp1 : h;
+          if (size == 4) a_.mov(x86::gpd(dst), guest_mem(4));
+          else a_.mov(x86::gpw(dst), guest_mem(2));
           a_.lea(x86::r12d, x86::ptr(x86::r12, static_cast<int32_t>(size)));
-          if (size == 4) a_.mov(x86::gpd(h), x86::dword_ptr(x86::r8));
-          else a_.mov(x86::gpw(h), x86::word_ptr(x86::r8));
+          if (esp && size == 4) a_.mov(x86::r12d, x86::r9d);
+          else if (esp) a_.mov(x86::r12w, x86::r9w);
         });
     ++st_.native_instrs;
     return true;
@@ -420,7 +462,8 @@ void Emitter::emit_push_return(size_t i, uint32_t next) {
   emit_memory(
       i, 4, true, [&] { a_.lea(x86::r8d, x86::ptr(x86::r12, -4)); },
       [&] {
-        a_.mov(x86::dword_ptr(x86::r8), Imm(next));
+        mark_access();
+        a_.mov(guest_mem(4), Imm(next));
         a_.lea(x86::r12d, x86::ptr(x86::r12, -4));
       });
 }
@@ -453,7 +496,8 @@ bool Emitter::emit_terminal_native(size_t i) {
     emit_memory(
         i, 4, false, [&] { emit_lea_address(m); },
         [&] {
-          a_.mov(x86::r9d, x86::dword_ptr(x86::r8));
+          mark_access();
+          a_.mov(x86::r9d, guest_mem(4));
           a_.mov(state(kOffScratch), x86::r9d);
         });
     emit_push_return(i, next);
@@ -467,7 +511,8 @@ bool Emitter::emit_terminal_native(size_t i) {
     emit_memory(
         i, 4, false, [&] { a_.mov(x86::r8d, x86::r12d); },
         [&] {
-          a_.mov(x86::r9d, x86::dword_ptr(x86::r8));
+          mark_access();
+          a_.mov(x86::r9d, guest_mem(4));
           a_.lea(x86::r12d, x86::ptr(x86::r12, static_cast<int32_t>(pop)));
         });
     ++st_.native_instrs;
@@ -485,7 +530,10 @@ bool Emitter::emit_terminal_native(size_t i) {
     const Operand m = in.ops[0];
     emit_memory(
         i, 4, false, [&] { emit_lea_address(m); },
-        [&] { a_.mov(x86::r9d, x86::dword_ptr(x86::r8)); });
+        [&] {
+          mark_access();
+          a_.mov(x86::r9d, guest_mem(4));
+        });
     ++st_.native_instrs;
     exit_indirect();
     return true;
@@ -586,7 +634,7 @@ bool Emitter::emit_native(size_t i) {
   }
   uint8_t bytes[16];
   size_t len = 0;
-  const EncodeResult r = encode_native(in, bytes, len);
+  const EncodeResult r = encode_native(in, bytes, len, host_mmu_ && mem);
   if (r == EncodeResult::kHighByteWithRex) ++st_.high_byte_fallbacks;
   if (r != EncodeResult::kOk) return false;
 
@@ -597,6 +645,7 @@ bool Emitter::emit_native(size_t i) {
       a_.bind(traps_.back().first);
       ++st_.trap_sites;
     }
+    if (mem) mark_access();
     a_.embed(bytes, len);
     after_native(in);
   };
@@ -713,6 +762,7 @@ void Emitter::emit_out_of_line() {
     a_.jz(fallback);
     a_.mov(x86::r8, x86::rax);
     load_regs();
+    if (host_mmu_) a_.sub(x86::r8, x86::r14);  // The body addresses [R14 + R8].
     reload_flags_from_state(true);
     a_.jmp(s.resume);
     // Not plain RAM (MMIO, a page holding code, a page-crossing access):
@@ -819,8 +869,8 @@ void Emitter::emit() {
 
 }  // namespace
 
-Translator::Translator(CodeBuffer& buffer, TrapSites& traps, const TranslatorEnv& env)
-    : buffer_(buffer), traps_(traps), env_(env) {}
+Translator::Translator(CodeBuffer& buffer, TrapSites& traps, FaultSites& faults, const TranslatorEnv& env)
+    : buffer_(buffer), traps_(traps), faults_(faults), env_(env) {}
 
 void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
   const uint64_t base = (reinterpret_cast<uintptr_t>(buffer_.cursor()) + 15) & ~uint64_t{15};
@@ -849,6 +899,9 @@ void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
   for (const auto& [label, index] : e.traps())
     traps_.add(TrapSite{reinterpret_cast<uintptr_t>(dst) + code.labelOffsetFromBase(label), e.eip_of(index),
                         e.unexecuted_from(index)});
+  for (const auto& f : e.faults())
+    faults_.add(FaultSite{reinterpret_cast<uintptr_t>(dst) + code.labelOffsetFromBase(f.at),
+                          reinterpret_cast<uintptr_t>(dst) + code.labelOffsetFromBase(f.slow), f.flags_in_rflags});
   b.host_code = dst;
   b.host_size = static_cast<uint32_t>(size);
   stats_.host_bytes += size;

@@ -1,7 +1,8 @@
 // Translates a decoded Block into host code (design decisions 3-5, 7):
 // unprivileged instructions are re-encoded natively on the guest registers
 // held in host registers, with the guest's arithmetic flags in host RFLAGS;
-// memory operands get an inline softmmu TLB probe and use the host address;
+// memory operands use the guest views (host-MMU path) or an inline softmmu
+// TLB probe giving the host address;
 // everything else becomes a call to the instruction's interpreter handler
 // (the emulation routines are reached through it), with guest state synced.
 #pragma once
@@ -43,12 +44,18 @@ struct TranslatorEnv {
   std::function<const JumpTable*(uint32_t mode)> jump_table_of;  // Inline lookup table of a block mode.
   bool bmi2 = false;           // The host has BMI2 (RORX for the budget test).
   bool count_lookups = false;  // Count inline lookups (--stats); misses are always counted.
+  // Guest memory through the guest views (guest_views.h) instead of inline TLB probes.
+  bool host_mmu = false;
+  // Each MMU index's TLB (SoftMmu::tlb) as an offset from the CpuState, for
+  // the probes of REP MOVS/STOS and of the softmmu path.
+  int32_t tlb_offset[2] = {0, 0};
 };
 
 class Translator {
  public:
-  // Native instructions that may trap on the host are recorded in `traps`.
-  Translator(CodeBuffer& buffer, TrapSites& traps, const TranslatorEnv& env);
+  // Native instructions that may trap on the host are recorded in `traps`,
+  // guest memory accesses through the views in `faults`.
+  Translator(CodeBuffer& buffer, TrapSites& traps, FaultSites& faults, const TranslatorEnv& env);
 
   // Emits host code for `b` into the buffer. Returns the entry point, or
   // nullptr when the buffer has no room left (the caller flushes and retries).
@@ -62,6 +69,7 @@ class Translator {
  private:
   CodeBuffer& buffer_;
   TrapSites& traps_;
+  FaultSites& faults_;
   TranslatorEnv env_;
   TranslatorStats stats_;
 };

@@ -12,7 +12,8 @@ namespace {
 // QEMU options are single-dash words (-kernel, -append). CLI11 reads words
 // after a double dash, so single-dash spellings of these names are rewritten.
 const char* const kQemuStyle[] = {"kernel", "append", "m", "nographic", "serial", "d", "D", "no-reboot",
-                                  "display", "monitor", "device", "engine", "stats", "tb-size", "icount", "lockstep"};
+                                  "display", "monitor", "device", "engine", "stats", "tb-size", "icount", "lockstep",
+                                  "perfmap", "host-mmu"};
 
 std::vector<std::string> normalise(int argc, char** argv) {
   std::vector<std::string> args;
@@ -82,6 +83,13 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
                  "Run the JIT and the interpreter side by side, comparing state every N instructions "
                  "(implies --engine=jit and --icount)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  app.add_flag("--perfmap", out.perfmap,
+               "Write /tmp/perf-<pid>.map naming each translated block, for perf (QEMU's -perfmap)");
+  std::string host_mmu = "on";
+  app.add_option("--host-mmu", host_mmu,
+                 "JIT: guest memory through host mappings of guest pages (on, the default) or inline "
+                 "softmmu TLB probes (off)")
+      ->check(CLI::IsMember({"on", "off"}));
   std::string icount;
   app.add_option("--icount", icount,
                  "Deterministic virtual time: each instruction takes 2^N ns ('N' or 'shift=N' as QEMU; N <= 10)");
@@ -138,6 +146,7 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   }
   out.machine.engine = engine == "jit" ? Engine::kJit : Engine::kInterp;
   out.machine.tb_bytes = uint64_t{tb_mb} << 20;
+  out.machine.host_mmu = host_mmu == "on";
   if (out.lockstep) {
     out.machine.engine = Engine::kJit;
     out.machine.icount = true;  // Both machines must see the same time.

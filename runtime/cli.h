@@ -14,6 +14,7 @@ struct CliOptions {
   std::string log_file;   // -D
   bool stats_text = false;  // --stats, --stats=text: statistics on stderr at exit.
   std::string stats_json;   // --stats=json=FILE: statistics as JSON into FILE ("-": stdout).
+  bool perfmap = false;     // --perfmap: /tmp/perf-<pid>.map for perf (QEMU's -perfmap).
   uint64_t lockstep = 0;  // --lockstep N: compare JIT and interpreter every N instructions.
   bool show_help = false;
 };

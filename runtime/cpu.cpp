@@ -37,7 +37,9 @@ void Cpu::set_single_block(bool on) {
   if (jit_) jit_->set_chaining(!on);
 }
 
-void Cpu::enable_jit(size_t buffer_bytes) { jit_ = std::make_unique<jit::JitEngine>(*this, buffer_bytes); }
+void Cpu::enable_jit(size_t buffer_bytes, bool host_mmu) {
+  jit_ = std::make_unique<jit::JitEngine>(*this, buffer_bytes, host_mmu);
+}
 
 void Cpu::request_stop(StopReason why, int status) {
   if (!stopped_) {

@@ -119,7 +119,7 @@ class Cpu final : private CodeSource {
 
   // Runs translated code from now on (--engine=jit), with a code buffer of
   // `buffer_bytes` (--tb-size).
-  void enable_jit(size_t buffer_bytes);
+  void enable_jit(size_t buffer_bytes, bool host_mmu = true);
   jit::JitEngine* jit() { return jit_.get(); }
   // Lockstep testing: each run() executes at most one block (translated or interpreted).
   void set_single_block(bool on);

@@ -145,7 +145,7 @@ struct CpuState {
   // state (r15 points at this CpuState while translated code runs, so every
   // field is one displacement away). Unused by the interpreter.
   struct JitLink {
-    uintptr_t tlb = 0;          // TlbEntry table of the current MMU index.
+    uintptr_t mem_base = 0;     // R14 in translated code: the current MMU index's guest view (host-MMU path).
     uintptr_t cpu = 0;          // The owning Cpu, for helpers.
     int64_t budget = 0;         // Instructions translated code may still run; each block
                                 // subtracts its length on entry and exits when it would go negative.

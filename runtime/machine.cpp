@@ -34,7 +34,7 @@ Machine::Machine(const MachineConfig& config, Log& log) : config_(config), log_(
   ram_ = std::make_unique<GuestRam>(config.ram_bytes);
   cpu_ = std::make_unique<Cpu>(*ram_, bus_);
   cpu_->log = &log_;
-  if (config.engine == Engine::kJit) cpu_->enable_jit(config.tb_bytes);
+  if (config.engine == Engine::kJit) cpu_->enable_jit(config.tb_bytes, config.host_mmu);
 
   uart_ = std::make_unique<Uart16550>([this](uint8_t byte) {
     printed_ = true;
@@ -132,7 +132,7 @@ void Machine::boot() {
 void Machine::reset() {
   // A PC reset re-runs the firmware, which loads the kernel again (as QEMU's
   // -kernel option ROM does); RAM is cleared first.
-  std::memset(ram_->data(), 0, ram_->size());
+  ram_->clear();
   uart_->reset();
   cpu_->flush_code_cache();
   cpu_->clear_stop();

@@ -40,6 +40,7 @@ struct MachineConfig {
   bool serial_stdio = true;  // COM1 on stdin/stdout (-serial stdio); else discarded.
   bool no_reboot = false;
   uint64_t tb_bytes = 32ull << 20;  // JIT code buffer (--tb-size).
+  bool host_mmu = true;             // JIT guest memory through host mappings (--host-mmu).
   bool icount = false;              // Deterministic time from the instruction count (--icount).
   unsigned icount_shift = 0;        // 2^shift ns per instruction.
 };

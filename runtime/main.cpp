@@ -55,6 +55,16 @@ int main(int argc, char** argv) {
     }
     // Inline lookups of indirect branches are counted only when reported.
     if ((opt.stats_text || stats_json) && machine.cpu().jit()) machine.cpu().jit()->set_count_lookups(true);
+    if (opt.perfmap) {
+      if (!machine.cpu().jit()) {
+        std::fprintf(stderr, "vmm: --perfmap needs --engine=jit\n");
+        return kExitUsage;
+      }
+      if (!machine.cpu().jit()->open_perf_map()) {
+        std::fprintf(stderr, "vmm: cannot create /tmp/perf-<pid>.map: %s\n", std::strerror(errno));
+        return kExitUsage;
+      }
+    }
     const auto t0 = std::chrono::steady_clock::now();
     int status;
     if (opt.lockstep) {

@@ -235,11 +235,13 @@ void SoftMmu::flush_all(bool keep_global) {
   for (auto& t : tlb_)
     for (auto& e : t)
       if (!(keep_global && e.global)) invalidate(e);
+  if (mirror) mirror->tlb_flushed();
 }
 
 void SoftMmu::flush_page(uint32_t lin) {
   ++stats_.page_flushes;
   for (unsigned idx = 0; idx < kMmuCount; ++idx) invalidate(entry(idx, lin));
+  if (mirror) mirror->tlb_page_flushed(lin);
 }
 
 void SoftMmu::mark_code_page(uint32_t phys_page) {
@@ -250,6 +252,7 @@ void SoftMmu::mark_code_page(uint32_t phys_page) {
     for (auto& e : t)
       if (e.phys_page == (phys_page & kPageMask) && !(e.tag_write & tlbflag::kInvalid))
         e.tag_write |= tlbflag::kCode;
+  if (mirror) mirror->code_page_marked(phys_page & kPageMask);
 }
 
 void SoftMmu::clear_code_page(uint32_t phys_page) {

@@ -57,6 +57,16 @@ struct SoftMmuStats {
   uint64_t code_writes = 0;
 };
 
+// Host mappings that cache the TLB's translations (the JIT's guest views,
+// jit/guest_views.h) follow its invalidations through this interface.
+class TlbMirror {
+ public:
+  virtual ~TlbMirror() = default;
+  virtual void tlb_flushed() = 0;                          // Every translation dropped.
+  virtual void tlb_page_flushed(uint32_t lin) = 0;         // One linear page, all MMU indices.
+  virtual void code_page_marked(uint32_t phys_page) = 0;   // Writes to this page must now be seen.
+};
+
 class SoftMmu {
  public:
   static constexpr unsigned kTlbBits = 10;
@@ -70,6 +80,8 @@ class SoftMmu {
   std::function<void(uint32_t phys_addr, unsigned size)> on_code_write;
   // Called for writes to unassigned physical addresses (for the -d unimp log).
   std::function<void(uint32_t phys_addr, unsigned size, bool is_write)> on_unassigned;
+  // Told of every invalidation (nullptr: none).
+  TlbMirror* mirror = nullptr;
 
   // --- Data accesses at linear address `lin` through the TLB of `idx`. ---
   template <typename T>

@@ -1,0 +1,72 @@
+#include "jit/guest_views.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+namespace vmm::jit {
+
+namespace {
+// Address space with no access and no memory behind it.
+constexpr int kReserveFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+}  // namespace
+
+GuestViews::GuestViews(int ram_fd, uint32_t ram_bytes) : fd_(ram_fd), ram_bytes_(ram_bytes) {
+  void* p = mmap(nullptr, kRegionBytes, PROT_NONE, kReserveFlags, -1, 0);
+  if (p == MAP_FAILED) throw std::runtime_error("JIT: cannot reserve address space for the host-MMU path");
+  region_ = static_cast<uint8_t*>(p);
+}
+
+GuestViews::~GuestViews() { munmap(region_, kRegionBytes); }
+
+void GuestViews::unmap(uintptr_t host, size_t bytes) {
+  // Replacing the range with a fresh reservation drops the file pages in one call.
+  // A mapping left behind would outlive the guest translation it caches,
+  // so failing here (only if the host runs out of memory) is fatal.
+  if (mmap(reinterpret_cast<void*>(host), bytes, PROT_NONE, kReserveFlags | MAP_FIXED, -1, 0) == MAP_FAILED) {
+    std::fprintf(stderr, "vmm: fatal: cannot unmap a JIT guest view page: %s\n", std::strerror(errno));
+    std::abort();
+  }
+}
+
+void GuestViews::map(unsigned idx, uint32_t lin, uint32_t phys, bool writable) {
+  if (phys >= ram_bytes_ || ram_bytes_ - phys < kPageSize) return;  // Not RAM: stays unmapped.
+  if (mappings_ >= kMaxMappings) tlb_flushed();
+  const int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+  if (mmap(reinterpret_cast<void*>(base(idx) + lin), kPageSize, prot, MAP_SHARED | MAP_FIXED, fd_, phys) ==
+      MAP_FAILED)
+    return;  // The access keeps taking the slow path.
+  ++mappings_;
+  ++stats_.pages_mapped;
+  if (writable) writable_[phys].push_back(lin | idx);
+}
+
+void GuestViews::tlb_flushed() {
+  if (!mappings_) return;
+  unmap(reinterpret_cast<uintptr_t>(region_), kRegionBytes);
+  mappings_ = 0;
+  writable_.clear();
+  ++stats_.flushes;
+}
+
+void GuestViews::tlb_page_flushed(uint32_t lin) {
+  if (!mappings_) return;
+  for (unsigned idx = 0; idx < kMmuCount; ++idx) unmap(base(idx) + (lin & kPageMask), kPageSize);
+  ++stats_.page_unmaps;
+}
+
+void GuestViews::code_page_marked(uint32_t phys_page) {
+  auto it = writable_.find(phys_page);
+  if (it == writable_.end()) return;
+  // Unmapped rather than made read-only: an entry may be stale, and read
+  // access to a reservation page would read zeros instead of faulting.
+  for (uint32_t v : it->second) unmap(base(v & (kPageSize - 1)) + (v & kPageMask), kPageSize);
+  stats_.write_protects += it->second.size();
+  writable_.erase(it);
+}
+
+}  // namespace vmm::jit
