@@ -11,10 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
-ITERS=${2:-hash=120,sieve=10,recursion=5,fntable=8,strings=100}
+ITERS=${2:-regloop=32,hash=120,sieve=10,recursion=5,fntable=8,strings=100}
 B=build-bench
 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVMM_GUEST_ITERS="$ITERS" >/dev/null
-PROGS=(hash sieve recursion fntable strings)
+PROGS=(regloop hash sieve recursion fntable strings)
 targets=(vmm)
 for p in "${PROGS[@]}"; do targets+=("guest_$p" "guest_${p}_native"); done
 cmake --build "$B" -j2 --target "${targets[@]}" >/dev/null
