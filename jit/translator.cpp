@@ -370,7 +370,7 @@ void Emitter::emit_memory(size_t i, unsigned size, bool write, Address address, 
   s.kind = size | (write ? kMemWrite : 0);
   address();
   if (host_mmu_) {
-    ++st_.memory_probes;
+    ++st_.view_accesses;
     access_slow_ = s.entry;
     access_flags_exact_ = host_flags_;
     a_.bind(s.resume);

@@ -25,7 +25,8 @@ struct TranslatorStats {
   uint64_t blocks = 0;
   uint64_t guest_instrs = 0;
   uint64_t native_instrs = 0;
-  uint64_t memory_probes = 0;
+  uint64_t memory_probes = 0;      // Inline TLB probes (softmmu path, REP MOVS/STOS).
+  uint64_t view_accesses = 0;      // Native memory accesses through the guest views (host-MMU path).
   uint64_t flag_saves = 0;  // Probes that restore live flags on the fast path.
   uint64_t helper_instrs = 0;
   uint64_t high_byte_fallbacks = 0;

@@ -108,6 +108,7 @@ void add_jit_sections(StatsReport& report, const CpuStats& c, const jit::JitEngi
   tr.rate("native_share", "  native share", double(t.native_instrs), double(t.guest_instrs));
   tr.count("helper_sites", "  interpreter fallback sites", t.helper_instrs);
   tr.count("high_byte_fallbacks", "  high-byte/REX fallback sites", t.high_byte_fallbacks);
+  tr.count("view_accesses", "memory accesses through guest views", t.view_accesses);
   tr.count("memory_probes", "inline TLB probes", t.memory_probes);
   tr.count("live_flag_restores", "  restoring live flags", t.flag_saves);
   tr.count("indirect_sites", "indirect-branch sites", t.indirect_sites);
@@ -144,6 +145,16 @@ void add_jit_sections(StatsReport& report, const CpuStats& c, const jit::JitEngi
   ex.count("mem_slow_faults", "  guest exception", h.mem_slow_faults);
   ex.distribution("helper_calls_by_mnemonic", "interpreter helper calls by mnemonic",
                   nonzero_rows(h.interp_calls, mnemonic_label), kTopMnemonics);
+
+  SectionBuilder hm(report, "jit_host_mmu", "jit host-MMU path (guest views)");
+  const jit::GuestViews* views = j.views();
+  const jit::GuestViewStats v = views ? views->stats() : jit::GuestViewStats{};
+  hm.text("host_mmu", "host-MMU path", views ? "on" : "off");
+  hm.count("pages_mapped", "guest pages mapped", v.pages_mapped);
+  hm.count("faults", "host faults sent to the slow path", v.faults);
+  hm.count("flushes", "views unmapped whole (TLB flushes)", v.flushes);
+  hm.count("page_unmaps", "pages unmapped (INVLPG)", v.page_unmaps);
+  hm.count("write_protects", "writable pages unmapped (became code)", v.write_protects);
 }
 
 // Text layout: labels padded to the longest one, values right-aligned.

@@ -34,7 +34,7 @@ SCHEMA = {
 }
 JIT_SCHEMA = {
     "jit_translation": ["blocks_translated", "guest_instructions", "native_instructions", "native_share",
-                        "helper_sites", "high_byte_fallbacks", "memory_probes", "live_flag_restores",
+                        "helper_sites", "high_byte_fallbacks", "view_accesses", "memory_probes", "live_flag_restores",
                         "indirect_sites", "host_bytes", "host_bytes_per_guest_instruction", "translate_seconds",
                         "code_buffer_bytes", "code_buffer_used", "code_buffer_flushes",
                         "fallback_sites_by_mnemonic"],
@@ -42,6 +42,7 @@ JIT_SCHEMA = {
                       "indirect_misses", "indirect_hit_rate", "exceptions", "host_traps", "helper_calls",
                       "mem_slow_calls", "mem_slow_refills", "mem_slow_crossing", "mem_slow_special",
                       "mem_slow_faults", "helper_calls_by_mnemonic"],
+    "jit_host_mmu": ["host_mmu", "pages_mapped", "faults", "flushes", "page_unmaps", "write_protects"],
 }
 REAL_SUFFIXES = ("_seconds", "seconds", "mips", "_per_guest_instruction")
 RATE_SUFFIXES = ("_rate", "_share")
@@ -59,6 +60,8 @@ def check_types(section, values):
         where = f"{section}.{key}"
         if key == "engine":
             check(v in ("interp", "jit"), f"{where}: {v!r} is not an engine")
+        elif key == "host_mmu":
+            check(v in ("on", "off"), f"{where}: {v!r} is not on/off")
         elif key.endswith(RATE_SUFFIXES):
             check(v is None or (isinstance(v, (int, float)) and 0 <= v <= 1), f"{where}: {v!r} is not a rate")
         elif key.endswith(REAL_SUFFIXES):
@@ -102,6 +105,12 @@ def check_consistency(d, jit):
     check(tr["helper_sites"] == sum(tr["fallback_sites_by_mnemonic"].values()), "helper sites != sum by mnemonic")
     check(ex["mem_slow_calls"] == ex["mem_slow_refills"] + ex["mem_slow_crossing"] + ex["mem_slow_special"]
           + ex["mem_slow_faults"], "memory slow path: calls != sum of outcomes")
+    hm = d["jit_host_mmu"]
+    # Every host fault in a view is a slow-path call; the slow path also serves REP probes.
+    check(hm["faults"] <= ex["mem_slow_calls"], "more view faults than memory slow-path calls")
+    if hm["host_mmu"] == "off":
+        check(hm["pages_mapped"] == 0 and hm["faults"] == 0 and tr["view_accesses"] == 0,
+              "guest views used with the host-MMU path off")
 
 
 def main():
