@@ -21,10 +21,14 @@ namespace {
 
 constexpr uint32_t kCode = 0x1000;
 
+// Which of the JIT's two memory paths the test runs on: the guest views
+// (host-MMU path) or the inline softmmu TLB probes (--host-mmu=off).
+bool g_host_mmu = true;
+
 struct Vm {
   explicit Vm(bool jit, size_t tb = 4u << 20) : ram(4u << 20), cpu(ram, bus) {
     cpu.reset_flat_protected(kCode);
-    if (jit) cpu.enable_jit(tb);
+    if (jit) cpu.enable_jit(tb, g_host_mmu);
   }
   void put(uint32_t addr, const std::vector<uint8_t>& bytes) { std::memcpy(ram.ptr(addr), bytes.data(), bytes.size()); }
   uint32_t get32(uint32_t addr) {
@@ -45,6 +49,15 @@ struct Pair {
   Vm jit{true};
 };
 
+// Every Jit test runs once per memory path.
+class Jit : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { g_host_mmu = GetParam(); }
+  void TearDown() override { g_host_mmu = true; }
+};
+INSTANTIATE_TEST_SUITE_P(MemoryPath, Jit, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "HostMmu" : "SoftTlb"; });
+
 void expect_same(Vm& a, Vm& b) {
   for (int r = 0; r < 8; ++r) EXPECT_EQ(a.cpu.s.gpr[r], b.cpu.s.gpr[r]) << "register " << r;
   EXPECT_EQ(a.cpu.s.eip, b.cpu.s.eip);
@@ -64,7 +77,7 @@ void run_both(Pair& p, const std::vector<uint8_t>& code, const std::function<voi
   expect_same(p.interp, p.jit);
 }
 
-TEST(Jit, ArithmeticLoopMatchesInterpreter) {
+TEST_P(Jit, ArithmeticLoopMatchesInterpreter) {
   Pair p;
   // mov ecx, 1000; L: add eax, ecx; adc ebx, eax; imul edx, eax, 7; rol ebx, 3; dec ecx; jnz L; hlt
   run_both(p, {0xB9, 0xE8, 0x03, 0x00, 0x00, 0x01, 0xC8, 0x11, 0xC3, 0x6B, 0xD0, 0x07, 0xC1, 0xC3, 0x03, 0x49,
@@ -73,7 +86,7 @@ TEST(Jit, ArithmeticLoopMatchesInterpreter) {
   EXPECT_GT(p.jit.cpu.jit()->stats().chains, 0u);
 }
 
-TEST(Jit, MemoryOperandsAndStackOps) {
+TEST_P(Jit, MemoryOperandsAndStackOps) {
   Pair p;
   // mov esi, 0x8000; mov ecx, 100; L: add [esi+ecx*4], ecx; push dword [esi]; pop eax; call f; dec ecx; jnz L; hlt
   // f: lea ebx, [eax+ecx*2+5]; ret
@@ -82,7 +95,7 @@ TEST(Jit, MemoryOperandsAndStackOps) {
            [](Vm& v) { v.cpu.s.gpr[ESP] = 0x20000; });
 }
 
-TEST(Jit, SelfModifyingCodeInTheSameBlock) {
+TEST_P(Jit, SelfModifyingCodeInTheSameBlock) {
   Pair p;
   // mov byte [0x100c], 0x42; mov al, 0x00 (at 0x1007: B0 00, immediate at 0x1008) ... patch the immediate:
   // c6 05 08 10 00 00 42   mov byte [0x1008], 0x42
@@ -92,7 +105,7 @@ TEST(Jit, SelfModifyingCodeInTheSameBlock) {
   EXPECT_EQ(p.jit.cpu.s.gpr[EAX] & 0xFF, 0x42u);
 }
 
-TEST(Jit, SelfModifyingCodeOnAnotherPageAfterItRan) {
+TEST_P(Jit, SelfModifyingCodeOnAnotherPageAfterItRan) {
   Pair p;
   // The loop calls f at 0x3000 (mov eax, imm32; ret) twice, patching its immediate in between.
   // 0x1000: call 0x3000; mov ebx, eax; mov dword [0x3001], 0x77; call 0x3000; hlt
@@ -106,7 +119,7 @@ TEST(Jit, SelfModifyingCodeOnAnotherPageAfterItRan) {
   EXPECT_EQ(p.jit.cpu.s.gpr[EAX], 0x77u);
 }
 
-TEST(Jit, ChainedBlockIsUnchainedWhenInvalidated) {
+TEST_P(Jit, ChainedBlockIsUnchainedWhenInvalidated) {
   Pair p;
   // A loop that jumps to a block on the same page, which the loop rewrites on its third pass.
   // 0x1000: mov ecx, 5
@@ -131,7 +144,7 @@ TEST(Jit, ChainedBlockIsUnchainedWhenInvalidated) {
   EXPECT_GT(p.jit.cpu.jit()->stats().unchains, 0u);
 }
 
-TEST(Jit, CodeAndDataCrossingAPageBoundary) {
+TEST_P(Jit, CodeAndDataCrossingAPageBoundary) {
   Pair p;
   // jmp to 0x1ffc where a 6-byte instruction straddles 0x2000; then a dword load across 0x5000.
   std::vector<uint8_t> code = {0xE9, 0xF7, 0x0F, 0x00, 0x00};  // jmp 0x1ffc
@@ -146,7 +159,7 @@ TEST(Jit, CodeAndDataCrossingAPageBoundary) {
   EXPECT_EQ(p.jit.cpu.s.gpr[EAX], 0x77881122u);
 }
 
-TEST(Jit, PageFaultInTheMiddleOfABlockIsPrecise) {
+TEST_P(Jit, PageFaultInTheMiddleOfABlockIsPrecise) {
   Pair p;
   // Paging on with 0x00400000 unmapped: mov eax,1; mov ebx,2; add ecx,[0x400000]; mov edx,3
   run_both(p, {0xB8, 0x01, 0x00, 0x00, 0x00, 0xBB, 0x02, 0x00, 0x00, 0x00, 0x03, 0x0D, 0x00, 0x00, 0x40, 0x00,
@@ -168,7 +181,7 @@ TEST(Jit, PageFaultInTheMiddleOfABlockIsPrecise) {
   EXPECT_TRUE(p.jit.cpu.s.eflags & flag::CF);
 }
 
-TEST(Jit, WriteThroughTheCodeSegmentFaults) {
+TEST_P(Jit, WriteThroughTheCodeSegmentFaults) {
   Pair p;
   // mov edi, 0x8000; add cs:[edi], eax: CS is a code segment, so the
   // read-modify-write faults #GP(0) before changing memory (SDM Vol. 3A, 5.5).
@@ -178,7 +191,7 @@ TEST(Jit, WriteThroughTheCodeSegmentFaults) {
   EXPECT_EQ(p.jit.get32(0x8000), 0u);
 }
 
-TEST(Jit, DivideErrorIsPrecise) {
+TEST_P(Jit, DivideErrorIsPrecise) {
   Pair p;
   // mov eax, 7; xor edx, edx; xor ecx, ecx; stc; div ecx
   run_both(p, {0xB8, 0x07, 0x00, 0x00, 0x00, 0x31, 0xD2, 0x31, 0xC9, 0xF9, 0xF7, 0xF1, 0xF4});
@@ -189,7 +202,7 @@ TEST(Jit, DivideErrorIsPrecise) {
   EXPECT_EQ(p.jit.cpu.jit()->stats().host_traps, 1u);
 }
 
-TEST(Jit, IdivOverflowTrapsThroughTheHost) {
+TEST_P(Jit, IdivOverflowTrapsThroughTheHost) {
   Pair p;
   // mov eax, 0x80000000; cdq; mov ecx, -1; add ebx, 1; idiv ecx: the
   // quotient 2^31 does not fit (SDM IDIV); flags from the ADD stay exact.
@@ -202,7 +215,7 @@ TEST(Jit, IdivOverflowTrapsThroughTheHost) {
   EXPECT_EQ(p.jit.cpu.jit()->stats().host_traps, 1u);
 }
 
-TEST(Jit, DivideErrorThroughMemoryOperandKeepsFlags) {
+TEST_P(Jit, DivideErrorThroughMemoryOperandKeepsFlags) {
   Pair p;
   // mov ebx, 0x8000; stc; div dword [ebx]; cmp eax, eax. The CMP kills the
   // flags after the DIV, but the #DE must still push the flags from before it.
@@ -212,7 +225,7 @@ TEST(Jit, DivideErrorThroughMemoryOperandKeepsFlags) {
   EXPECT_TRUE(p.jit.cpu.s.eflags & flag::CF);
 }
 
-TEST(Jit, DividesThatDoNotTrapRunNatively) {
+TEST_P(Jit, DividesThatDoNotTrapRunNatively) {
   Pair p;
   // A loop of DIV, IDIV and 8-bit DIV whose results feed the next round.
   // mov esi, 200; L: mov eax, esi; imul eax, eax; xor edx, edx; mov ecx, 7;
@@ -233,7 +246,7 @@ TEST(Jit, DividesThatDoNotTrapRunNatively) {
 
 // REP MOVS/STOS: single-page runs take the inline host REP path; a run
 // crossing a page, DF set, and ECX = 0 take the handler or do nothing.
-TEST(Jit, RepStringsMatchInterpreter) {
+TEST_P(Jit, RepStringsMatchInterpreter) {
   Pair p;
   auto imm = [](uint8_t op, uint32_t v) {
     return std::vector<uint8_t>{op, uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24)};
@@ -288,7 +301,7 @@ void install_interrupt_handler(Vm& v) {
   };
 }
 
-TEST(Jit, InterruptReachesATightChainedLoop) {
+TEST_P(Jit, InterruptReachesATightChainedLoop) {
   for (bool jit : {false, true}) {
     Vm v(jit);
     // sti; L: inc eax; jmp L
@@ -302,7 +315,7 @@ TEST(Jit, InterruptReachesATightChainedLoop) {
   }
 }
 
-TEST(Jit, CodeBufferFlushUnderPressure) {
+TEST_P(Jit, CodeBufferFlushUnderPressure) {
   // 3000 blocks (inc eax; jmp next) run twice through a 64 KiB buffer.
   std::vector<uint8_t> code = {0xB9, 0x02, 0x00, 0x00, 0x00};  // mov ecx, 2
   const uint32_t loop = kCode + static_cast<uint32_t>(code.size());
@@ -321,7 +334,7 @@ TEST(Jit, CodeBufferFlushUnderPressure) {
   EXPECT_GT(jit.cpu.jit()->stats().flushes, 0u);
 }
 
-TEST(Jit, RewrittenInstructionsMatchTheInterpreter) {
+TEST_P(Jit, RewrittenInstructionsMatchTheInterpreter) {
   Pair p;
   // cli; sti; pushfd; pop eax; mov ecx, cr0; mov cr0, ecx; sgdt [0x9000]; sidt [0x9010]; smsw edx;
   // cpuid (eax=0); mov eax, 1; cpuid; clc; pushfd; popfd; str bx; hlt
@@ -330,6 +343,75 @@ TEST(Jit, RewrittenInstructionsMatchTheInterpreter) {
                0xB8, 0x01, 0x00, 0x00, 0x00, 0x0F, 0xA2, 0xF8, 0x9C, 0x9D, 0x66, 0x0F, 0x00, 0xCB, 0xF4},
            [](Vm& v) { v.cpu.s.gpr[ESP] = 0x20000; });
   EXPECT_GT(p.jit.cpu.jit()->translator_stats().helper_instrs, 0u);
+}
+
+// A page written through the view (mapped read-write there), then run as
+// code, then written again: becoming code must drop the writable mapping, so
+// the second write is seen and the stale translation dropped.
+TEST_P(Jit, CodePageWrittenAfterItWasMappedWritable) {
+  Pair p;
+  run_both(p,
+           {0xC7, 0x05, 0x00, 0x38, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,  // mov dword [0x3800], 1
+            0xE8, 0xF1, 0x1F, 0x00, 0x00,                                // call 0x3000
+            0x89, 0xC3,                                                  // mov ebx, eax
+            0xC7, 0x05, 0x01, 0x30, 0x00, 0x00, 0x77, 0x00, 0x00, 0x00,  // mov dword [0x3001], 0x77
+            0xE8, 0xE0, 0x1F, 0x00, 0x00,                                // call 0x3000
+            0xF4},
+           [](Vm& v) {
+             v.cpu.s.gpr[ESP] = 0x20000;
+             v.put(0x3000, {0xB8, 0x11, 0x00, 0x00, 0x00, 0xC3});  // mov eax, 0x11; ret
+           });
+  EXPECT_EQ(p.jit.cpu.s.gpr[EBX], 0x11u);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EAX], 0x77u);
+  if (GetParam()) {
+    EXPECT_GT(p.jit.cpu.jit()->views()->stats().write_protects, 0u);
+  }
+}
+
+// Accesses outside RAM (unassigned here) are never mapped: every one faults
+// on the host and is done by the interpreter, as the softmmu would.
+TEST_P(Jit, AccessesOutsideRamStayOnTheSlowPath) {
+  Pair p;
+  // mov ecx, 3; L: mov eax, [0x800000]; mov [0x800004], ebx; add edx, [0x7ffffe]; dec ecx; jnz L; hlt
+  run_both(p, {0xB9, 0x03, 0x00, 0x00, 0x00, 0xA1, 0x00, 0x00, 0x80, 0x00, 0x89, 0x1D, 0x04, 0x00, 0x80, 0x00,
+               0x03, 0x15, 0xFE, 0xFF, 0x7F, 0x00, 0x49, 0x75, 0xEC, 0xF4},
+           [](Vm& v) { v.cpu.s.gpr[EBX] = 0x12345678; });
+  EXPECT_EQ(p.jit.cpu.s.gpr[ECX], 0u);
+  if (GetParam()) {
+    EXPECT_EQ(p.jit.cpu.jit()->views()->stats().faults, 9u);  // 3 accesses x 3 passes.
+    EXPECT_EQ(p.jit.cpu.jit()->views()->stats().pages_mapped, 0u);
+  }
+}
+
+// A page table change becomes visible at INVLPG and at a CR3 load, and not
+// through a view mapping made before it.
+TEST_P(Jit, RemappedPageIsSeenAfterInvlpgAndCr3Load) {
+  Pair p;
+  run_both(p,
+           {0xA1, 0x00, 0x00, 0x40, 0x00,                                // mov eax, [0x400000]
+            0xC7, 0x05, 0x00, 0x10, 0x01, 0x00, 0x03, 0x10, 0x20, 0x00,  // mov dword [0x11000], 0x201003
+            0x0F, 0x01, 0x3D, 0x00, 0x00, 0x40, 0x00,                    // invlpg [0x400000]
+            0x8B, 0x1D, 0x00, 0x00, 0x40, 0x00,                          // mov ebx, [0x400000]
+            0xC7, 0x05, 0x00, 0x10, 0x01, 0x00, 0x03, 0x20, 0x20, 0x00,  // mov dword [0x11000], 0x202003
+            0x0F, 0x20, 0xD9, 0x0F, 0x22, 0xD9,                          // mov ecx, cr3; mov cr3, ecx
+            0x8B, 0x15, 0x00, 0x00, 0x40, 0x00,                          // mov edx, [0x400000]
+            0xF4},
+           [](Vm& v) {
+             // 0-4 MiB identity (4 MiB page); 0x400000 through the page table at 0x11000.
+             v.put32(0x10000, 0x00000083);
+             v.put32(0x10004, 0x00011007);
+             v.put32(0x11000, 0x00200003);
+             v.put32(0x200000, 0xAAAA0000);
+             v.put32(0x201000, 0xBBBB0000);
+             v.put32(0x202000, 0xCCCC0000);
+             v.cpu.s.cr4 |= cr4::PSE;
+             v.cpu.s.cr3 = 0x10000;
+             v.cpu.s.cr0 |= cr0::PG;
+             v.cpu.paging_changed();
+           });
+  EXPECT_EQ(p.jit.cpu.s.gpr[EAX], 0xAAAA0000u);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EBX], 0xBBBB0000u);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EDX], 0xCCCC0000u);
 }
 
 }  // namespace
