@@ -32,7 +32,7 @@ class VmmEngineImpl final : public VmmEngine {
     drop_cpu();
     cpu_ = std::make_unique<Cpu>(ram_, bus_);
     if (config_.jit) {
-      cpu_->enable_jit(kCodeBuffer);
+      cpu_->enable_jit(kCodeBuffer, config_.host_mmu);
       cpu_->set_single_block(config_.single_block);
     }
     for (unsigned run = 1; run < config_.runs; ++run) {

@@ -45,6 +45,7 @@ struct VmmConfig {
   // time (the first reaches a fresh translation), so only a third run takes
   // chained jumps in code without loops.
   unsigned runs = 1;
+  bool host_mmu = true;        // Guest memory through the guest views, else inline TLB probes.
 };
 
 // Statistics of the JIT runs since the engine was made (--jit summary).
