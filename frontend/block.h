@@ -11,7 +11,8 @@
 namespace vmm {
 
 struct Block {
-  uint32_t virt_pc = 0;       // Virtual EIP at which it was built (the jump-cache key).
+  uint32_t virt_pc = 0;       // EIP at which it was built (the jump-cache key).
+  uint32_t cs_base = 0;       // CS base it was built under: its code is at linear cs_base + EIP.
   uint32_t phys_pc = 0;       // Guest physical address of the first byte.
   uint32_t phys_page2 = ~0u;  // Second physical page when the code crosses one, else ~0.
   uint32_t mode = 0;          // Mode bits the decode depends on (see block_mode()).
@@ -31,6 +32,9 @@ inline constexpr uint32_t kCode32 = 1u << 0;   // CS.D.
 inline constexpr uint32_t kCplShift = 1;       // Bits 1-2: CPL.
 inline constexpr uint32_t kStack32 = 1u << 3;  // SS.B.
 inline constexpr uint32_t kFlatShift = 4;      // Bits 4-9: segment i is flat (SegmentCache::flat).
+// CS base 0: EIP is the linear address. Only such blocks go into the JIT's
+// inline-lookup tables, which are keyed by EIP alone.
+inline constexpr uint32_t kCsBaseZero = 1u << 10;
 }  // namespace blockmode
 
 // Limit on instructions per block: long enough for loops, short enough that

@@ -8,13 +8,14 @@
 
 namespace vmm {
 
-// Where the builder gets guest code bytes from. translate() maps a virtual
-// code address to a guest physical address, raising the guest's #PF when the
-// page is not executable; bytes() returns a host pointer to the physical page.
+// Where the builder gets guest code bytes from. translate() maps a code
+// address (an EIP: the source adds the CS base) to a guest physical address,
+// raising the guest's #PF when the page is not executable; bytes() returns a
+// host pointer to the physical page.
 class CodeSource {
  public:
   virtual ~CodeSource() = default;
-  virtual uint32_t translate(uint32_t lin) = 0;
+  virtual uint32_t translate(uint32_t eip) = 0;
   // Host pointer to `phys` through the end of its page, or nullptr when the
   // page is not RAM.
   virtual const uint8_t* bytes(uint32_t phys) = 0;

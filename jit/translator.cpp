@@ -246,6 +246,13 @@ class Emitter {
   // dispatcher with R9D = the target. The flags are the guest's throughout
   // (their image in R11D around the lookup).
   void exit_lookup(const uint32_t* target) {
+    if (!(b_.mode & blockmode::kCsBaseZero)) {
+      // The tables hold only blocks with CS base 0 (JitEngine::execute).
+      need_host_flags();
+      if (target) a_.mov(x86::r9d, Imm(*target));
+      a_.jmp(Imm(miss_stub_));
+      return;
+    }
     Label miss = a_.newLabel();
     save_r11();
     if (count_lookups_) a_.add(x86::qword_ptr(x86::r15, kOffIndirectLookups), 1);

@@ -138,7 +138,8 @@ void Cpu::tlb_flush_page(uint32_t lin) {
   std::fill(jump_cache_.begin(), jump_cache_.end(), nullptr);
 }
 
-uint32_t Cpu::translate(uint32_t lin) { return mmu.translate_fetch(lin, mmu_idx()); }
+// Code is fetched at CS base + EIP (SDM Vol. 3A, 3.4: logical to linear).
+uint32_t Cpu::translate(uint32_t eip) { return mmu.translate_fetch(s.seg[CS].base + eip, mmu_idx()); }
 
 const uint8_t* Cpu::bytes(uint32_t phys) {
   if (!ram.contains(phys)) return nullptr;
@@ -192,6 +193,7 @@ Block* Cpu::build_block(uint32_t eip, uint32_t phys, uint32_t mode) {
   auto b = std::make_unique<Block>();
   (s.code32() ? builder32_ : builder16_).build(*this, eip, *b);
   b->mode = mode;
+  b->cs_base = s.seg[CS].base;
   for (InstrRecord& in : b->instrs) interp::bind(in);
   stats_.decode_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ++stats_.blocks_built;
@@ -212,7 +214,7 @@ Block* Cpu::build_block(uint32_t eip, uint32_t phys, uint32_t mode) {
       uint8_t buf[16] = {};
       for (unsigned i = 0; i < in.length && i < 15; ++i) {
         try {
-          buf[i] = mmu.read<uint8_t>(pc + i, mmu_idx());
+          buf[i] = mmu.read<uint8_t>(s.seg[CS].base + pc + i, mmu_idx());
         } catch (const GuestException&) {
         }
       }
@@ -228,12 +230,13 @@ Block* Cpu::build_block(uint32_t eip, uint32_t phys, uint32_t mode) {
 Block* Cpu::lookup_block(uint32_t eip) {
   ++stats_.block_lookups;
   const uint32_t mode = block_mode();
+  const uint32_t cs_base = s.seg[CS].base;
   Block*& slot = jump_cache_[jump_slot(eip)];
-  if (slot && slot->valid && slot->virt_pc == eip && slot->mode == mode) {
+  if (slot && slot->valid && slot->virt_pc == eip && slot->mode == mode && slot->cs_base == cs_base) {
     ++stats_.jump_cache_hits;
     return slot;
   }
-  const uint32_t phys = mmu.translate_fetch(eip, mmu_idx());
+  const uint32_t phys = translate(eip);
   const uint64_t key = uint64_t{phys} | (uint64_t{mode} << 32);
   ++stats_.block_map_lookups;
   auto it = blocks_.find(key);
@@ -242,10 +245,10 @@ Block* Cpu::lookup_block(uint32_t eip) {
     // Relative branches are resolved from EIP at run time, but a block found
     // through another virtual alias, or whose second page is now mapped
     // elsewhere, is decoded again rather than reused.
-    bool reusable = b->virt_pc == eip;
+    bool reusable = b->virt_pc == eip && b->cs_base == cs_base;
     if (reusable && b->phys_page2 != ~0u) {
       try {
-        reusable = (mmu.translate_fetch(eip + b->byte_length - 1, mmu_idx()) & kPageMask) == b->phys_page2;
+        reusable = (translate(eip + b->byte_length - 1) & kPageMask) == b->phys_page2;
       } catch (const GuestException&) {
         reusable = false;  // The rebuilt block ends before the unmapped page.
       }

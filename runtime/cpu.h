@@ -238,7 +238,7 @@ class Cpu final : private CodeSource {
   static constexpr uint32_t kDr6SingleStep = 1u << 14;
 
  private:
-  uint32_t translate(uint32_t lin) override;
+  uint32_t translate(uint32_t eip) override;
   const uint8_t* bytes(uint32_t phys) override;
 
   Block* lookup_block(uint32_t eip);
@@ -250,7 +250,8 @@ class Cpu final : private CodeSource {
            (s.stack32() ? blockmode::kStack32 : 0u) | (uint32_t{g[ES].flat} << (blockmode::kFlatShift + ES)) |
            (uint32_t{g[CS].flat} << (blockmode::kFlatShift + CS)) | (uint32_t{g[SS].flat} << (blockmode::kFlatShift + SS)) |
            (uint32_t{g[DS].flat} << (blockmode::kFlatShift + DS)) | (uint32_t{g[FS].flat} << (blockmode::kFlatShift + FS)) |
-           (uint32_t{g[GS].flat} << (blockmode::kFlatShift + GS));
+           (uint32_t{g[GS].flat} << (blockmode::kFlatShift + GS)) |
+           (g[CS].base == 0 ? blockmode::kCsBaseZero : 0u);
   }
   void handle_exception(const GuestException& e);
   void deliver_external(uint8_t vector);

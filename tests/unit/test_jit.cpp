@@ -414,5 +414,30 @@ TEST_P(Jit, RemappedPageIsSeenAfterInvlpgAndCr3Load) {
   EXPECT_EQ(p.jit.cpu.s.gpr[EDX], 0xCCCC0000u);
 }
 
+// Real mode: code is fetched at CS base + IP. With CS base 0, an indirect
+// jump to IP 0 must not match an empty inline-lookup slot (whose key is 0
+// too: empty slots lead to the miss stub); with another base the JIT keeps
+// such blocks out of the lookup tables, which are keyed by EIP alone.
+TEST_P(Jit, IndirectJumpToOffsetZeroInRealMode) {
+  for (uint32_t base : {0x0u, 0x1000u}) {
+    Pair p;
+    for (Vm* v : {&p.interp, &p.jit}) {
+      v->cpu.reset_power_on();
+      v->cpu.s.seg[CS].selector = static_cast<uint16_t>(base >> 4);
+      v->cpu.s.seg[CS].base = base;
+      v->cpu.s.seg[CS].refresh();
+      v->cpu.s.eip = 0x100;
+      v->cpu.s.gpr[ECX] = 3;
+      v->put(base + 0x100, {0x31, 0xC0, 0xFF, 0xE0});  // xor ax, ax; jmp ax
+      // 0: inc bx; dec cx; jz 7; jmp 0x100; 7: hlt  (three jumps to IP 0)
+      v->put(base, {0x43, 0x49, 0x74, 0x03, 0xE9, 0xF9, 0x00, 0xF4});
+      v->cpu.run(1000);
+    }
+    expect_same(p.interp, p.jit);
+    EXPECT_EQ(p.jit.cpu.s.gpr[EBX] & 0xFFFF, 3u) << "CS base " << base;
+    EXPECT_EQ(p.jit.cpu.s.eip, 0x8u) << "CS base " << base;
+  }
+}
+
 }  // namespace
 }  // namespace vmm
