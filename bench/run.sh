@@ -40,8 +40,8 @@ run_one() {
   printf "%-12s %-7s %12s %12s %12s %10s\n" "$name" "$engine" "$m" "$s" "$q" "$ratio"
 }
 for engine in interp jit; do
-  for g in "${GUESTS[@]}"; do run_one "$g" "$BENCH/$g.bin" "$engine"; done
+  for g in "${GUESTS[@]}"; do run_one "$g.asm" "$BENCH/$g.bin" "$engine"; done
   if [ -d "$TESTGUESTS" ]; then
-    for f in "$TESTGUESTS"/*.elf; do run_one "$(basename "$f" .elf)" "$f" "$engine"; done
+    for f in "$TESTGUESTS"/*.elf; do run_one "$(basename "$f" .elf).c" "$f" "$engine"; done
   fi
 done
