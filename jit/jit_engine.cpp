@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
 #include <stdexcept>
 
 #include <unistd.h>
@@ -24,8 +25,14 @@ using namespace asmjit;
 JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes, bool host_mmu)
     : cpu_(cpu), buffer_(buffer_bytes) {
   if (host_mmu) {
-    views_ = std::make_unique<GuestViews>(cpu_.ram.fd(), cpu_.ram.size());
-    cpu_.mmu.mirror = views_.get();
+    try {
+      views_ = std::make_unique<GuestViews>(cpu_.ram.fd(), cpu_.ram.size());
+      cpu_.mmu.mirror = views_.get();
+    } catch (const std::runtime_error& e) {
+      // A host that limits address space (ulimit -v) still runs the JIT.
+      std::fprintf(stderr, "vmm: warning: %s; using TLB probes (--host-mmu=off)\n", e.what());
+      host_mmu = false;
+    }
   }
   emit_trampolines();
   TranslatorEnv env;
