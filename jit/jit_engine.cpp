@@ -257,6 +257,14 @@ bool JitEngine::open_perf_map() {
   return true;
 }
 
+EngineStats JitEngine::stats() const {
+  // Translated code counts inline lookups in CpuState (no copy per dispatch).
+  EngineStats e = stats_;
+  e.indirect_lookups = cpu_.s.jit.indirect_lookups;
+  e.indirect_misses = cpu_.s.jit.indirect_misses;
+  return e;
+}
+
 uint64_t JitEngine::in_flight() const {
   return running_ ? static_cast<uint64_t>(entry_budget_ - cpu_.s.jit.budget) : 0;
 }
@@ -297,8 +305,6 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   faulted = s.jit.status == kExitException;
   if (faulted) ++stats_.exceptions;
   last_exit_ = reinterpret_cast<ChainSite*>(s.jit.chain_from);
-  stats_.indirect_lookups = s.jit.indirect_lookups;
-  stats_.indirect_misses = s.jit.indirect_misses;
   // Budget tests sit on backward exits only, so a run may overshoot a little
   // (deterministically); the count is exact either way.
   const uint64_t done = static_cast<uint64_t>(start - s.jit.budget);

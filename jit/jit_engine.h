@@ -36,7 +36,7 @@ struct EngineStats {
   uint64_t unchains = 0;       // Chained jumps undone because their target was dropped.
   uint64_t budget_exits = 0;   // Returns because the instruction budget ran out.
   uint64_t host_traps = 0;     // Host faults in translated code converted to guest exceptions (SIGFPE -> #DE).
-  uint64_t indirect_lookups = 0;  // Indirect branches (RET, JMP/CALL r/m) that ran the inline lookup.
+  uint64_t indirect_lookups = 0;  // Indirect branches (RET, JMP/CALL r/m) that ran the inline lookup (from CpuState).
   uint64_t indirect_misses = 0;   // ... of which left translated code for the dispatcher.
 };
 
@@ -68,7 +68,7 @@ class JitEngine {
   // chained into it go back to their stubs.
   void block_retired(Block* b);
 
-  const EngineStats& stats() const { return stats_; }
+  EngineStats stats() const;
   // Instructions translated code has retired in the current execute() when
   // a helper or slow path runs (they store the budget before instruction i
   // first); 0 outside execute().

@@ -97,7 +97,7 @@ std::string mnemonic_label(size_t mnemonic) { return mnemonic_name(static_cast<u
 constexpr size_t kTopMnemonics = 15;
 
 void add_jit_sections(StatsReport& report, const CpuStats& c, const jit::JitEngine& j) {
-  const jit::EngineStats& e = j.stats();
+  const jit::EngineStats e = j.stats();
   const jit::TranslatorStats& t = j.translator_stats();
   const JitHelperStats& h = c.jit_helpers;
 

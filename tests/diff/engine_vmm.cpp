@@ -102,7 +102,7 @@ class VmmEngineImpl final : public VmmEngine {
 
   static void add_jit_stats(JitTotals& t, Cpu& cpu) {
     if (const jit::JitEngine* j = cpu.jit()) {
-      const jit::EngineStats& s = j->stats();
+      const jit::EngineStats s = j->stats();
       t.translations += s.translations;
       t.flushes += s.flushes;
       t.chains += s.chains;
