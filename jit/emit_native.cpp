@@ -1,0 +1,259 @@
+// Instructions that run natively, and the guest memory access paths (guest
+// views or inline TLB probes): see jit/emitter.h.
+#include <Zydis/Zydis.h>
+
+#include "jit/emitter.h"
+#include "jit/native_encoder.h"
+
+namespace vmm::jit {
+
+void Emitter::emit_lea_address(const Operand& m) {
+  const bool has_base = m.base != kZeroGpr, has_index = m.index != kZeroGpr;
+  // 64-bit address arithmetic into a 32-bit destination: the low 32 bits of
+  // the sum are the guest's address with its 2^32 wrap-around, whatever the
+  // upper halves of the host registers hold.
+  if (has_base && has_index) {
+    a_.lea(x86::r8d, x86::ptr(guest64(m.base), guest64(m.index), m.scale, m.disp));
+  } else if (has_base) {
+    a_.lea(x86::r8d, x86::ptr(guest64(m.base), m.disp));
+  } else if (has_index) {
+    // [index*scale + disp32] with no base register.
+    a_.lea(x86::r8d, x86::ptr(static_cast<uint64_t>(static_cast<int64_t>(m.disp)), guest64(m.index), m.scale));
+  } else {
+    a_.mov(x86::r8d, Imm(static_cast<uint32_t>(m.disp)));
+  }
+}
+
+// TLB probe (runtime/softmmu.h, TlbEntry): R8D holds the linear address on
+// entry and the host address on the fast path's exit. A slow path may deliver
+// an exception, which must see the exact guest flags, so their image is in
+// R11D before the probe clobbers the host's; they go back into RFLAGS only
+// when needed (see the comment above Emitter).
+void Emitter::emit_probe(unsigned size, bool write, Label& slow, Label& resume) {
+  save_r11();
+  emit_tlb_lookup(size, write, slow);
+  host_flags_ = false;
+  a_.bind(resume);
+}
+
+// The probe's TLB lookup proper: R8D linear -> R8 host address, or `miss`.
+// Clobbers R9, R10 and the host flags.
+void Emitter::emit_tlb_lookup(unsigned size, bool write, Label& miss) {
+  ++st_.memory_probes;
+  a_.mov(x86::r9d, x86::r8d);
+  a_.shr(x86::r9d, 12 - 5);
+  a_.and_(x86::r9d, (SoftMmu::kTlbSize - 1) << 5);
+  a_.lea(x86::r10d, x86::ptr(x86::r8, static_cast<int32_t>(size - 1)));
+  a_.and_(x86::r10d, Imm(kPageMask));
+  const int32_t tag = write ? offsetof(TlbEntry, tag_write) : offsetof(TlbEntry, tag_read);
+  a_.cmp(x86::r10d, x86::dword_ptr(x86::r15, x86::r9, 0, tlb_off_ + tag));
+  a_.jne(miss);
+  a_.add(x86::r8, x86::qword_ptr(x86::r15, x86::r9, 0, tlb_off_ + static_cast<int32_t>(offsetof(TlbEntry, addend))));
+}
+
+
+x86::Mem Emitter::guest_address(const Operand& m) const {
+  const bool has_base = m.base != kZeroGpr, has_index = m.index != kZeroGpr;
+  if (has_base && has_index) return x86::ptr(guest64(m.base), guest64(m.index), m.scale, m.disp);
+  if (has_base) return x86::ptr(guest64(m.base), m.disp);
+  return x86::ptr(static_cast<uint64_t>(static_cast<int64_t>(m.disp)), guest64(m.index), m.scale);
+}
+
+// LEA: the address arithmetic itself, on the host registers.
+bool Emitter::emit_lea(size_t i) {
+  const InstrRecord& in = b_.instrs[i];
+  if (in.addrsize != 4 || in.nops != 2 || in.ops[0].kind != OpKind::Reg || in.ops[1].kind != OpKind::Mem) return false;
+  const Operand& m = in.ops[1];
+  const uint8_t dst = in.ops[0].reg / 4;
+  if (m.base == kZeroGpr && m.index == kZeroGpr) {
+    if (in.ops[0].size == 2) a_.mov(x86::gpw(host_of(dst)), Imm(static_cast<uint16_t>(m.disp)));
+    else a_.mov(guest32(dst), Imm(static_cast<uint32_t>(m.disp)));
+  } else if (in.ops[0].size == 2) {
+    a_.lea(x86::gpw(host_of(dst)), guest_address(m));
+  } else {
+    a_.lea(guest32(dst), guest_address(m));
+  }
+  ++st_.native_instrs;
+  return true;
+}
+
+// PUSH r/imm and POP r on a flat 32-bit stack: the store or load plus an
+// ESP update with LEA, which leaves the flags alone.
+bool Emitter::emit_stack(size_t i) {
+  const InstrRecord& in = b_.instrs[i];
+  if (!seg_flat(SS) || !(b_.mode & blockmode::kStack32) || in.nops != 1) return false;
+  const Operand& o = in.ops[0];
+  const unsigned size = in.opsize;
+  if (size != 2 && size != 4) return false;
+  if (in.mnemonic == ZYDIS_MNEMONIC_PUSH && (o.kind == OpKind::Reg || o.kind == OpKind::Imm)) {
+    emit_memory(
+        i, size, true, [&] { a_.lea(x86::r8d, x86::ptr(x86::r12, -static_cast<int32_t>(size))); },
+        [&] {
+          mark_access();
+          if (o.kind == OpKind::Reg) {
+            const HostReg h = host_of(o.reg / 4);
+            if (size == 4) a_.mov(guest_mem(4), x86::gpd(h));
+            else a_.mov(guest_mem(2), x86::gpw(h));
+          } else if (size == 4) {
+            a_.mov(guest_mem(4), Imm(o.imm));
+          } else {
+            a_.mov(guest_mem(2), Imm(static_cast<uint16_t>(o.imm)));
+          }
+          a_.lea(x86::r12d, x86::ptr(x86::r12, -static_cast<int32_t>(size)));
+        });
+    ++st_.native_instrs;
+    return true;
+  }
+  if (in.mnemonic == ZYDIS_MNEMONIC_POP && o.kind == OpKind::Reg) {
+    const HostReg h = host_of(o.reg / 4);
+    emit_memory(
+        i, size, false, [&] { a_.mov(x86::r8d, x86::r12d); },
+        [&] {
+          // The load comes first (nothing may change before the access);
+          // POP ESP ends with the popped value, not the incremented ESP (SDM POP).
+          mark_access();
+          const bool esp = o.reg / 4 == ESP;
+          const HostReg dst = esp ? kTmp1 : h;
+          if (size == 4) a_.mov(x86::gpd(dst), guest_mem(4));
+          else a_.mov(x86::gpw(dst), guest_mem(2));
+          a_.lea(x86::r12d, x86::ptr(x86::r12, static_cast<int32_t>(size)));
+          if (esp && size == 4) a_.mov(x86::r12d, x86::r9d);
+          else if (esp) a_.mov(x86::r12w, x86::r9w);
+        });
+    ++st_.native_instrs;
+    return true;
+  }
+  return false;
+}
+
+// A near CALL's push of the return address `next` on the flat 32-bit stack.
+void Emitter::emit_push_return(size_t i, uint32_t next) {
+  emit_memory(
+      i, 4, true, [&] { a_.lea(x86::r8d, x86::ptr(x86::r12, -4)); },
+      [&] {
+        mark_access();
+        a_.mov(guest_mem(4), Imm(next));
+        a_.lea(x86::r12d, x86::ptr(x86::r12, -4));
+      });
+}
+
+
+// REP MOVS / REP STOS whose run stays within one page on each side, with
+// DF clear and flat segments: one host REP MOVS/STOS on the host addresses
+// from two TLB probes, guest ESI/EDI/ECX updated as the instruction leaves
+// them. Anything else (DF set, a run crossing a page, a miss, MMIO, a page
+// holding code, a watched page) calls the interpreter's handler, which runs
+// the whole instruction page by page.
+bool Emitter::emit_rep_string(size_t i) {
+  const InstrRecord& in = b_.instrs[i];
+  const bool movs = in.mnemonic == ZYDIS_MNEMONIC_MOVSB || in.mnemonic == ZYDIS_MNEMONIC_MOVSW ||
+                    in.mnemonic == ZYDIS_MNEMONIC_MOVSD;
+  const bool stos = in.mnemonic == ZYDIS_MNEMONIC_STOSB || in.mnemonic == ZYDIS_MNEMONIC_STOSW ||
+                    in.mnemonic == ZYDIS_MNEMONIC_STOSD;
+  if (!(movs || stos) || !(in.prefixes & (prefix::kRep | prefix::kRepne)) || in.addrsize != 4) return false;
+  if (!seg_flat(ES) || (movs && !seg_flat(in.seg))) return false;
+  const unsigned elem = (in.mnemonic == ZYDIS_MNEMONIC_MOVSB || in.mnemonic == ZYDIS_MNEMONIC_STOSB) ? 1 : in.opsize;
+  if (elem != 1 && elem != 2 && elem != 4) return false;
+  const uint32_t scale = elem == 1 ? 0 : elem == 2 ? 1 : 2;
+
+  Label helper = a_.newLabel(), done = a_.newLabel();
+  // The checks clobber the host flags: the image in R11 restores them at the end.
+  save_r11();
+  host_flags_ = false;
+  a_.test(state(kOffEflags), Imm(flag::DF));
+  a_.jnz(helper);
+  a_.test(x86::ecx, x86::ecx);
+  a_.jz(done);  // Count 0: nothing is accessed (SDM REP).
+  a_.cmp(x86::ecx, Imm(kPageSize >> scale));
+  a_.ja(helper);
+  // Each run within its page: offset + count * elem <= 4096.
+  auto same_page_run = [&](const x86::Gpd& index) {
+    a_.mov(x86::r9d, index);
+    a_.and_(x86::r9d, Imm(kPageSize - 1));
+    a_.lea(x86::r9d, x86::ptr(x86::r9, x86::rcx, scale));
+    a_.cmp(x86::r9d, Imm(kPageSize));
+    a_.ja(helper);
+  };
+  same_page_run(x86::edi);
+  if (movs) {
+    same_page_run(x86::esi);
+    a_.mov(x86::r8d, x86::esi);
+    emit_tlb_lookup(1, false, helper);
+    a_.mov(x86::qword_ptr(x86::r15, kOffScratch), x86::r8);
+  }
+  a_.mov(x86::r8d, x86::edi);
+  emit_tlb_lookup(1, true, helper);
+  // Final guest ESI/EDI, then the host run on host pointers (RCX: the count).
+  a_.lea(x86::r10d, x86::ptr(x86::rdi, x86::rcx, scale));
+  if (movs) a_.lea(x86::r9d, x86::ptr(x86::rsi, x86::rcx, scale));
+  a_.mov(x86::rdi, x86::r8);
+  if (movs) a_.mov(x86::rsi, x86::qword_ptr(x86::r15, kOffScratch));
+  switch (elem) {
+    case 1: movs ? a_.rep().movsb() : a_.rep().stosb(); break;
+    case 2: movs ? a_.rep().movsw() : a_.rep().stosw(); break;
+    default: movs ? a_.rep().movsd() : a_.rep().stosd(); break;
+  }
+  a_.mov(x86::edi, x86::r10d);
+  if (movs) a_.mov(x86::esi, x86::r9d);
+  a_.jmp(done);
+  a_.bind(helper);
+  emit_helper(i);  // Leaves the host flags exact and R11 unused.
+  Label joined = a_.newLabel();
+  a_.jmp(joined);
+  a_.bind(done);
+  host_flags_ = false;
+  saved_ = true;
+  need_host_flags();
+  a_.bind(joined);
+  saved_ = false;
+  ++st_.string_fast_paths;
+  return true;
+}
+
+bool Emitter::emit_native(size_t i) {
+  const InstrRecord& in = b_.instrs[i];
+  if (in.mnemonic == ZYDIS_MNEMONIC_LEA) return emit_lea(i);
+  if (in.mnemonic == ZYDIS_MNEMONIC_PUSH || in.mnemonic == ZYDIS_MNEMONIC_POP) return emit_stack(i);
+  if (in.mnemonic == ZYDIS_MNEMONIC_NOP) {
+    ++st_.native_instrs;  // Including the 0F 1F forms with a memory operand: no access happens.
+    return true;
+  }
+  if (in.cls & iclass::kString) return emit_rep_string(i);
+  if (!native_mnemonic(in.mnemonic)) return false;
+  const Operand* mem = memory_operand(in);
+  if (mem) {
+    if (in.addrsize != 4 || !seg_flat(mem->seg)) return false;
+    // BT* with a register bit offset address beyond the operand (SDM BT): interpreter.
+    if ((in.mnemonic == ZYDIS_MNEMONIC_BT || in.mnemonic == ZYDIS_MNEMONIC_BTS ||
+         in.mnemonic == ZYDIS_MNEMONIC_BTR || in.mnemonic == ZYDIS_MNEMONIC_BTC) &&
+        in.ops[1].kind == OpKind::Reg)
+      return false;
+  }
+  uint8_t bytes[16];
+  size_t len = 0;
+  const EncodeResult r = encode_native(in, bytes, len, host_mmu_ && mem);
+  if (r == EncodeResult::kHighByteWithRex) ++st_.high_byte_fallbacks;
+  if (r != EncodeResult::kOk) return false;
+
+  auto body = [&] {
+    before_native(in);
+    if (may_trap(in.mnemonic)) {
+      traps_.emplace_back(a_.newLabel(), i);
+      a_.bind(traps_.back().first);
+      ++st_.trap_sites;
+    }
+    if (mem) mark_access();
+    a_.embed(bytes, len);
+    after_native(in);
+  };
+  if (!mem) {
+    body();
+    ++st_.native_instrs;
+    return true;
+  }
+  emit_memory(i, mem->size, memory_written(in, mem), [&] { emit_lea_address(*mem); }, body);
+  ++st_.native_instrs;
+  return true;
+}
+
+}  // namespace vmm::jit
