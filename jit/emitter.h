@@ -49,6 +49,7 @@ class Emitter {
   Emitter(x86::Assembler& a, const Block& b, const TranslatorEnv& env, TranslatorStats& st,
           std::deque<ChainSite>& sites)
       : a_(a), b_(b), exit_common_(env.exit_common), exit_synced_(env.exit_synced), miss_stub_(env.miss_stub),
+        slow_common_(env.slow_common), code_end_(a.newLabel()),
         jump_table_(env.jump_table_of(b.mode)), bmi2_(env.bmi2), count_lookups_(env.count_lookups),
         host_mmu_(env.host_mmu),
         tlb_off_(env.tlb_offset[((b.mode >> blockmode::kCplShift) & 3) == 3 ? kMmuUser : kMmuKernel]), st_(st),
@@ -57,11 +58,12 @@ class Emitter {
   void emit();
 
  private:
+  // A native memory access's slow path: its stub (entry), its SlowSite
+  // (desc, emitted after the code) and where the trampoline goes back to.
   struct Slow {
-    Label entry, resume, after;
+    Label entry, desc, resume, after;
     size_t index;
     uint32_t kind;
-    bool after_saved;  // Whether the code after the instruction expects the image in R11D.
   };
   struct HelperExit {
     Label entry;
@@ -84,6 +86,8 @@ class Emitter {
   };
   const std::vector<Fault>& faults() const { return faults_; }
   uint32_t eip_of(size_t i) const { return eips_[i]; }
+  // Bound where the code ends and the slow paths' SlowSite data begins.
+  const Label& code_end() const { return code_end_; }
   // Budget segments (see emit()) start at the entry, at an internal branch
   // target and after a Jcc (one before the block's end is internal).
   bool starts_segment(size_t i) const {
@@ -120,12 +124,6 @@ class Emitter {
   void store_flags_to_state() {
     if (host_flags_) save_flags_to_state();
     else a_.mov(state(kOffFlagsImage), x86::r11d);
-  }
-  // After a call that returned through the state: host flags from the image,
-  // and the image in R11D again if the code this path joins expects it.
-  void reload_flags_from_state(bool want_saved) {
-    restore_flags_from_state();
-    if (want_saved) a_.mov(x86::r11d, state(kOffFlagsImage));
   }
   // Around a natively executed instruction.
   void before_native(const InstrRecord& in) {
@@ -302,7 +300,8 @@ class Emitter {
 
   x86::Assembler& a_;
   const Block& b_;
-  uintptr_t exit_common_, exit_synced_, miss_stub_;
+  uintptr_t exit_common_, exit_synced_, miss_stub_, slow_common_;
+  Label code_end_;
   const JumpTable* jump_table_;  // This block's mode's table.
   bool bmi2_;
   bool count_lookups_;
@@ -337,6 +336,7 @@ template <typename Address, typename Body>
 void Emitter::emit_memory(size_t i, unsigned size, bool write, Address address, Body body) {
   Slow s;
   s.entry = a_.newLabel();
+  s.desc = a_.newLabel();
   s.resume = a_.newLabel();
   s.after = a_.newLabel();
   s.index = i;
@@ -351,7 +351,6 @@ void Emitter::emit_memory(size_t i, unsigned size, bool write, Address address, 
     emit_probe(size, write, s.entry, s.resume);
   }
   body();
-  s.after_saved = saved_;
   a_.bind(s.after);
   slows_.push_back(s);
 }

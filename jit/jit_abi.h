@@ -54,6 +54,26 @@ inline constexpr unsigned jump_table_slot(uint32_t eip) {
 // Access kinds passed to jit_mem_slow (bits 0-3: size; bit 4: write).
 inline constexpr uint32_t kMemWrite = 1u << 4;
 
+// One native memory access's slow path, as data after its block's code.
+// The access's out-of-line stub loads its address into R10 and jumps to the
+// engine's shared slow-path trampoline (JitEngine::emit_trampolines), which
+// syncs the guest state, calls vmm_jit_mem_slow_site and then resumes the
+// access, continues after the instruction or exits.
+struct SlowSite {
+  uint32_t kind;              // Access size | kMemWrite.
+  uint32_t eip;               // Guest EIP of the instruction.
+  uint32_t unexecuted;        // Instructions of the block from it on (given back to the budget if it faults).
+  uint32_t unexecuted_after;  // ... after it (given back if it ends the block).
+  const InstrRecord* instr;   // For the interpreter when the access is not plain RAM.
+  uint64_t resume;            // Host code: the access again, R8 set by the slow path.
+  uint64_t after;             // Host code: what follows the instruction.
+};
+static_assert(sizeof(SlowSite) == 40, "emitted as 4 + 4 + 4 + 4 + 8 + 8 + 8 bytes");
+// vmm_jit_mem_slow_site results besides a host address (never below 4096).
+inline constexpr uintptr_t kSlowContinue = 1;   // The interpreter did the instruction: go on after it.
+inline constexpr uintptr_t kSlowEndBlock = 2;   // ... and it ended the block: exit.
+inline constexpr uintptr_t kSlowException = 3;  // Faulted: exception pending, exit.
+
 // EFLAGS <-> the flags image translated code keeps in CpuState::jit (jit/flag_image.h).
 inline void flags_from_image(CpuState& s) {
   s.eflags = (s.eflags & ~flag::kArith) |
@@ -66,6 +86,9 @@ extern "C" {
 uint32_t vmm_jit_interp_one(CpuState* s, const InstrRecord* in);
 // TLB miss or special page: translates `lin` for the access, filling the TLB.
 uintptr_t vmm_jit_mem_slow(CpuState* s, uint32_t lin, uint32_t kind);
+// The slow path of `site` (guest state synced): a host address for the
+// access, or the interpreter runs the instruction (kSlow* results).
+uintptr_t vmm_jit_mem_slow_site(CpuState* s, uint32_t lin, const SlowSite* site);
 }
 
 }  // namespace vmm::jit

@@ -39,6 +39,7 @@ JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes, bool host_mmu)
   env.exit_common = exit_common_;
   env.exit_synced = exit_synced_;
   env.miss_stub = miss_stub_;
+  env.slow_common = slow_common_;
   env.jump_table_of = [this](uint32_t mode) { return &jump_table_of(mode); };
   env.bmi2 = CpuInfo::host().hasFeature(CpuFeatures::X86::kBMI2);
   env.host_mmu = host_mmu;
@@ -134,6 +135,60 @@ void JitEngine::emit_trampolines() {
   a.pop(x86::rbx);
   a.ret();
 
+  // slow_common: the shared part of every native memory access's slow path
+  // (jit_abi.h, SlowSite). R10 = the SlowSite, R8D = the guest linear
+  // address, R11D = the flags image; guest registers live; RSP aligned.
+  Label slow_common = a.newLabel(), slow_continue = a.newLabel(), slow_end = a.newLabel(),
+        slow_fault = a.newLabel();
+  auto site = [](int32_t field) { return x86::ptr(x86::r10, field); };
+  auto load_guest = [&] {
+    for (uint8_t g = 0; g < 8; ++g) a.mov(guest32(g), x86::dword_ptr(x86::r15, kOffGpr + 4 * g));
+    a.mov(x86::r14, x86::qword_ptr(x86::r15, kOffMemBase));  // CPL may have changed.
+  };
+  auto reload_flags = [&] {  // Host flags and R11D from the image (the code jumped to may expect either).
+    emit_restore_flags(a, x86::dword_ptr(x86::r15, kOffFlagsImage));
+    a.mov(x86::r11d, x86::dword_ptr(x86::r15, kOffFlagsImage));
+    a.mov(x86::r10, x86::qword_ptr(x86::r15, kOffSlowSite));
+  };
+  a.bind(slow_common);
+  a.mov(x86::dword_ptr(x86::r15, kOffFlagsImage), x86::r11d);
+  for (uint8_t g = 0; g < 8; ++g) a.mov(x86::dword_ptr(x86::r15, kOffGpr + 4 * g), guest32(g));
+  a.mov(x86::qword_ptr(x86::r15, kOffSlowSite), x86::r10);
+  // The budget as charged up to this instruction (exact -icount clock).
+  a.mov(x86::r11d, site(offsetof(SlowSite, unexecuted)));
+  a.add(x86::r11, x86::r13);
+  a.mov(x86::qword_ptr(x86::r15, kOffBudget), x86::r11);
+  a.mov(x86::r11d, site(offsetof(SlowSite, eip)));
+  a.mov(x86::dword_ptr(x86::r15, kOffEip), x86::r11d);
+  a.mov(x86::rdi, x86::r15);
+  a.mov(x86::esi, x86::r8d);
+  a.mov(x86::rdx, x86::r10);
+  a.mov(x86::r11, Imm(reinterpret_cast<uint64_t>(&vmm_jit_mem_slow_site)));
+  a.call(x86::r11);
+  a.mov(x86::r10, x86::qword_ptr(x86::r15, kOffSlowSite));
+  a.cmp(x86::rax, Imm(kSlowException));
+  a.je(slow_fault);
+  a.cmp(x86::rax, Imm(kSlowEndBlock));
+  a.je(slow_end);
+  a.cmp(x86::rax, Imm(kSlowContinue));
+  a.je(slow_continue);
+  // A host address: the access runs again on it.
+  a.mov(x86::r8, x86::rax);
+  load_guest();
+  if (views_) a.sub(x86::r8, x86::r14);  // The access addresses [R14 + R8].
+  reload_flags();
+  a.jmp(site(offsetof(SlowSite, resume)));
+  a.bind(slow_continue);
+  load_guest();
+  reload_flags();
+  a.jmp(site(offsetof(SlowSite, after)));
+  a.bind(slow_end);
+  a.mov(x86::r9d, site(offsetof(SlowSite, unexecuted_after)));
+  a.jmp(exit_synced);
+  a.bind(slow_fault);
+  a.mov(x86::r9d, site(offsetof(SlowSite, unexecuted)));
+  a.jmp(exit_synced);
+
   code.flatten();
   code.resolveUnresolvedLinks();
   const size_t size = code.codeSize();
@@ -145,6 +200,7 @@ void JitEngine::emit_trampolines() {
   exit_common_ = base + code.labelOffsetFromBase(exit_common);
   exit_synced_ = base + code.labelOffsetFromBase(exit_synced);
   miss_stub_ = base + code.labelOffsetFromBase(miss_stub);
+  slow_common_ = base + code.labelOffsetFromBase(slow_common);
   trampoline_bytes_ = buffer_.used();
 }
 

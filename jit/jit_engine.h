@@ -107,6 +107,7 @@ class JitEngine {
   uintptr_t exit_common_ = 0;
   uintptr_t exit_synced_ = 0;
   uintptr_t miss_stub_ = 0;
+  uintptr_t slow_common_ = 0;  // Shared memory slow path (jit_abi.h, SlowSite).
   EngineStats stats_;
   std::deque<ChainSite> sites_;                                   // Exits of current translations.
   std::unordered_map<const Block*, std::vector<ChainSite*>> incoming_;  // Chained jumps into a block.

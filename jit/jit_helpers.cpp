@@ -76,4 +76,17 @@ extern "C" uintptr_t vmm_jit_mem_slow(CpuState* s, uint32_t lin, uint32_t kind) 
   }
 }
 
+extern "C" uintptr_t vmm_jit_mem_slow_site(CpuState* s, uint32_t lin, const SlowSite* site) {
+  const uintptr_t r = vmm_jit_mem_slow(s, lin, site->kind);
+  if (r == kMemException) return kSlowException;
+  if (r != kMemFallback) return r;
+  // Not plain RAM (MMIO, a page holding code, a page-crossing access): the
+  // interpreter does this one instruction through the softmmu.
+  switch (vmm_jit_interp_one(s, site->instr)) {
+    case kHelperContinue: return kSlowContinue;
+    case kHelperEndBlock: return kSlowEndBlock;
+    default: return kSlowException;
+  }
+}
+
 }  // namespace vmm::jit

@@ -28,6 +28,7 @@ inline constexpr int32_t kOffChainFrom = jit_off(offsetof(CpuState::JitLink, cha
 inline constexpr int32_t kOffIndirectLookups = jit_off(offsetof(CpuState::JitLink, indirect_lookups));
 inline constexpr int32_t kOffIndirectMisses = jit_off(offsetof(CpuState::JitLink, indirect_misses));
 inline constexpr int32_t kOffScratch = jit_off(offsetof(CpuState::JitLink, scratch));
+inline constexpr int32_t kOffSlowSite = jit_off(offsetof(CpuState::JitLink, slow_site));
 
 inline asmjit::x86::Gpd guest32(uint8_t g) { return asmjit::x86::gpd(host_of(g)); }
 inline asmjit::x86::Gpq guest64(uint8_t g) { return asmjit::x86::gpq(host_of(g)); }

@@ -170,44 +170,13 @@ void Emitter::emit_terminal(size_t i) {
 }
 
 void Emitter::emit_out_of_line() {
+  // Memory slow paths: R8D = linear address, R11D = the flags image (from
+  // the probe, or from the fault handler on the host-MMU path). The shared
+  // trampoline does the rest (jit_abi.h, SlowSite).
   for (const Slow& s : slows_) {
-    const InstrRecord& in = b_.instrs[s.index];
-    Label fallback = a_.newLabel(), exception = a_.newLabel();
     a_.bind(s.entry);
-    // R8D: linear address; R11D: the flags from before the probe.
-    a_.mov(state(kOffFlagsImage), x86::r11d);
-    store_regs();
-    store_retired_before(s.index);
-    a_.mov(state(kOffEip), Imm(eip_of(s.index)));
-    a_.mov(x86::rdi, x86::r15);
-    a_.mov(x86::esi, x86::r8d);
-    a_.mov(x86::edx, Imm(s.kind));
-    call(reinterpret_cast<const void*>(&vmm_jit_mem_slow));
-    a_.cmp(x86::rax, Imm(kMemException));
-    a_.je(exception);
-    a_.test(x86::rax, x86::rax);
-    a_.jz(fallback);
-    a_.mov(x86::r8, x86::rax);
-    load_regs();
-    if (host_mmu_) a_.sub(x86::r8, x86::r14);  // The body addresses [R14 + R8].
-    reload_flags_from_state(true);
-    a_.jmp(s.resume);
-    // Not plain RAM (MMIO, a page holding code, a page-crossing access):
-    // the interpreter does this one access through the softmmu.
-    a_.bind(fallback);
-    a_.mov(x86::rdi, x86::r15);
-    a_.mov(x86::rsi, Imm(reinterpret_cast<uint64_t>(&in)));
-    call(reinterpret_cast<const void*>(&vmm_jit_interp_one));
-    HelperExit h{a_.newLabel(), s.index};
-    a_.test(x86::eax, x86::eax);
-    a_.jnz(h.entry);
-    load_regs();
-    reload_flags_from_state(s.after_saved);
-    a_.jmp(s.after);
-    helper_exits_.push_back(h);
-    a_.bind(exception);
-    a_.mov(x86::r9d, Imm(unexecuted_from(s.index)));
-    a_.jmp(Imm(exit_synced_));
+    a_.lea(x86::r10, x86::ptr(s.desc));
+    a_.jmp(Imm(slow_common_));
   }
   for (const HelperExit& h : helper_exits_) {
     // EAX: kHelperEndBlock (the instruction completed) or kHelperException.
@@ -230,6 +199,19 @@ void Emitter::emit_out_of_line() {
     a_.mov(x86::r10, Imm(reinterpret_cast<uint64_t>(e.site)));
     a_.mov(x86::qword_ptr(x86::r15, kOffChainFrom), x86::r10);
     a_.jmp(Imm(exit_common_));
+  }
+  a_.bind(code_end_);
+  if (slows_.empty()) return;
+  a_.align(AlignMode::kData, 8);
+  for (const Slow& s : slows_) {
+    a_.bind(s.desc);
+    a_.embedUInt32(s.kind);
+    a_.embedUInt32(eip_of(s.index));
+    a_.embedUInt32(unexecuted_from(s.index));
+    a_.embedUInt32(unexecuted_from(s.index + 1));
+    a_.embedUInt64(reinterpret_cast<uintptr_t>(&b_.instrs[s.index]));
+    a_.embedLabel(s.resume, 8);
+    a_.embedLabel(s.after, 8);
   }
 }
 
@@ -328,7 +310,7 @@ void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
     faults_.add(FaultSite{reinterpret_cast<uintptr_t>(dst) + code.labelOffsetFromBase(f.at),
                           reinterpret_cast<uintptr_t>(dst) + code.labelOffsetFromBase(f.slow), f.flags_in_rflags});
   b.host_code = dst;
-  b.host_size = static_cast<uint32_t>(size);
+  b.host_size = static_cast<uint32_t>(code.labelOffsetFromBase(e.code_end()));  // Code, without the SlowSite data.
   stats_.host_bytes += size;
   return dst;
 }

@@ -42,6 +42,7 @@ struct TranslatorEnv {
   uintptr_t exit_common = 0;  // Expects: flags and guest regs live, [eip] set, R9 = instructions not run.
   uintptr_t exit_synced = 0;  // Expects: state already stored, R9 = instructions not run.
   uintptr_t miss_stub = 0;    // Expects: flags and guest regs live, R9D = the guest EIP to go to.
+  uintptr_t slow_common = 0;  // Expects: R10 = SlowSite, R8D = linear address, R11D = flags image.
   std::function<const JumpTable*(uint32_t mode)> jump_table_of;  // Inline lookup table of a block mode.
   bool bmi2 = false;           // The host has BMI2 (RORX for the budget test).
   bool count_lookups = false;  // Count inline lookups (--stats); misses are always counted.

@@ -155,6 +155,7 @@ struct CpuState {
     uint64_t indirect_lookups = 0;  // Inline lookups run by indirect branches (counted by translated code).
     uint64_t indirect_misses = 0;   // ... that left for the dispatcher.
     uint64_t scratch = 0;           // Spill slot of translated code (REP MOVS's host source, CALL m32's target).
+    uintptr_t slow_site = 0;        // jit::SlowSite of the memory slow path running.
   } jit;
 
   // Convenience accessors.
