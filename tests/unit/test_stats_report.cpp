@@ -194,5 +194,32 @@ TEST(StatsCli, MalformedValuesAreOneLineErrors) {
   EXPECT_FALSE(parse({"--stats", "json=x"}, opt, error));
 }
 
+// The JIT's memory path and the perf map (QEMU's -perfmap) in both spellings.
+TEST(JitCli, HostMmuAndPerfmap) {
+  struct Case {
+    std::vector<std::string> args;
+    bool host_mmu, perfmap;
+  };
+  const Case cases[] = {
+      {{}, true, false},
+      {{"--host-mmu=off"}, false, false},
+      {{"-host-mmu", "off"}, false, false},
+      {{"--host-mmu=on", "--perfmap"}, true, true},
+      {{"-perfmap"}, true, true},
+  };
+  for (const Case& c : cases) {
+    CliOptions opt;
+    std::string error;
+    ASSERT_TRUE(parse(c.args, opt, error)) << error;
+    EXPECT_EQ(opt.machine.host_mmu, c.host_mmu);
+    EXPECT_EQ(opt.perfmap, c.perfmap);
+  }
+  CliOptions opt;
+  std::string error;
+  EXPECT_FALSE(parse({"--host-mmu=maybe"}, opt, error));
+  EXPECT_NE(error.find("--host-mmu"), std::string::npos) << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+}
+
 }  // namespace
 }  // namespace vmm
