@@ -89,7 +89,6 @@ bool Emitter::emit_stack(size_t i) {
     emit_memory(
         i, size, true, [&] { a_.lea(x86::r8d, x86::ptr(x86::r12, -static_cast<int32_t>(size))); },
         [&] {
-          mark_access();
           if (o.kind == OpKind::Reg) {
             const HostReg h = host_of(o.reg / 4);
             if (size == 4) a_.mov(guest_mem(4), x86::gpd(h));
@@ -111,7 +110,6 @@ bool Emitter::emit_stack(size_t i) {
         [&] {
           // The load comes first (nothing may change before the access);
           // POP ESP ends with the popped value, not the incremented ESP (SDM POP).
-          mark_access();
           const bool esp = o.reg / 4 == ESP;
           const HostReg dst = esp ? kTmp1 : h;
           if (size == 4) a_.mov(x86::gpd(dst), guest_mem(4));
@@ -131,7 +129,6 @@ void Emitter::emit_push_return(size_t i, uint32_t next) {
   emit_memory(
       i, 4, true, [&] { a_.lea(x86::r8d, x86::ptr(x86::r12, -4)); },
       [&] {
-        mark_access();
         a_.mov(guest_mem(4), Imm(next));
         a_.lea(x86::r12d, x86::ptr(x86::r12, -4));
       });

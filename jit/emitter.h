@@ -52,7 +52,7 @@ class Emitter {
         slow_common_(env.slow_common), code_end_(a.newLabel()),
         jump_table_(env.jump_table_of(b.mode)), bmi2_(env.bmi2), count_lookups_(env.count_lookups),
         host_mmu_(env.host_mmu),
-        tlb_off_(env.tlb_offset[((b.mode >> blockmode::kCplShift) & 3) == 3 ? kMmuUser : kMmuKernel]), st_(st),
+        tlb_off_(env.tlb_offset[mmu_idx_of_cpl((b.mode >> blockmode::kCplShift) & 3)]), st_(st),
         sites_(sites) {}
 
   void emit();
@@ -222,14 +222,16 @@ class Emitter {
   }
 
   void emit_lea_address(const Operand& m);
-  // The memory operand of an access body (emit_memory): the host address in
-  // R8, or the guest address in R8 within the view at R14.
-  x86::Mem guest_mem(unsigned size) const {
+  // The memory operand of an access body's one guest access (emit_memory):
+  // the host address in R8, or the guest address in R8 within the view at
+  // R14. Called right before the access is emitted, which must come before
+  // anything else the body changes: it marks the access (mark_access).
+  x86::Mem guest_mem(unsigned size) {
+    mark_access();
     return host_mmu_ ? x86::ptr(x86::r14, x86::r8, 0, 0, size) : x86::ptr(x86::r8, 0, size);
   }
-  // Bodies call this just before their one guest memory access (which must
-  // come before anything else they change): on the host-MMU path a host
-  // fault there continues at the slow path.
+  // On the host-MMU path a host fault at the next instruction continues at
+  // the access's slow path. (Natively re-encoded bodies call it directly.)
   void mark_access() {
     if (!host_mmu_) return;
     faults_.push_back(Fault{a_.newLabel(), access_slow_, access_flags_exact_});

@@ -33,6 +33,13 @@ void GuestViews::unmap(uintptr_t host, size_t bytes) {
   }
 }
 
+void GuestViews::mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e) {
+  const uint32_t page = lin & kPageMask;
+  // A tag equal to the page number has no tlbflag bits: the fast path is allowed.
+  if (e.tag_read != page) return;
+  map(idx, page, e.phys_page, e.tag_write == page);
+}
+
 void GuestViews::map(unsigned idx, uint32_t lin, uint32_t phys, bool writable) {
   if (phys >= ram_bytes_ || ram_bytes_ - phys < kPageSize) return;  // Not RAM: stays unmapped.
   if (mappings_ >= kMaxMappings) tlb_flushed();

@@ -31,7 +31,7 @@ struct GuestViewStats {
   uint64_t pages_mapped = 0;     // Pages mapped into a view (read-only or read-write).
   uint64_t flushes = 0;          // Whole-view unmaps (TLB flushes that found pages mapped).
   uint64_t page_unmaps = 0;      // INVLPG of a page while views held pages.
-  uint64_t write_protects = 0;   // Writable mappings made read-only because their page became code.
+  uint64_t write_protects = 0;   // Writable mappings dropped because their page became code.
   uint64_t faults = 0;           // Host faults in translated code sent to the slow path.
 };
 
@@ -49,13 +49,14 @@ class GuestViews : public TlbMirror {
   GuestViews& operator=(const GuestViews&) = delete;
 
   uintptr_t base(unsigned idx) const { return reinterpret_cast<uintptr_t>(region_) + idx * kViewBytes; }
-  bool contains(uintptr_t host) const {
-    return host >= reinterpret_cast<uintptr_t>(region_) && host - reinterpret_cast<uintptr_t>(region_) < kRegionBytes;
-  }
+  // The host range of all views (faults there are guest accesses).
+  uintptr_t region_begin() const { return reinterpret_cast<uintptr_t>(region_); }
+  uintptr_t region_end() const { return region_begin() + kRegionBytes; }
 
-  // Maps linear page `lin` of view `idx` to RAM page `phys` (both page
-  // aligned), read-write or read-only.
-  void map(unsigned idx, uint32_t lin, uint32_t phys, bool writable);
+  // Maps the page of `lin` in view `idx` as the TLB entry `e` (just filled
+  // for it) allows on the fast path: read-only, read-write (not a clean
+  // page, not code), or not at all (MMIO, watched or alignment-checked).
+  void mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e);
 
   // TlbMirror.
   void tlb_flushed() override;
@@ -71,6 +72,7 @@ class GuestViews : public TlbMirror {
   // flushed rather than grow towards the host's limit on mappings.
   static constexpr uint32_t kMaxMappings = 16384;
 
+  void map(unsigned idx, uint32_t lin, uint32_t phys, bool writable);
   void unmap(uintptr_t host, size_t bytes);
 
   uint8_t* region_ = nullptr;

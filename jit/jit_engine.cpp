@@ -53,8 +53,8 @@ JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes, bool host_mmu)
   r.sites = &trap_sites_;
   if (views_) {
     r.faults = &fault_sites_;
-    r.view_begin = views_->base(0);
-    r.view_end = views_->base(0) + kMmuCount * GuestViews::kViewBytes;
+    r.view_begin = views_->region_begin();
+    r.view_end = views_->region_end();
     r.fault_count = &views_->stats().faults;
   }
   r.exit_synced = exit_synced_;
@@ -313,6 +313,8 @@ bool JitEngine::open_perf_map() {
   return true;
 }
 
+uintptr_t JitEngine::mem_base() const { return views_ ? views_->base(cpu_.mmu_idx()) : 0; }
+
 EngineStats JitEngine::stats() const {
   // Translated code counts inline lookups in CpuState (no copy per dispatch).
   EngineStats e = stats_;
@@ -341,7 +343,7 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   // Within +-2^31 for the budget test on backward exits (Translator).
   const int64_t start = static_cast<int64_t>(std::min<uint64_t>(budget, uint64_t{1} << 30));
   s.jit.cpu = reinterpret_cast<uintptr_t>(&cpu_);
-  s.jit.mem_base = views_ ? views_->base(cpu_.mmu_idx()) : 0;
+  s.jit.mem_base = mem_base();
   flags_to_image(s);
   s.jit.budget = start;
   s.jit.status = kExitNext;

@@ -75,6 +75,9 @@ class JitEngine {
   uint64_t in_flight() const;
   const TranslatorStats& translator_stats() const { return translator_->stats(); }
   const CodeBuffer& buffer() const { return buffer_; }
+  // What R14 holds in translated code (CpuState::JitLink::mem_base): the
+  // guest view of the current MMU index, or 0 with the host-MMU path off.
+  uintptr_t mem_base() const;
   // The guest views of the host-MMU path, or nullptr when it is off.
   GuestViews* views() { return views_.get(); }
   const GuestViews* views() const { return views_.get(); }

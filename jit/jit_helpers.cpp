@@ -31,26 +31,9 @@ extern "C" uint32_t vmm_jit_interp_one(CpuState* s, const InstrRecord* in) {
     result = kHelperException;
   }
   flags_to_image(*s);
-  // The helper may have changed CPL (and with it the guest view).
-  GuestViews* views = cpu.jit() ? cpu.jit()->views() : nullptr;
-  s->jit.mem_base = views ? views->base(cpu.mmu_idx()) : 0;
+  s->jit.mem_base = cpu.jit()->mem_base();  // The helper may have changed CPL (and with it the guest view).
   return result;
 }
-
-namespace {
-// The host-MMU path: the page just translated goes into the guest view with
-// the rights its TLB entry grants on the fast path (read; write too unless
-// the page is clean, holds code, or needs per-access checks), so the next
-// accesses to it run without a fault.
-void map_into_view(Cpu& cpu, uint32_t lin, unsigned idx) {
-  GuestViews* views = cpu.jit() ? cpu.jit()->views() : nullptr;
-  if (!views) return;
-  const TlbEntry& e = cpu.mmu.tlb(idx)[(lin >> 12) & (SoftMmu::kTlbSize - 1)];
-  const uint32_t page = lin & kPageMask;
-  if (e.tag_read != page) return;
-  views->map(idx, page, e.phys_page, e.tag_write == page);
-}
-}  // namespace
 
 extern "C" uintptr_t vmm_jit_mem_slow(CpuState* s, uint32_t lin, uint32_t kind) {
   Cpu& cpu = cpu_of(s);
@@ -65,7 +48,8 @@ extern "C" uintptr_t vmm_jit_mem_slow(CpuState* s, uint32_t lin, uint32_t kind) 
     const unsigned idx = cpu.mmu_idx();
     uint8_t* p = cpu.mmu.host_run(lin, size, write ? Access::kWrite : Access::kRead, idx);
     ++(p ? stats.mem_slow_refills : stats.mem_slow_special);
-    if (p) map_into_view(cpu, lin, idx);
+    // The host-MMU path: the next accesses to this page run without a fault.
+    if (GuestViews* views = cpu.jit()->views(); p && views) views->mirror_entry(idx, lin, cpu.mmu.tlb_entry(idx, lin));
     return p ? reinterpret_cast<uintptr_t>(p) : kMemFallback;
   } catch (const GuestException& e) {
     ++stats.mem_slow_faults;

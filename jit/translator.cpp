@@ -41,7 +41,6 @@ bool Emitter::emit_terminal_native(size_t i) {
     emit_memory(
         i, 4, false, [&] { emit_lea_address(m); },
         [&] {
-          mark_access();
           a_.mov(x86::r9d, guest_mem(4));
           a_.mov(state(kOffScratch), x86::r9d);
         });
@@ -56,7 +55,6 @@ bool Emitter::emit_terminal_native(size_t i) {
     emit_memory(
         i, 4, false, [&] { a_.mov(x86::r8d, x86::r12d); },
         [&] {
-          mark_access();
           a_.mov(x86::r9d, guest_mem(4));
           a_.lea(x86::r12d, x86::ptr(x86::r12, static_cast<int32_t>(pop)));
         });
@@ -76,7 +74,6 @@ bool Emitter::emit_terminal_native(size_t i) {
     emit_memory(
         i, 4, false, [&] { emit_lea_address(m); },
         [&] {
-          mark_access();
           a_.mov(x86::r9d, guest_mem(4));
         });
     ++st_.native_instrs;

@@ -97,7 +97,7 @@ class Cpu final : private CodeSource {
   Log* log = nullptr;  // Optional -d logging.
 
   // MMU index of ordinary data accesses (depends on CPL).
-  unsigned mmu_idx() const { return s.cpl == 3 ? kMmuUser : kMmuKernel; }
+  unsigned mmu_idx() const { return mmu_idx_of_cpl(s.cpl); }
 
   // --- Runs guest code until a stop reason or `max_instructions`. ---
   StopReason run(uint64_t max_instructions = ~uint64_t{0});

@@ -47,6 +47,8 @@ static_assert(sizeof(TlbEntry) == 32, "the JIT indexes TLB entries with a shift 
 
 // MMU index: separate TLBs for supervisor and user accesses, as QEMU's mmu_idx.
 enum MmuIdx : uint8_t { kMmuKernel = 0, kMmuUser = 1, kMmuCount = 2 };
+// Accesses at CPL 3 are user accesses (SDM Vol. 3A, 4.6).
+constexpr unsigned mmu_idx_of_cpl(unsigned cpl) { return cpl == 3 ? kMmuUser : kMmuKernel; }
 
 struct SoftMmuStats {
   uint64_t walks = 0;
@@ -159,10 +161,12 @@ class SoftMmu {
   bool alignment_check() const { return align_check_; }
 
   const TlbEntry* tlb(unsigned idx) const { return tlb_[idx]; }
+  // The entry `lin` falls on in the TLB of `idx` (whatever page it holds).
+  const TlbEntry& tlb_entry(unsigned idx, uint32_t lin) const { return tlb_[idx][(lin >> 12) & (kTlbSize - 1)]; }
   const SoftMmuStats& stats() const { return stats_; }
 
  private:
-  TlbEntry& entry(unsigned idx, uint32_t lin) { return tlb_[idx][(lin >> 12) & (kTlbSize - 1)]; }
+  TlbEntry& entry(unsigned idx, uint32_t lin) { return const_cast<TlbEntry&>(tlb_entry(idx, lin)); }
   uint64_t read_slow(uint32_t lin, unsigned size, unsigned idx);
   void write_slow(uint32_t lin, uint64_t value, unsigned size, unsigned idx);
   // Walks the page tables for one page; returns the physical address and the
