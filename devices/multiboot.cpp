@@ -1,11 +1,6 @@
 #include "devices/multiboot.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -159,7 +154,7 @@ std::string ram_size_text(uint64_t bytes) {
   return std::to_string(bytes) + " bytes";
 }
 
-[[noreturn]] void fail(const std::string& what) { throw LoadError("kernel: " + what); }
+[[noreturn]] void fail(const std::string& what) { throw LoadError(what); }
 
 uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
@@ -568,43 +563,6 @@ BootInfo load_flat(GuestRam& ram, const std::vector<uint8_t>& image, uint32_t lo
   }
   std::memcpy(ram.ptr(load_addr), image.data(), image.size());
   return BootInfo{entry, 0, 0};
-}
-
-std::vector<uint8_t> read_file(const std::string& path) {
-  auto error = [&](const char* verb, int err) {
-    return LoadError(std::string("cannot ") + verb + " kernel '" + path + "': " + std::strerror(err));
-  };
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw error("open", errno);
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-
-  std::vector<uint8_t> bytes;
-  struct stat st;
-  if (::fstat(fd, &st) == 0) {
-    if (S_ISDIR(st.st_mode)) throw error("read", EISDIR);
-    if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) <= kMaxImageSize) {
-      bytes.reserve(static_cast<size_t>(st.st_size));
-    }
-  }
-  // Read to EOF rather than trusting st_size, so pipes and files that change
-  // size while being read work too.
-  uint8_t buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw error("read", errno);
-    }
-    if (n == 0) break;
-    if (bytes.size() + static_cast<size_t>(n) > kMaxImageSize) {
-      throw LoadError("kernel '" + path + "' is larger than 4 GiB");
-    }
-    bytes.insert(bytes.end(), buf, buf + n);
-  }
-  return bytes;
 }
 
 }  // namespace vmm

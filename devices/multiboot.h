@@ -45,8 +45,4 @@ BootInfo load_multiboot(GuestRam& ram, const std::vector<uint8_t>& image, const 
 // lie inside the image. No boot information: EAX = EBX = 0.
 BootInfo load_flat(GuestRam& ram, const std::vector<uint8_t>& image, uint32_t load_addr, uint32_t entry);
 
-// Reads a whole kernel file. Throws LoadError naming the path and the
-// system's reason, e.g. "cannot open kernel 'x': No such file or directory".
-std::vector<uint8_t> read_file(const std::string& path);
-
 }  // namespace vmm

@@ -19,6 +19,7 @@
 #include "devices/uart16550.h"
 #include "runtime/fpu.h"
 #include "runtime/interrupts.h"
+#include "runtime/read_file.h"
 #include "runtime/stats_report.h"
 
 namespace vmm {
@@ -28,6 +29,11 @@ namespace {
 // timers. With host time this bounds timer latency (~0.1-0.5 ms at the
 // engines' speeds); with --icount slices also end exactly at timer deadlines.
 constexpr uint64_t kSliceInstructions = 1u << 17;
+
+// The largest kernel file vmm reads: its loaded parts must fit in guest RAM,
+// but symbols and debug information may make the file larger, so the limit
+// is guest RAM or 1 GiB, whichever is larger.
+uint64_t max_kernel_file_bytes(uint64_t ram_bytes) { return std::max<uint64_t>(ram_bytes, uint64_t{1} << 30); }
 }  // namespace
 
 Machine::Machine(const MachineConfig& config, Log& log) : config_(config), log_(log) {
@@ -59,8 +65,12 @@ Machine::Machine(const MachineConfig& config, Log& log) : config_(config), log_(
 
   cpu_->on_exception = [](Cpu& cpu, const GuestException& e) { deliver_exception(cpu, e); };
 
-  kernel_image_ = read_file(config.kernel);
-  boot();
+  kernel_image_ = read_file_bounded(config.kernel, max_kernel_file_bytes(config.ram_bytes));
+  try {
+    boot();
+  } catch (const LoadError& e) {
+    throw LoadError(config.kernel + ": " + e.what());  // One line that names the file.
+  }
   if (!isatty(STDIN_FILENO) && !config.serial_stdio) input_open_ = false;
 }
 
@@ -74,6 +84,8 @@ void Machine::wire_devices() {
     clock_ = std::make_unique<VirtualClock>([this] { return cpu_->retired_instructions(); }, config_.icount_shift);
   } else {
     clock_ = std::make_unique<VirtualClock>();
+    // A long REP instruction stops between iterations for a due timer.
+    cpu_->timers_due = [this] { return clock_->now_ns() >= clock_->next_deadline(); };
   }
   auto request_reset = [this] { cpu_->request_stop(StopReason::kReset); };
   cpu_->tsc_source = [this] { return clock_->now_ns(); };

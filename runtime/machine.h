@@ -52,8 +52,10 @@ inline constexpr int kExitLockstepMismatch = 4;  // --lockstep found the engines
 
 class Machine {
  public:
-  // Throws std::runtime_error (or LoadError) with a one-line message when the
-  // RAM cannot be allocated or the kernel cannot be loaded.
+  // Throws std::runtime_error with a one-line message when the RAM cannot be
+  // allocated, FileError ("<file>: <what is wrong>") when the kernel file
+  // cannot be read (read_file_bounded), or LoadError ("<file>: <what is
+  // wrong>") when it is not a kernel that fits.
   Machine(const MachineConfig& config, Log& log);
   ~Machine();
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <new>
 
 #include "jit/jit_engine.h"
 #include "runtime/cli.h"
@@ -13,7 +14,9 @@
 #include "runtime/machine.h"
 #include "runtime/stats_report.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_vmm(int argc, char** argv) {
   using namespace vmm;
   CliOptions opt;
   std::string error;
@@ -35,11 +38,11 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (!opt.log_file.empty() && !log.open(opt.log_file)) {
-    std::fprintf(stderr, "vmm: cannot open log file '%s'\n", opt.log_file.c_str());
+    std::fprintf(stderr, "vmm: %s: cannot open log file: %s\n", opt.log_file.c_str(), std::strerror(errno));
     return kExitUsage;
   }
 
-  try {
+  {
     Machine machine(opt.machine, log);
     // Opened before the run, so that a bad path does not cost one.
     std::unique_ptr<FILE, int (*)(FILE*)> stats_json(nullptr, std::fclose);
@@ -89,8 +92,24 @@ int main(int argc, char** argv) {
       }
     }
     return status;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Nothing a run throws may end it with an abort: every exception becomes
+  // one line on stderr and a status the README documents.
+  try {
+    return run_vmm(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "vmm: out of host memory\n");
+    return vmm::kExitUsage;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vmm: %s\n", e.what());
-    return kExitUsage;
+    return vmm::kExitUsage;
+  } catch (...) {
+    std::fprintf(stderr, "vmm: unexpected internal error\n");
+    return vmm::kExitGuestCrash;
   }
 }
