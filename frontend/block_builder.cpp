@@ -1,5 +1,6 @@
 #include "frontend/block_builder.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "runtime/exceptions.h"
@@ -8,6 +9,14 @@ namespace vmm {
 
 namespace {
 constexpr uint32_t kPage = 4096;
+
+// The record of an instruction whose bytes are not all in RAM.
+InstrRecord outside_ram() {
+  InstrRecord r;
+  r.cls = iclass::kInvalid | iclass::kEndsBlock;
+  r.length = 1;
+  return r;
+}
 }
 
 void BlockBuilder::build(CodeSource& src, uint32_t eip, Block& out, unsigned max_instrs) const {
@@ -32,10 +41,7 @@ void BlockBuilder::build(CodeSource& src, uint32_t eip, Block& out, unsigned max
     if (p == nullptr) {
       // Code outside RAM cannot be decoded: execute it as #UD.
       if (!first) break;
-      InstrRecord r;
-      r.cls = iclass::kInvalid | iclass::kEndsBlock;
-      r.length = 1;
-      out.instrs.push_back(r);
+      out.instrs.push_back(outside_ram());
       break;
     }
     unsigned avail = in_page < 15 ? in_page : 15;
@@ -57,7 +63,15 @@ void BlockBuilder::build(CodeSource& src, uint32_t eip, Block& out, unsigned max
           break;  // Raised when execution reaches this instruction.
         }
       }
-      if (p2 == nullptr) break;
+      if (p2 == nullptr) {
+        // The instruction runs on past the end of RAM. As the first one it
+        // executes as #UD, as code outside RAM does (never an empty block:
+        // both engines run whatever the block holds); otherwise the block
+        // ends before it and the next block starts with it.
+        if (!first) break;
+        out.instrs.push_back(outside_ram());
+        break;
+      }
       std::memcpy(buf + avail, p2, 15 - avail);
       st = decoder_.decode(buf, 15, r);
       out.phys_page2 = phys2 & ~(kPage - 1);
@@ -69,6 +83,9 @@ void BlockBuilder::build(CodeSource& src, uint32_t eip, Block& out, unsigned max
     if ((r.cls & iclass::kEndsBlock) && !(r.cls & iclass::kJcc)) break;
   }
   out.byte_length = pc - eip;
+  // Every block holds at least one instruction: the JIT would otherwise
+  // translate nothing and run whatever follows in its code buffer.
+  if (out.instrs.empty()) std::abort();
 }
 
 }  // namespace vmm

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "jit/emitter.h"
@@ -277,6 +279,11 @@ Translator::Translator(CodeBuffer& buffer, TrapSites& traps, FaultSites& faults,
     : buffer_(buffer), traps_(traps), faults_(faults), env_(env) {}
 
 void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
+  // An empty translation would run whatever follows it in the code buffer.
+  if (b.instrs.empty()) {
+    std::fprintf(stderr, "vmm: fatal: empty block at guest 0x%08x\n", b.virt_pc);
+    std::abort();
+  }
   const uint64_t base = (reinterpret_cast<uintptr_t>(buffer_.cursor()) + 15) & ~uint64_t{15};
   CodeHolder code;
   code.init(Environment::host(), base);

@@ -15,6 +15,9 @@ GuestRam::GuestRam(uint64_t bytes) {
   if (bytes == 0 || bytes > 0xF0000000ull) {
     throw std::runtime_error("guest RAM size must be between 1 byte and 3840 MiB");
   }
+  // RAM is whole pages (as QEMU rounds -m): every page the TLB, the block
+  // builder and the guest views treat as RAM is RAM to its last byte.
+  bytes = (bytes + 4095) & ~uint64_t{4095};
   const std::string error = "cannot allocate " + std::to_string(bytes >> 20) + " MiB of guest RAM";
   fd_ = memfd_create("vmm-guest-ram", MFD_CLOEXEC);
   if (fd_ < 0) throw std::runtime_error(error + " (memfd_create failed)");
