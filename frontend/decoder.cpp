@@ -226,6 +226,8 @@ DecodeStatus Decoder::decode(const uint8_t* bytes, size_t avail, InstrRecord& ou
     const ZydisDecodedOperand& z = zops[i];
     Operand& o = out.ops[n];
     o.size = static_cast<uint8_t>((z.size + 7) / 8);
+    o.access = static_cast<uint8_t>(((z.actions & ZYDIS_OPERAND_ACTION_MASK_READ) ? opaccess::kRead : 0) |
+                                    ((z.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) ? opaccess::kWrite : 0));
     switch (z.type) {
       case ZYDIS_OPERAND_TYPE_REGISTER: {
         ZydisRegister r = z.reg.value;

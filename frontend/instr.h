@@ -30,6 +30,14 @@ enum class OpKind : uint8_t {
   Far,       // ptr16:32 immediate far pointer: `imm` offset, InstrRecord::far_selector.
 };
 
+// How the instruction uses an operand (Zydis' operand actions). A memory
+// operand that is both read and written is a read-modify-write: its read is
+// checked as a write (a not-present or read-only page faults with W=1).
+namespace opaccess {
+inline constexpr uint8_t kRead = 1u << 0;
+inline constexpr uint8_t kWrite = 1u << 1;  // Including conditional writes (CMPXCHG, CMOVcc).
+}  // namespace opaccess
+
 struct Operand {
   OpKind kind = OpKind::None;
   uint8_t size = 0;   // Bytes.
@@ -38,7 +46,7 @@ struct Operand {
   uint8_t base = 0;   // Mem: GPR index, kZeroGpr when absent.
   uint8_t index = 0;  // Mem: GPR index, kZeroGpr when absent.
   uint8_t scale = 0;  // Mem: shift count 0..3.
-  uint8_t pad = 0;
+  uint8_t access = 0;  // opaccess bits.
   union {
     int32_t disp;  // Mem displacement.
     uint32_t imm;  // Imm value, sign-extended to 32 bits when the encoding does so.

@@ -92,15 +92,8 @@ const Operand* memory_operand(const InstrRecord& in) {
   return nullptr;
 }
 
-// Whether the memory operand is read, written or both (for the probe's tag).
-bool memory_written(const InstrRecord& in, const Operand* mem) {
-  if (mem != &in.ops[0]) return false;  // Only destination operands are written.
-  switch (in.mnemonic) {
-    case ZYDIS_MNEMONIC_CMP: case ZYDIS_MNEMONIC_TEST: case ZYDIS_MNEMONIC_BT:
-      return false;
-    default:
-      return true;
-  }
-}
+// Whether the instruction writes its memory operand (a store or a
+// read-modify-write: its access is checked as a write, as the CPU checks it).
+bool memory_written(const InstrRecord&, const Operand* mem) { return mem->access & opaccess::kWrite; }
 
 }  // namespace vmm::jit

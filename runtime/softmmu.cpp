@@ -193,6 +193,13 @@ uint64_t SoftMmu::read_slow(uint32_t lin, unsigned size, unsigned idx) {
   return phys_read(phys, size);
 }
 
+uint64_t SoftMmu::read_for_write_slow(uint32_t lin, unsigned size, unsigned idx) {
+  // #AC is checked before the page rights, as for any other access.
+  if (align_check_ && idx == kMmuUser && (lin & (size - 1))) raise_exception(kAC, 0);
+  probe_write(lin, size, idx);
+  return read_slow(lin, size, idx);
+}
+
 void SoftMmu::write_slow(uint32_t lin, uint64_t value, unsigned size, unsigned idx) {
   if (align_check_ || watch_mask_) check_special(lin, size, true, idx);
   if ((lin & ~kPageMask) + size > kPageSize) {

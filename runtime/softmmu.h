@@ -109,6 +109,21 @@ class SoftMmu {
     write_slow(lin, static_cast<uint64_t>(value), sizeof(T), idx);
   }
 
+  // The read of a read-modify-write instruction (ADD/INC/SHL/XCHG/XADD/
+  // CMPXCHG/BTS... on memory): the CPU checks it as a write, so a
+  // not-present or read-only page faults with W=1 before anything is read
+  // (observed on the host: tests/unit/test_rmw_fault.cpp).
+  template <typename T>
+  T read_for_write(uint32_t lin, unsigned idx) {
+    const TlbEntry& e = entry(idx, lin);
+    if (e.tag_write == ((lin + sizeof(T) - 1) & kPageMask)) [[likely]] {
+      T v;
+      std::memcpy(&v, reinterpret_cast<const void*>(e.addend + lin), sizeof(T));
+      return v;
+    }
+    return static_cast<T>(read_for_write_slow(lin, sizeof(T), idx));
+  }
+
   // Checks that [lin, lin+size) is writable (faulting as a write would),
   // without writing. For instructions that must fault before any side effect.
   void probe_write(uint32_t lin, unsigned size, unsigned idx);
@@ -168,6 +183,7 @@ class SoftMmu {
  private:
   TlbEntry& entry(unsigned idx, uint32_t lin) { return const_cast<TlbEntry&>(tlb_entry(idx, lin)); }
   uint64_t read_slow(uint32_t lin, unsigned size, unsigned idx);
+  uint64_t read_for_write_slow(uint32_t lin, unsigned size, unsigned idx);
   void write_slow(uint32_t lin, uint64_t value, unsigned size, unsigned idx);
   // Walks the page tables for one page; returns the physical address and the
   // access kinds the mapping allows without another walk (tlb fill rights).

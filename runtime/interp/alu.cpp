@@ -45,7 +45,7 @@ struct AluForm {
       // Read-modify-write: one address computation for both accesses.
       const uint32_t lin = c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), sizeof(T), kWrites);
       const T b = get<S, T>(c, in, in.ops[1]);
-      const T a = c.mmu.read<T>(lin, c.mmu_idx());
+      const T a = kWrites ? c.mmu.read_for_write<T>(lin, c.mmu_idx()) : c.mmu.read<T>(lin, c.mmu_idx());
       // Flags are committed only once the write succeeded: a faulting
       // instruction leaves the architectural state unchanged.
       uint32_t f = c.s.eflags;
@@ -89,7 +89,7 @@ struct UnaryForm {
   static bool run(Cpu& c, const InstrRecord& in) {
     if constexpr (D == K::M) {
       const uint32_t lin = c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), sizeof(T), true);
-      const T a = c.mmu.read<T>(lin, c.mmu_idx());
+      const T a = c.mmu.read_for_write<T>(lin, c.mmu_idx());
       uint32_t f = c.s.eflags;
       c.mmu.write<T>(lin, host_unary<OP, T>(f, a), c.mmu_idx());
       c.s.eflags = f;

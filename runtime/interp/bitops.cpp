@@ -73,7 +73,7 @@ struct BtForm {
         bit = static_cast<T>(off & (kBits - 1));
       }
       const uint32_t lin = c.checked_linear(in.ops[0].seg, addr, sizeof(T), OP != Bt::kBt);
-      const T v = c.mmu.read<T>(lin, c.mmu_idx());
+      const T v = OP == Bt::kBt ? c.mmu.read<T>(lin, c.mmu_idx()) : c.mmu.read_for_write<T>(lin, c.mmu_idx());
       if constexpr (OP == Bt::kBt) {
         host_bt<OP, T>(c.s.eflags, v, bit);
       } else {

@@ -61,7 +61,7 @@ bool xadd(Cpu& c, const InstrRecord& in) {
   const T src = reg_get<T>(c, src_reg);
   if constexpr (D == K::M) {
     const uint32_t lin = c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), sizeof(T), true);
-    const T dst = c.mmu.read<T>(lin, c.mmu_idx());
+    const T dst = c.mmu.read_for_write<T>(lin, c.mmu_idx());
     uint32_t f = c.s.eflags;
     const T sum = host_add<T>(f, dst, src);
     c.mmu.write<T>(lin, sum, c.mmu_idx());
@@ -87,7 +87,7 @@ bool cmpxchg(Cpu& c, const InstrRecord& in) {
   const T acc = reg_get<T>(c, kRegA);
   if constexpr (D == K::M) {
     const uint32_t lin = c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), sizeof(T), true);
-    const T dst = c.mmu.read<T>(lin, c.mmu_idx());
+    const T dst = c.mmu.read_for_write<T>(lin, c.mmu_idx());
     uint32_t f = c.s.eflags;
     host_cmp<T>(f, acc, dst);
     c.mmu.write<T>(lin, acc == dst ? src : dst, c.mmu_idx());
@@ -135,10 +135,11 @@ InterpHandler select_cmpxchg(const InstrRecord& in) {
 bool cmpxchg8b(Cpu& c, const InstrRecord& in) {
   const unsigned idx = c.mmu_idx();
   const uint32_t lin = c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), 8, true);
+  // Checked as a write before the read, as every read-modify-write.
+  c.mmu.probe_write(lin, 8, idx);
   const uint32_t lo = c.mmu.read<uint32_t>(lin, idx);
   const uint32_t hi = c.mmu.read<uint32_t>(lin + 4, idx);
   const bool equal = lo == c.s.gpr[EAX] && hi == c.s.gpr[EDX];
-  c.mmu.probe_write(lin, 8, idx);
   c.mmu.write<uint32_t>(lin, equal ? c.s.gpr[EBX] : lo, idx);
   c.mmu.write<uint32_t>(lin + 4, equal ? c.s.gpr[ECX] : hi, idx);
   if (equal) {

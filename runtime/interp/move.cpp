@@ -73,7 +73,7 @@ struct XchgForm {
       const Operand& m = D == K::M ? in.ops[0] : in.ops[1];
       const Operand& r = D == K::M ? in.ops[1] : in.ops[0];
       const uint32_t lin = c.checked_linear(m.seg, c.ea(in, m), sizeof(T), true);
-      const T mv = c.mmu.read<T>(lin, c.mmu_idx());
+      const T mv = c.mmu.read_for_write<T>(lin, c.mmu_idx());
       c.mmu.write<T>(lin, reg_get<T>(c, r.reg), c.mmu_idx());
       reg_set<T>(c, r.reg, mv);
     } else {

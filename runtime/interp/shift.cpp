@@ -68,7 +68,7 @@ struct ShiftForm {
     const uint8_t count = count_of<S>(c, in);
     if constexpr (D == K::M) {
       const uint32_t lin = c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), sizeof(T), true);
-      const T a = c.mmu.read<T>(lin, c.mmu_idx());
+      const T a = c.mmu.read_for_write<T>(lin, c.mmu_idx());
       // A masked count of 0 is a no-operation: no flags, no write (SDM
       // "SAL/SAR/SHL/SHR", Operation: "IF (COUNT and countMASK) ≠ 0").
       if ((count & 0x1F) == 0) return false;
@@ -138,7 +138,7 @@ bool double_shift(Cpu& c, const InstrRecord& in) {
   const T src = reg_get<T>(c, in.ops[1].reg);
   if constexpr (D == K::M) {
     const uint32_t lin = c.checked_linear(in.ops[0].seg, c.ea(in, in.ops[0]), sizeof(T), true);
-    const T a = c.mmu.read<T>(lin, c.mmu_idx());
+    const T a = c.mmu.read_for_write<T>(lin, c.mmu_idx());
     if ((count & 0x1F) == 0) return false;  // SDM "SHLD": "IF (COUNT = 0) THEN No operation".
     uint32_t f = c.s.eflags;
     const T r = host_double<kLeft, T>(f, a, src, count);

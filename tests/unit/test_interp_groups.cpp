@@ -960,10 +960,19 @@ TEST_F(InterpGroups, ShiftCountZeroDoesNotWrite) {
   enable_paging({kRoPage});
   put32(kRoPage, 0x11);
   load({0xd3, 0x25, 0x00, 0x50, 0x00, 0x00});  // shl dword [0x5000], cl
-  r(ECX) = 0x20;  // Masked to 0: read, but no write, so no #PF.
+  r(ECX) = 0x20;  // Masked to 0: no write and no flag change, but the
+  set_flags(CF | ZF);  // access is still checked as a write (as the host CPU does:
+  expect_fault("#PF");  // Isolation.PageFaultErrorCodesMatchTheHostCpu).
+  expect_flags(flag::kArith, CF | ZF);
+  EXPECT_EQ(get32(kRoPage), 0x11u);
+
+  put32(0x6000, 0x11);  // A writable page: count 0 leaves memory and flags alone.
+  load({0xd3, 0x25, 0x00, 0x60, 0x00, 0x00});  // shl dword [0x6000], cl
+  r(ECX) = 0x20;
   set_flags(CF | ZF);
   run_ok(1);
   expect_flags(flag::kArith, CF | ZF);
+  EXPECT_EQ(get32(0x6000), 0x11u);
 
   load({0xd3, 0x25, 0x00, 0x50, 0x00, 0x00});
   r(ECX) = 1;
