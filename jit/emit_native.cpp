@@ -207,6 +207,38 @@ bool Emitter::emit_rep_string(size_t i) {
   return true;
 }
 
+// XCHG with a memory operand. The host's XCHG m, r is implicitly locked, and
+// a locked access that crosses a cache line is a host split lock, which
+// stalls the whole host's memory bus: a guest must never cause one. vmm has
+// one vCPU and nothing else touches guest RAM while translated code runs, so
+// a load and a store are as atomic as the guest can observe. The store may
+// fault (a read-only view page) after the load: both are recorded accesses
+// of this instruction, whose slow path checks it as a write and runs the
+// whole body again, and nothing the guest sees changed before the store.
+// (Explicit LOCK prefixes are never re-encoded: native_encoder.cpp.)
+bool Emitter::emit_xchg_memory(size_t i) {
+  const InstrRecord& in = b_.instrs[i];
+  if (in.nops != 2 || in.addrsize != 4) return false;
+  const bool mem_first = in.ops[0].kind == OpKind::Mem;
+  const Operand& m = in.ops[mem_first ? 0 : 1];
+  const Operand& r = in.ops[mem_first ? 1 : 0];
+  if (m.kind != OpKind::Mem || r.kind != OpKind::Reg || !seg_flat(m.seg)) return false;
+  const unsigned size = m.size;
+  if (size == 1 && (r.reg & 1)) return false;  // AH..BH cannot share an instruction with R9B.
+  const HostReg h = host_of(r.reg / 4);
+  auto reg_of = [&](HostReg x) -> x86::Gp {
+    return size == 1 ? x86::Gp(x86::gpb_lo(x)) : size == 2 ? x86::Gp(x86::gpw(x)) : x86::Gp(x86::gpd(x));
+  };
+  emit_memory(i, size, true, [&] { emit_lea_address(m); },
+              [&] {
+                a_.mov(reg_of(kTmp1), guest_mem(size));
+                a_.mov(guest_mem(size), reg_of(h));
+                a_.mov(reg_of(h), reg_of(kTmp1));
+              });
+  ++st_.native_instrs;
+  return true;
+}
+
 bool Emitter::emit_native(size_t i) {
   const InstrRecord& in = b_.instrs[i];
   if (in.mnemonic == ZYDIS_MNEMONIC_LEA) return emit_lea(i);
@@ -218,6 +250,7 @@ bool Emitter::emit_native(size_t i) {
   if (in.cls & iclass::kString) return emit_rep_string(i);
   if (!native_mnemonic(in.mnemonic)) return false;
   const Operand* mem = memory_operand(in);
+  if (mem && in.mnemonic == ZYDIS_MNEMONIC_XCHG) return emit_xchg_memory(i);
   if (mem) {
     if (in.addrsize != 4 || !seg_flat(mem->seg)) return false;
     // BT* with a register bit offset address beyond the operand (SDM BT): interpreter.
