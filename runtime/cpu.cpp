@@ -142,7 +142,7 @@ void Cpu::tlb_flush_page(uint32_t lin) {
 uint32_t Cpu::translate(uint32_t eip) { return mmu.translate_fetch(s.seg[CS].base + eip, mmu_idx()); }
 
 const uint8_t* Cpu::bytes(uint32_t phys) {
-  if (!ram.contains(phys)) return nullptr;
+  if (!ram.contains(phys, kPageSize - (phys & ~kPageMask))) return nullptr;  // The rest of the page.
   return ram.ptr(phys);
 }
 
@@ -357,6 +357,10 @@ StopReason Cpu::run(uint64_t max_instructions) {
   uint64_t budget = max_instructions;
   const bool trace = log && (log->enabled(LogMask::kExec) || log->enabled(LogMask::kCpu));
   while (!stopped_) {
+    if (end_slice_) {
+      end_slice_ = false;
+      return StopReason::kInstructionLimit;
+    }
     if (budget == 0) {
       const bool wakes = intr_ && (s.eflags & flag::IF);
       return halted_ && !wakes ? StopReason::kHalted : StopReason::kInstructionLimit;
@@ -364,7 +368,7 @@ StopReason Cpu::run(uint64_t max_instructions) {
     retired_.clear();
     first_ = nullptr;
     try {
-      while (!stopped_ && budget != 0) {
+      while (!stopped_ && budget != 0 && !end_slice_) {
         // External interrupts are taken at block boundaries (SDM Vol. 3A, 6.8.1).
         if (intr_ && (s.eflags & flag::IF) && s.eip != inhibit_eip_ && acknowledge_interrupt) {
           halted_ = false;

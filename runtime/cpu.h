@@ -210,6 +210,24 @@ class Cpu final : private CodeSource {
     if (level) exit_block_ = true;
   }
   bool intr() const { return intr_; }
+  // Host-time machines: whether a timer deadline has passed (the machine
+  // installs it; unset with --icount, where time only moves with retired
+  // instructions, and on bare CPUs).
+  std::function<bool()> timers_due;
+  // Asked between iterations of a long instruction (REP string, REP
+  // INS/OUTS; SDM Vol. 2B, REP: "service pending interrupts"): true when it
+  // should stop early with EIP at the instruction and its registers showing
+  // the progress, because an enabled interrupt is pending, the machine has
+  // timers to run (the run slice then ends so it can), or the machine stopped.
+  bool iteration_break() {
+    if (stopped_ || (intr_ && (s.eflags & flag::IF))) return true;
+    if (timers_due && timers_due()) {
+      end_slice_ = true;
+      exit_block_ = true;
+      return true;
+    }
+    return false;
+  }
   // INTA cycle: returns the vector of the highest-priority pending request.
   std::function<uint8_t()> acknowledge_interrupt;
   // STI and MOV/POP SS: no interrupt is taken before the instruction after
@@ -273,6 +291,7 @@ class Cpu final : private CodeSource {
   const InstrRecord* cur_ = nullptr;
   const InstrRecord* first_ = nullptr;  // Block the interpreter is in (null between blocks).
   bool exit_block_ = false;
+  bool end_slice_ = false;  // run() returns at the next block boundary (iteration_break).
   bool intr_ = false;
   bool halted_ = false;
   bool event_delivered_ = false;

@@ -59,11 +59,16 @@ enum class Rep : uint8_t { kNone, kRep, kRepe, kRepne };
 //    iterations remain (as Intel CPUs, Bochs and QEMU do);
 //  - when an external interrupt is pending and enabled: the REP pseudo-code
 //    services pending interrupts between iterations, and the run loop takes
-//    interrupts between blocks.
+//    interrupts between blocks;
+//  - when a host-time timer deadline has passed (Cpu::iteration_break): the
+//    machine runs its timers (a PIT tick raises IRQ 0), then the instruction
+//    goes on, or the interrupt is taken first.
 // At least one element is done per execution, so an interrupt held off by
 // the STI/MOV SS shadow cannot make the instruction spin without progress.
-inline bool rep_yield(const Cpu& c, bool single_step) {
-  return single_step || (c.intr() && (c.s.eflags & flag::IF));
+// The clock is asked every kStepsPerCheck page runs (at most 64 KiB).
+constexpr uint32_t kStepsPerCheck = 16;
+inline bool rep_yield(Cpu& c, bool single_step, uint32_t steps) {
+  return single_step || (c.intr() && (c.s.eflags & flag::IF)) || (steps % kStepsPerCheck == 0 && c.iteration_break());
 }
 
 // SI/DI/CX or ESI/EDI/ECX by the address size (A = 2 or 4 bytes).
@@ -293,10 +298,10 @@ bool rep_loop(Cpu& c, const InstrRecord& in) {
   const bool single_step = c.s.eflags & flag::TF;
   const unsigned idx = c.mmu_idx();
   uint32_t count = areg<A>(c, ECX);
-  bool progressed = false;
+  uint32_t steps = 0;
   while (count != 0) {
-    if (progressed && rep_yield(c, single_step)) return true;
-    progressed = true;
+    if (steps != 0 && rep_yield(c, single_step, steps)) return true;
+    ++steps;
     const uint32_t si = areg<A>(c, ESI), di = areg<A>(c, EDI);
     const uint32_t slin = c.linear(in.seg, si), dlin = c.linear(ES, di);
     uint32_t n = single_step ? 1 : count;

@@ -40,7 +40,12 @@ bool out_port(Cpu& c, const InstrRecord& in) {
 
 // INS/OUTS with and without REP (SDM Vol. 2A, INS; Vol. 2B, OUTS). Port I/O
 // is slow anyway, so elements go one by one; ECX/EDI/ESI are updated after
-// each, so a fault leaves the instruction restartable as on hardware.
+// each, so a fault leaves the instruction restartable as on hardware. A REP
+// form stops early between elements as REP MOVS does (Cpu::iteration_break:
+// a pending interrupt, timers to run, the machine stopped by a device),
+// EIP still at the instruction.
+constexpr uint32_t kElementsPerCheck = 256;
+
 template <typename T, bool kIn>
 bool string_io(Cpu& c, const InstrRecord& in) {
   const bool a16 = in.addrsize == 2;
@@ -69,6 +74,7 @@ bool string_io(Cpu& c, const InstrRecord& in) {
     }
     --count;
     if (rep) reg_write(ECX, count);
+    if (count != 0 && (count % kElementsPerCheck) == 0 && c.iteration_break()) return true;
   }
   c.s.eip += in.length;
   return true;

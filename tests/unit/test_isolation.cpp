@@ -249,5 +249,37 @@ TEST(Isolation, LockedAccessesAcrossACacheLine) {
   }
 }
 
+// A REP STOS over megabytes stops between page runs when the machine has a
+// due timer (host time), with EIP at the instruction and ECX/EDI showing the
+// progress, and goes on from there when run again: the machine runs its
+// timers in between, so a PIT tick can interrupt the instruction.
+TEST(Isolation, LongRepStringStopsForDueTimers) {
+  for (Engine e : kEngines) {
+    SCOPED_TRACE(name(e));
+    Vm vm(e);
+    // mov ecx, 0x80000; mov edi, 0x10000; mov eax, 0x5a5a5a5a; rep stosd; hlt
+    vm.put(kCode, {0xB9, 0x00, 0x00, 0x08, 0x00, 0xBF, 0x00, 0x00, 0x01, 0x00, 0xB8, 0x5A, 0x5A, 0x5A, 0x5A,
+                   0xF3, 0xAB, 0xF4});
+    int asked = 0;
+    vm.cpu.timers_due = [&] { return ++asked == 3; };
+    EXPECT_EQ(vm.cpu.run(1000), StopReason::kInstructionLimit);
+    EXPECT_EQ(vm.cpu.s.eip, kCode + 15);
+    const uint32_t left = vm.cpu.s.gpr[ECX];
+    EXPECT_GT(left, 0u);
+    EXPECT_LT(left, 0x80000u);
+    EXPECT_EQ(vm.cpu.s.gpr[EDI], 0x10000 + 4 * (0x80000 - left));
+    uint32_t last, next;
+    std::memcpy(&last, vm.ram.ptr(vm.cpu.s.gpr[EDI] - 4), 4);
+    std::memcpy(&next, vm.ram.ptr(vm.cpu.s.gpr[EDI]), 4);
+    EXPECT_EQ(last, 0x5a5a5a5au);
+    EXPECT_EQ(next, 0u);
+    vm.cpu.timers_due = nullptr;
+    vm.cpu.run(1000);
+    EXPECT_EQ(vm.cpu.s.gpr[ECX], 0u);
+    EXPECT_EQ(vm.cpu.s.gpr[EDI], 0x10000u + 4 * 0x80000);
+    EXPECT_EQ(vm.cpu.s.eip, kCode + 18);
+  }
+}
+
 }  // namespace
 }  // namespace vmm
