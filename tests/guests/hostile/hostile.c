@@ -48,14 +48,22 @@ void catch_all(void)
     catch_reset();
 }
 
-void print_caught(const char *name)
+void print_caught_at(const char *name, uint32_t at, uint32_t cr2_at)
 {
     if (caught.vector < 0) {
         printf("%s: no exception\n", name);
         return;
     }
-    printf("%s: vector %d error 0x%x eip 0x%08x", name, caught.vector, caught.error, caught.eip);
-    if (caught.vector == 14)
-        printf(" cr2 0x%08x", caught.cr2);
+    printf("%s: vector %d error 0x%x", name, caught.vector, caught.error);
+    if (at && caught.eip == at)
+        printf(" eip =at");
+    else
+        printf(" eip 0x%08x", caught.eip);
+    if (caught.vector == 14) {
+        if (cr2_at && caught.cr2 == cr2_at)
+            printf(" cr2 =cr2");
+        else
+            printf(" cr2 0x%08x", caught.cr2);
+    }
     printf("\n");
 }

@@ -70,8 +70,12 @@ static inline uint32_t call_code(uint32_t addr, uint32_t eax_in, uint32_t ecx_in
     return a;
 }
 
-/* "name: vector V error E eip X" of the last caught exception, or "none". */
-void print_caught(const char *name);
+/* "name: vector V error E eip X [cr2 Y]" of the last caught exception, or
+ * "no exception".  With at != 0, an EIP equal to it prints as "=at" (and a
+ * CR2 equal to cr2_at as "=cr2"), so that the report does not depend on
+ * where the linker put the code. */
+void print_caught_at(const char *name, uint32_t at, uint32_t cr2_at);
+static inline void print_caught(const char *name) { print_caught_at(name, 0, 0); }
 
 __attribute__((noreturn)) static inline void host_done(void)
 {
