@@ -4,8 +4,10 @@
 // Multiplies run on the host: CF/OF are defined, but SF/ZF/AF/PF are undefined
 // and only a real multiplier reproduces them, so the guest flags are loaded
 // into the host flags first and all six are read back. Divides check for #DE
-// in C++ before anything changes, so no host divide can trap; they leave
-// EFLAGS as they were (the SDM leaves all six undefined).
+// in C++ before anything changes, so no host divide can trap, then divide on
+// the host the same way: the SDM leaves all six flags undefined, and CPUs
+// differ (Intel's leave them alone, AMD's change them), so only the host's
+// own divider gives what the JIT's native DIV/IDIV gives.
 #include <Zydis/Zydis.h>
 
 #include <cstdint>
@@ -60,6 +62,42 @@ inline T host_mul(uint32_t& eflags, T a, T b, T& hi) {
   }
   merge_flags(eflags, lahf_seto_to_eflags(fl), flag::kArith);
   return lo;
+}
+
+// (E)DX:(E)AX or AX divided by d on the host, flags in and out as for the
+// multiplies; the caller has ruled out #DE. `lo`/`hi` are the dividend's
+// halves (AX alone for bytes) and become the quotient and remainder.
+template <bool kSigned, typename T>
+inline void host_div(uint32_t& eflags, uint32_t& lo, uint32_t& hi, T d) {
+  uint32_t fl = flags_to_ax(eflags), q;
+  // The flags image travels in a register of its own: the divide needs AX and DX.
+  if constexpr (sizeof(T) == 1 && kSigned) {
+    asm("movw %w[fl], %%ax\n\t" VMM_FLAGS_IN "movw %w[lo], %%ax\n\tidivb %[d]\n\tmovw %%ax, %w[q]" VMM_FLAGS_OUT
+        "\n\tmovw %%ax, %w[fl]"
+        : [fl] "+r"(fl), [q] "=&r"(q) : [lo] "r"(lo), [d] "q"(d) : "eax", "cc");
+  } else if constexpr (sizeof(T) == 1) {
+    asm("movw %w[fl], %%ax\n\t" VMM_FLAGS_IN "movw %w[lo], %%ax\n\tdivb %[d]\n\tmovw %%ax, %w[q]" VMM_FLAGS_OUT
+        "\n\tmovw %%ax, %w[fl]"
+        : [fl] "+r"(fl), [q] "=&r"(q) : [lo] "r"(lo), [d] "q"(d) : "eax", "cc");
+  } else if constexpr (sizeof(T) == 2 && kSigned) {
+    asm("movw %w[fl], %%ax\n\t" VMM_FLAGS_IN "movw %w[lo], %%ax\n\tidivw %[d]\n\tmovw %%ax, %w[q]" VMM_FLAGS_OUT
+        "\n\tmovw %%ax, %w[fl]"
+        : [fl] "+r"(fl), [q] "=&r"(q), "+d"(hi) : [lo] "r"(lo), [d] "r"(d) : "eax", "cc");
+  } else if constexpr (sizeof(T) == 2) {
+    asm("movw %w[fl], %%ax\n\t" VMM_FLAGS_IN "movw %w[lo], %%ax\n\tdivw %[d]\n\tmovw %%ax, %w[q]" VMM_FLAGS_OUT
+        "\n\tmovw %%ax, %w[fl]"
+        : [fl] "+r"(fl), [q] "=&r"(q), "+d"(hi) : [lo] "r"(lo), [d] "r"(d) : "eax", "cc");
+  } else if constexpr (kSigned) {
+    asm("movw %w[fl], %%ax\n\t" VMM_FLAGS_IN "movl %[lo], %%eax\n\tidivl %[d]\n\tmovl %%eax, %[q]" VMM_FLAGS_OUT
+        "\n\tmovw %%ax, %w[fl]"
+        : [fl] "+r"(fl), [q] "=&r"(q), "+d"(hi) : [lo] "r"(lo), [d] "r"(d) : "eax", "cc");
+  } else {
+    asm("movw %w[fl], %%ax\n\t" VMM_FLAGS_IN "movl %[lo], %%eax\n\tdivl %[d]\n\tmovl %%eax, %[q]" VMM_FLAGS_OUT
+        "\n\tmovw %%ax, %w[fl]"
+        : [fl] "+r"(fl), [q] "=&r"(q), "+d"(hi) : [lo] "r"(lo), [d] "r"(d) : "eax", "cc");
+  }
+  merge_flags(eflags, lahf_seto_to_eflags(static_cast<uint16_t>(fl)), flag::kArith);
+  lo = q;
 }
 
 // Truncating a * b (IMUL r, r/m and IMUL r, r/m, imm); CF = OF = the
@@ -132,25 +170,23 @@ template <typename T, K D>
 bool div_op(Cpu& c, const InstrRecord& in) {
   const T d = get<D, T>(c, in, in.ops[0]);
   if (d == 0) raise_exception(kDE);
+  uint32_t lo = c.s.gpr[EAX], hi = c.s.gpr[EDX];
+  // The quotient fits exactly when the high half of the dividend is below
+  // the divisor (for bytes: AH < divisor), so the host divide cannot trap.
   if constexpr (sizeof(T) == 1) {
-    const uint16_t n = static_cast<uint16_t>(c.s.gpr[EAX]);
-    const unsigned q = n / d;
-    if (q > 0xFF) raise_exception(kDE);
-    reg_set<uint16_t>(c, kRegA, static_cast<uint16_t>(((n % d) << 8) | q));
+    if (((lo >> 8) & 0xFF) >= d) raise_exception(kDE);
   } else if constexpr (sizeof(T) == 2) {
-    const uint32_t n = (c.s.gpr[EDX] << 16) | (c.s.gpr[EAX] & 0xFFFF);
-    const uint32_t q = n / d;
-    if (q > 0xFFFF) raise_exception(kDE);
-    reg_set<uint16_t>(c, kRegA, static_cast<uint16_t>(q));
-    reg_set<uint16_t>(c, kRegD, static_cast<uint16_t>(n % d));
+    if ((hi & 0xFFFF) >= d) raise_exception(kDE);
   } else {
-    // The quotient fits in 32 bits exactly when EDX < divisor, so the host's
-    // 64/32 DIVL (faster than a 64-bit divide) cannot trap after this check.
-    uint32_t lo = c.s.gpr[EAX], hi = c.s.gpr[EDX];
     if (hi >= d) raise_exception(kDE);
-    asm("divl %2" : "+a"(lo), "+d"(hi) : "r"(d) : "cc");
+  }
+  host_div<false, T>(c.s.eflags, lo, hi, d);
+  if constexpr (sizeof(T) == 4) {
     c.s.gpr[EAX] = lo;
     c.s.gpr[EDX] = hi;
+  } else {
+    reg_set<uint16_t>(c, kRegA, static_cast<uint16_t>(lo));  // AL:AH, or AX.
+    if constexpr (sizeof(T) == 2) reg_set<uint16_t>(c, kRegD, static_cast<uint16_t>(hi));
   }
   return false;
 }
@@ -165,27 +201,31 @@ bool idiv_op(Cpu& c, const InstrRecord& in) {
   if (raw == 0) raise_exception(kDE);
   if constexpr (sizeof(T) == 1) {
     const int32_t n = static_cast<int16_t>(c.s.gpr[EAX]);
-    const int32_t d = static_cast<int8_t>(raw);
-    const int32_t q = n / d;  // No overflow in 32 bits: |n| <= 2^15.
+    const int32_t q = n / static_cast<int8_t>(raw);  // No overflow in 32 bits: |n| <= 2^15.
     if (q > 127 || q < -128) raise_exception(kDE);
-    reg_set<uint16_t>(c, kRegA, static_cast<uint16_t>((static_cast<uint8_t>(n % d) << 8) | static_cast<uint8_t>(q)));
   } else if constexpr (sizeof(T) == 2) {
     const int64_t n = static_cast<int32_t>((c.s.gpr[EDX] << 16) | (c.s.gpr[EAX] & 0xFFFF));
-    const int64_t d = static_cast<int16_t>(raw);
-    const int64_t q = n / d;  // No overflow in 64 bits: |n| <= 2^31.
+    const int64_t q = n / static_cast<int16_t>(raw);  // No overflow in 64 bits: |n| <= 2^31.
     if (q > 0x7FFF || q < -0x8000) raise_exception(kDE);
-    reg_set<uint16_t>(c, kRegA, static_cast<uint16_t>(q));
-    reg_set<uint16_t>(c, kRegD, static_cast<uint16_t>(n % d));
   } else {
     const int64_t n = static_cast<int64_t>((uint64_t{c.s.gpr[EDX]} << 32) | c.s.gpr[EAX]);
     const int64_t d = static_cast<int32_t>(raw);
-    // INT64_MIN / -1 is the one 64-bit quotient C++ (and the host) cannot
-    // form; its true value 2^63 does not fit 32 bits anyway.
+    // INT64_MIN / -1 is the one 64-bit quotient C++ cannot form; its true
+    // value 2^63 does not fit 32 bits anyway.
     if (d == -1 && n == INT64_MIN) raise_exception(kDE);
     const int64_t q = n / d;
     if (q > INT32_MAX || q < INT32_MIN) raise_exception(kDE);
-    c.s.gpr[EAX] = static_cast<uint32_t>(q);
-    c.s.gpr[EDX] = static_cast<uint32_t>(n % d);
+  }
+  // In range: the host's IDIV computes the same quotient and remainder
+  // (truncated toward zero, remainder with the dividend's sign) and cannot trap.
+  uint32_t lo = c.s.gpr[EAX], hi = c.s.gpr[EDX];
+  host_div<true, T>(c.s.eflags, lo, hi, raw);
+  if constexpr (sizeof(T) == 4) {
+    c.s.gpr[EAX] = lo;
+    c.s.gpr[EDX] = hi;
+  } else {
+    reg_set<uint16_t>(c, kRegA, static_cast<uint16_t>(lo));
+    if constexpr (sizeof(T) == 2) reg_set<uint16_t>(c, kRegD, static_cast<uint16_t>(hi));
   }
   return false;
 }

@@ -83,6 +83,23 @@ struct ShiftForm {
   }
 };
 
+// Whether this host's ROL r32, imm8 with a count other than 1 leaves OF
+// alone: ROL 0x12345678 by 5 computes OF = 0 (MSB of the result XOR CF),
+// so OF = 1 afterwards means it was kept.
+bool host_rotate_imm_keeps_of() {
+  static const bool keeps = [] {
+    uint64_t f = flag::kFixed1 | flag::OF;
+    uint32_t v = 0x12345678;
+    // Below the red zone: PUSHF/POPF write the stack.
+    asm("sub $128, %%rsp\n\tpush %[f]\n\tpopf\n\troll $5, %[v]\n\tpushf\n\tpop %[f]\n\tadd $128, %%rsp"
+        : [f] "+r"(f), [v] "+r"(v)
+        :
+        : "cc");
+    return (f & flag::OF) != 0;
+  }();
+  return keeps;
+}
+
 template <Sh OP>
 InterpHandler select_shift(const InstrRecord& in) {
   if (in.nops != 2) return nullptr;
@@ -90,13 +107,14 @@ InterpHandler select_shift(const InstrRecord& in) {
   if (d == K::I || s == K::M) return nullptr;
   if (s == K::R && in.ops[1].reg != 4) return nullptr;  // Only CL counts exist.
   if constexpr (OP == Sh::kRol || OP == Sh::kRor) {
-    // The handlers run the CL form on the host, but the forms differ in one
-    // undefined flag: ROL/ROR of a register by an imm8 (C0/C1) whose masked
-    // count is not 1 leave OF unchanged, while the CL forms and the memory
-    // forms compute it. Measured on an Intel Xeon host (the instructions run
-    // in a 32-bit compatibility-mode segment, every count and width); other
-    // microarchitectures may differ, which is why the SDM leaves OF undefined.
-    if (d == K::R && s == K::I && (in.ops[1].imm & 0x1F) != 1) {
+    // The handlers run the CL form on the host, but on Intel CPUs the forms
+    // differ in one undefined flag: ROL/ROR of a register by an imm8 (C0/C1)
+    // whose masked count is not 1 leave OF unchanged, while the CL forms and
+    // the memory forms compute it (measured on an Intel Xeon, every count and
+    // width). AMD CPUs compute it in every form (measured on an AMD EPYC).
+    // The JIT runs the guest's own form natively, so the interpreter follows
+    // whichever this host does.
+    if (d == K::R && s == K::I && (in.ops[1].imm & 0x1F) != 1 && host_rotate_imm_keeps_of()) {
       switch (in.ops[0].size) {
         case 1: return &ShiftForm<OP, true>::template run<uint8_t, K::R, K::I>;
         case 2: return &ShiftForm<OP, true>::template run<uint16_t, K::R, K::I>;
