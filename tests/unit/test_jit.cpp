@@ -79,20 +79,58 @@ void run_both(Pair& p, const std::vector<uint8_t>& code, const std::function<voi
 
 TEST_P(Jit, ArithmeticLoopMatchesInterpreter) {
   Pair p;
-  // mov ecx, 1000; L: add eax, ecx; adc ebx, eax; imul edx, eax, 7; rol ebx, 3; dec ecx; jnz L; hlt
+  // 0x1000: mov ecx, 1000
+  // 0x1005: L: add eax, ecx; adc ebx, eax; imul edx, eax, 7; rol ebx, 3; dec ecx
+  // 0x1010: jnz L (75 F3: 0x1012 - 13); hlt
   run_both(p, {0xB9, 0xE8, 0x03, 0x00, 0x00, 0x01, 0xC8, 0x11, 0xC3, 0x6B, 0xD0, 0x07, 0xC1, 0xC3, 0x03, 0x49,
-               0x75, 0xF2, 0xF4});
+               0x75, 0xF3, 0xF4});
+  // The same loop in C++.
+  uint32_t eax = 0, ebx = 0, edx = 0;
+  bool cf = false;
+  for (uint32_t ecx = 1000; ecx != 0; --ecx) {
+    const uint64_t sum = uint64_t{eax} + ecx;
+    eax = static_cast<uint32_t>(sum);
+    const uint64_t with_carry = uint64_t{ebx} + eax + (sum >> 32);
+    ebx = static_cast<uint32_t>(with_carry);
+    edx = eax * 7;
+    ebx = (ebx << 3) | (ebx >> 29);
+    cf = ebx & 1;  // ROL: CF is the bit rotated into bit 0; DEC leaves CF alone.
+  }
+  EXPECT_EQ(p.jit.cpu.s.gpr[EAX], eax);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EBX], ebx);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EDX], edx);
   EXPECT_EQ(p.jit.cpu.s.gpr[ECX], 0u);
+  EXPECT_EQ(bool(p.jit.cpu.s.eflags & flag::CF), cf);
+  EXPECT_TRUE(p.jit.cpu.s.eflags & flag::ZF);
+  EXPECT_EQ(p.jit.cpu.s.eip, kCode + 0x13);  // After the HLT.
+  EXPECT_EQ(p.jit.cpu.stats().instructions, 1 + 1000 * 6 + 1);
   EXPECT_GT(p.jit.cpu.jit()->stats().chains, 0u);
 }
 
 TEST_P(Jit, MemoryOperandsAndStackOps) {
   Pair p;
-  // mov esi, 0x8000; mov ecx, 100; L: add [esi+ecx*4], ecx; push dword [esi]; pop eax; call f; dec ecx; jnz L; hlt
-  // f: lea ebx, [eax+ecx*2+5]; ret
+  // 0x1000: mov esi, 0x8000; mov ecx, 100
+  // 0x100a: L: add [esi+ecx*4], ecx; push dword [esi]; pop eax
+  // 0x1010: call f (0x1019); dec ecx; jnz L (75 F2: 0x1018 - 14); hlt
+  // 0x1019: f: lea ebx, [eax+ecx*2+5]; ret
   run_both(p, {0xBE, 0x00, 0x80, 0x00, 0x00, 0xB9, 0x64, 0x00, 0x00, 0x00, 0x01, 0x0C, 0x8E, 0xFF, 0x36, 0x58,
-               0xE8, 0x04, 0x00, 0x00, 0x00, 0x49, 0x75, 0xF3, 0xF4, 0x8D, 0x5C, 0x48, 0x05, 0xC3},
-           [](Vm& v) { v.cpu.s.gpr[ESP] = 0x20000; });
+               0xE8, 0x04, 0x00, 0x00, 0x00, 0x49, 0x75, 0xF2, 0xF4, 0x8D, 0x5C, 0x48, 0x05, 0xC3},
+           [](Vm& v) {
+             v.cpu.s.gpr[ESP] = 0x20000;
+             v.put32(0x8000, 0x1234);  // [esi]: what each PUSH/POP carries into EAX.
+           });
+  // ECX runs 100..1: each dword [0x8000 + 4*c] gets c added once; the last
+  // pass (c = 1) leaves EBX = 0x1234 + 2 + 5.
+  for (uint32_t c = 1; c <= 100; ++c) EXPECT_EQ(p.jit.get32(0x8000 + 4 * c), c) << "c = " << c;
+  EXPECT_EQ(p.jit.get32(0x8000), 0x1234u);
+  EXPECT_EQ(p.jit.get32(0x8000 + 4 * 101), 0u);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EAX], 0x1234u);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EBX], 0x1234u + 7);
+  EXPECT_EQ(p.jit.cpu.s.gpr[ECX], 0u);
+  EXPECT_EQ(p.jit.cpu.s.gpr[ESP], 0x20000u);
+  EXPECT_EQ(p.jit.get32(0x1FFFC), 0x1015u);  // The last return address, over the pushed dword.
+  EXPECT_EQ(p.jit.cpu.s.eip, kCode + 0x19);   // After the HLT.
+  EXPECT_EQ(p.jit.cpu.stats().instructions, 2 + 100 * 8 + 1);
 }
 
 TEST_P(Jit, SelfModifyingCodeInTheSameBlock) {
