@@ -1,7 +1,7 @@
 /*
- * exception_loop - exceptions in tight loops: 1,000,000 #GP (a segment load
- * beyond the GDT limit), 300,000 #UD (UD2), 300,000 #PF (a read of a
- * not-present page), 300,000 #BP (INT3, a trap) and 300,000 #DE, each
+ * exception_loop - exceptions in tight loops: 200,000 #GP (a segment load
+ * beyond the GDT limit), 100,000 #UD (UD2), 100,000 #PF (a read of a
+ * not-present page), 100,000 #BP (INT3, a trap) and 100,000 #DE, each
  * handler skipping the faulting instruction.  Every count must be exact;
  * the runner bounds the time (the JIT leaves translated code for every
  * exception and must not be much slower than the interpreter at it).
@@ -42,14 +42,14 @@ int guest_main(void)
     sys_init();
     catch_all();
     write_fs(SEL_KDATA);
-    loop("#GP (mov fs, 0x1234)", 13, 1000000);
+    loop("#GP (mov fs, 0x1234)", 13, 200000);
     printf("fs after the loop: 0x%x\n", read_fs());
-    loop("#UD (ud2)", 6, 300000);
+    loop("#UD (ud2)", 6, 100000);
     uint32_t *pd = pg_identity_dir(16u << 20);
     pg_enable(pd);
-    loop("#PF (read of a not-present page)", 14, 300000);
+    loop("#PF (read of a not-present page)", 14, 100000);
     pg_disable();
-    loop("#BP (int3)", 3, 300000);
-    loop("#DE (div by zero)", 0, 300000);
+    loop("#BP (int3)", 3, 100000);
+    loop("#DE (div by zero)", 0, 100000);
     host_done();
 }
