@@ -42,6 +42,7 @@ void BlockBuilder::build(CodeSource& src, uint32_t eip, Block& out, unsigned max
       // Code outside RAM cannot be decoded: execute it as #UD.
       if (!first) break;
       out.instrs.push_back(outside_ram());
+      pc += 1;  // The block covers the byte it could not fetch.
       break;
     }
     unsigned avail = in_page < 15 ? in_page : 15;
@@ -70,6 +71,11 @@ void BlockBuilder::build(CodeSource& src, uint32_t eip, Block& out, unsigned max
         // ends before it and the next block starts with it.
         if (!first) break;
         out.instrs.push_back(outside_ram());
+        // It covers its bytes on this page (a write there drops it) and the
+        // next page (looking it up again checks that page's mapping, which
+        // may have become RAM or not present since).
+        out.phys_page2 = phys2 & ~(kPage - 1);
+        pc += avail + 1;
         break;
       }
       std::memcpy(buf + avail, p2, 15 - avail);

@@ -316,12 +316,17 @@ bool rep_loop(Cpu& c, const InstrRecord& in) {
     bool fast = n != 0;
     if (fast && kUsesSrc) fast = segment_access_ok(c.s, in.seg, run_low(si, n, k, down), n * k, false);
     if (fast && kUsesDst) fast = segment_access_ok(c.s, ES, run_low(di, n, k, down), n * k, kWritesDst);
+    // With DF = 1 the run's low end is its last element: the first one is
+    // translated first, so a #PF reports that element's address in CR2.
     auto map_src = [&] {
+      if (down) c.mmu.translate(slin, Access::kRead, idx);
       ps = c.mmu.host_run(run_low(slin, n, k, down), n * k, Access::kRead, idx);
       fast = ps != nullptr;
     };
     auto map_dst = [&] {
-      pd = c.mmu.host_run(run_low(dlin, n, k, down), n * k, kWritesDst ? Access::kWrite : Access::kRead, idx);
+      const Access acc = kWritesDst ? Access::kWrite : Access::kRead;
+      if (down) c.mmu.translate(dlin, acc, idx);
+      pd = c.mmu.host_run(run_low(dlin, n, k, down), n * k, acc, idx);
       fast = pd != nullptr;
     };
     if constexpr (OP == Op::kCmps) {
