@@ -18,6 +18,7 @@ struct Block {
   uint32_t mode = 0;          // Mode bits the decode depends on (see block_mode()).
   uint32_t byte_length = 0;   // Guest bytes covered.
   bool valid = true;          // Cleared when a write to its page invalidates it.
+  bool interp_only = false;   // On a page whose code keeps being rewritten: never translated.
   std::vector<InstrRecord> instrs;
   // Host code translated from this block by the JIT (null until translated;
   // dropped with the block or when the code buffer is flushed).
@@ -35,6 +36,7 @@ inline constexpr uint32_t kFlatShift = 4;      // Bits 4-9: segment i is flat (S
 // CS base 0: EIP is the linear address. Only such blocks go into the JIT's
 // inline-lookup tables, which are keyed by EIP alone.
 inline constexpr uint32_t kCsBaseZero = 1u << 10;
+inline constexpr unsigned kBits = 11;  // Mode values are below 1 << kBits.
 }  // namespace blockmode
 
 // Limit on instructions per block: long enough for loops, short enough that

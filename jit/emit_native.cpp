@@ -261,7 +261,7 @@ bool Emitter::emit_native(size_t i) {
   }
   uint8_t bytes[16];
   size_t len = 0;
-  const EncodeResult r = encode_native(in, bytes, len, host_mmu_ && mem);
+  const EncodeResult r = encode_native(in, bytes, len, via_view(in) && mem);
   if (r == EncodeResult::kHighByteWithRex) ++st_.high_byte_fallbacks;
   if (r != EncodeResult::kOk) return false;
 

@@ -228,12 +228,12 @@ class Emitter {
   // anything else the body changes: it marks the access (mark_access).
   x86::Mem guest_mem(unsigned size) {
     mark_access();
-    return host_mmu_ ? x86::ptr(x86::r14, x86::r8, 0, 0, size) : x86::ptr(x86::r8, 0, size);
+    return access_via_view_ ? x86::ptr(x86::r14, x86::r8, 0, 0, size) : x86::ptr(x86::r8, 0, size);
   }
   // On the host-MMU path a host fault at the next instruction continues at
   // the access's slow path. (Natively re-encoded bodies call it directly.)
   void mark_access() {
-    if (!host_mmu_) return;
+    if (!access_via_view_) return;
     faults_.push_back(Fault{a_.newLabel(), access_slow_, access_flags_exact_});
     a_.bind(faults_.back().at);
   }
@@ -309,6 +309,9 @@ class Emitter {
   bool bmi2_;
   bool count_lookups_;
   bool host_mmu_;
+  bool access_via_view_ = false;  // The access being emitted goes through the guest view.
+  // Whether instruction `in`'s accesses go through the guest view (else a TLB probe).
+  bool via_view(const InstrRecord& in) const { return host_mmu_ && !(in.cls & iclass::kProbeMemory); }
   int32_t tlb_off_;  // This block's TLB, from R15.
   Label access_slow_;  // Slow path of the access being emitted (emit_memory).
   bool access_flags_exact_ = true;
@@ -343,9 +346,10 @@ void Emitter::emit_memory(size_t i, unsigned size, bool write, Address address, 
   s.resume = a_.newLabel();
   s.after = a_.newLabel();
   s.index = i;
-  s.kind = size | (write ? kMemWrite : 0);
   address();
-  if (host_mmu_) {
+  access_via_view_ = via_view(b_.instrs[i]);
+  s.kind = size | (write ? kMemWrite : 0) | (access_via_view_ ? kMemView : 0);
+  if (access_via_view_) {
     ++st_.view_accesses;
     access_slow_ = s.entry;
     access_flags_exact_ = host_flags_;

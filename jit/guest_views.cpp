@@ -16,6 +16,7 @@ constexpr int kReserveFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 }  // namespace
 
 GuestViews::GuestViews(int ram_fd, uint32_t ram_bytes) : fd_(ram_fd), ram_bytes_(ram_bytes) {
+  for (auto& m : mapped_) m.assign((uint64_t{1} << 32) / kPageSize / 64, 0);
   void* p = mmap(nullptr, kRegionBytes, PROT_NONE, kReserveFlags, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("JIT: cannot reserve address space for the host-MMU path");
   region_ = static_cast<uint8_t*>(p);
@@ -49,6 +50,10 @@ void GuestViews::map(unsigned idx, uint32_t lin, uint32_t phys, bool writable) {
     return;  // The access keeps taking the slow path.
   ++mappings_;
   ++stats_.pages_mapped;
+  if (!mapped(idx, lin)) {
+    mapped_[idx][(lin >> 12) / 64] |= uint64_t{1} << ((lin >> 12) % 64);
+    mapped_list_.push_back(lin | idx);
+  }
   if (writable) writable_[phys].push_back(lin | idx);
 }
 
@@ -57,13 +62,20 @@ void GuestViews::tlb_flushed() {
   unmap(reinterpret_cast<uintptr_t>(region_), kRegionBytes);
   mappings_ = 0;
   writable_.clear();
+  for (uint32_t v : mapped_list_) mapped_[v & (kPageSize - 1)][(v >> 12) / 64] = 0;
+  mapped_list_.clear();
   ++stats_.flushes;
 }
 
 void GuestViews::tlb_page_flushed(uint32_t lin) {
-  if (!mappings_) return;
-  for (unsigned idx = 0; idx < kMmuCount; ++idx) unmap(base(idx) + (lin & kPageMask), kPageSize);
-  ++stats_.page_unmaps;
+  bool any = false;
+  for (unsigned idx = 0; idx < kMmuCount; ++idx) {
+    if (!mapped(idx, lin)) continue;
+    unmap(base(idx) + (lin & kPageMask), kPageSize);
+    mapped_[idx][(lin >> 12) / 64] &= ~(uint64_t{1} << ((lin >> 12) % 64));
+    any = true;
+  }
+  if (any) ++stats_.page_unmaps;
 }
 
 void GuestViews::code_page_marked(uint32_t phys_page) {
@@ -71,7 +83,10 @@ void GuestViews::code_page_marked(uint32_t phys_page) {
   if (it == writable_.end()) return;
   // Unmapped rather than made read-only: an entry may be stale, and read
   // access to a reservation page would read zeros instead of faulting.
-  for (uint32_t v : it->second) unmap(base(v & (kPageSize - 1)) + (v & kPageMask), kPageSize);
+  for (uint32_t v : it->second) {
+    unmap(base(v & (kPageSize - 1)) + (v & kPageMask), kPageSize);
+    mapped_[v & (kPageSize - 1)][(v >> 12) / 64] &= ~(uint64_t{1} << ((v >> 12) % 64));
+  }
   stats_.write_protects += it->second.size();
   writable_.erase(it);
 }

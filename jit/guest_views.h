@@ -75,7 +75,16 @@ class GuestViews : public TlbMirror {
   void map(unsigned idx, uint32_t lin, uint32_t phys, bool writable);
   void unmap(uintptr_t host, size_t bytes);
 
+  bool mapped(unsigned idx, uint32_t lin) const {
+    const uint32_t p = lin >> 12;
+    return mapped_[idx][p / 64] & (uint64_t{1} << (p % 64));
+  }
+
   uint8_t* region_ = nullptr;
+  // Pages mapped in each view since the last flush (a bit per linear page),
+  // so that INVLPG of a page no view holds makes no system call.
+  std::vector<uint64_t> mapped_[kMmuCount];
+  std::vector<uint32_t> mapped_list_;  // lin page | idx, for clearing the bits at a flush.
   int fd_;
   uint32_t ram_bytes_;
   uint32_t mappings_ = 0;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "frontend/block.h"
 #include "frontend/instr.h"
 #include "runtime/cpu_state.h"
 #include "runtime/interp/flags.h"
@@ -53,6 +54,7 @@ inline constexpr unsigned jump_table_slot(uint32_t eip) {
 
 // Access kinds passed to jit_mem_slow (bits 0-3: size; bit 4: write).
 inline constexpr uint32_t kMemWrite = 1u << 4;
+inline constexpr uint32_t kMemView = 1u << 5;  // SlowSite::kind: the access addresses [R14 + R8] (guest view).
 
 // One native memory access's slow path, as data after its block's code.
 // The access's out-of-line stub loads its address into R10 and jumps to the
@@ -60,15 +62,16 @@ inline constexpr uint32_t kMemWrite = 1u << 4;
 // syncs the guest state, calls vmm_jit_mem_slow_site and then resumes the
 // access, continues after the instruction or exits.
 struct SlowSite {
-  uint32_t kind;              // Access size | kMemWrite.
+  uint32_t kind;              // Access size | kMemWrite | kMemView.
   uint32_t eip;               // Guest EIP of the instruction.
   uint32_t unexecuted;        // Instructions of the block from it on (given back to the budget if it faults).
   uint32_t unexecuted_after;  // ... after it (given back if it ends the block).
   const InstrRecord* instr;   // For the interpreter when the access is not plain RAM.
   uint64_t resume;            // Host code: the access again, R8 set by the slow path.
   uint64_t after;             // Host code: what follows the instruction.
+  Block* block;               // The block, to translate again without this access (JitEngine::demote).
 };
-static_assert(sizeof(SlowSite) == 40, "emitted as 4 + 4 + 4 + 4 + 8 + 8 + 8 bytes");
+static_assert(sizeof(SlowSite) == 48, "emitted as 4 + 4 + 4 + 4 + 8 + 8 + 8 + 8 bytes");
 // vmm_jit_mem_slow_site results besides a host address (never below 4096).
 inline constexpr uintptr_t kSlowContinue = 1;   // The interpreter did the instruction: go on after it.
 inline constexpr uintptr_t kSlowEndBlock = 2;   // ... and it ended the block: exit.

@@ -175,7 +175,14 @@ void JitEngine::emit_trampolines() {
   // A host address: the access runs again on it.
   a.mov(x86::r8, x86::rax);
   load_guest();
-  if (views_) a.sub(x86::r8, x86::r14);  // The access addresses [R14 + R8].
+  if (views_) {
+    // A view access addresses [R14 + R8]; a probed one [R8].
+    Label probed = a.newLabel();
+    a.test(x86::dword_ptr(x86::r10, offsetof(SlowSite, kind)), Imm(kMemView));
+    a.jz(probed);
+    a.sub(x86::r8, x86::r14);
+    a.bind(probed);
+  }
   reload_flags();
   a.jmp(site(offsetof(SlowSite, resume)));
   a.bind(slow_continue);
@@ -212,6 +219,7 @@ void JitEngine::flush() {
   sites_.clear();
   trap_sites_.clear();
   fault_sites_.clear();
+  churn_.clear();
   incoming_.clear();
   block_at_.clear();
   last_exit_ = nullptr;
@@ -237,6 +245,48 @@ void JitEngine::clear(JumpTable& t) const {
 
 void JitEngine::clear_jump_table() {
   for (auto& [mode, t] : jump_tables_) clear(*t);
+}
+
+void JitEngine::drop_jump_table_page(uint32_t lin_page) {
+  // The tables hold blocks with CS base 0 on one page only: EIP is linear.
+  for (auto& [mode, t] : jump_tables_) {
+    for (unsigned slot = 0; slot < kJumpTableSize; ++slot) {
+      if ((t->eip[slot] & kPageMask) == lin_page && t->host[slot] != miss_stub_) {
+        t->eip[slot] = 0;
+        t->host[slot] = miss_stub_;
+      }
+    }
+  }
+}
+
+void JitEngine::demote(const SlowSite& site) {
+  auto* in = const_cast<InstrRecord*>(site.instr);
+  if (in->cls & iclass::kSlowMemory) return;
+  in->cls |= iclass::kSlowMemory;
+  ++stats_.demoted_accesses;
+  translate_again(site.block);
+}
+
+void JitEngine::translate_again(Block* b) {
+  // Unlinked like a dropped block, so nothing enters the old code again.
+  block_retired(b);
+  b->host_code = nullptr;
+}
+
+void JitEngine::note_view_refill(const SlowSite& site, uint32_t lin) {
+  // Refaults of the page the access mapped last time, before it becomes a probe.
+  constexpr uint32_t kRefaultLimit = 8;
+  ViewChurn& c = churn_[&site];
+  const uint32_t page = lin >> 12;
+  const bool again = c.seen && c.page == page;
+  c.seen = true;
+  c.page = page;
+  if (!again || ++c.refaults < kRefaultLimit) return;
+  auto* in = const_cast<InstrRecord*>(site.instr);
+  if (in->cls & iclass::kProbeMemory) return;
+  in->cls |= iclass::kProbeMemory;
+  ++stats_.probed_accesses;
+  translate_again(site.block);
 }
 
 void JitEngine::block_retired(Block* b) {

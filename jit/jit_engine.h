@@ -38,6 +38,8 @@ struct EngineStats {
   uint64_t host_traps = 0;     // Host faults in translated code converted to guest exceptions (SIGFPE -> #DE).
   uint64_t indirect_lookups = 0;  // Indirect branches (RET, JMP/CALL r/m) that ran the inline lookup (from CpuState).
   uint64_t indirect_misses = 0;   // ... of which left translated code for the dispatcher.
+  uint64_t demoted_accesses = 0;  // Memory accesses turned into helper calls (device or code page found).
+  uint64_t probed_accesses = 0;   // View accesses turned into TLB probes (their page kept being unmapped).
 };
 
 class JitEngine {
@@ -55,12 +57,22 @@ class JitEngine {
 
   // Drops all translations (code buffer full, or on request).
   void flush();
+  // The access of `site` reached a device or a page holding code: its
+  // instruction is translated as a helper call from now on, and its block
+  // is translated again at its next entry (the running code finishes).
+  void demote(const SlowSite& site);
+  // A view access of `site` faulted and its page was mapped (again). An
+  // access that keeps finding the same page unmapped (INVLPG or CR3 loads
+  // between its executions) is translated with a TLB probe instead.
+  void note_view_refill(const SlowSite& site, uint32_t lin);
   // Lockstep testing: without chaining every entry runs exactly one block
   // (given a budget of that block's length).
   void set_chaining(bool on) { chaining_ = on; }
 
   // Empties the inline lookup tables (the virtual-to-physical mapping changed).
   void clear_jump_table();
+  // Drops the jump-table entries of blocks on one linear page (INVLPG).
+  void drop_jump_table_page(uint32_t lin_page);
   // Counts inline lookups of indirect branches (--stats), for blocks translated from now on.
   void set_count_lookups(bool on) { translator_->set_count_lookups(on); }
 
@@ -114,6 +126,15 @@ class JitEngine {
   EngineStats stats_;
   std::deque<ChainSite> sites_;                                   // Exits of current translations.
   std::unordered_map<const Block*, std::vector<ChainSite*>> incoming_;  // Chained jumps into a block.
+  struct ViewChurn {
+    uint32_t page = 0;      // Page the access mapped last.
+    uint32_t refaults = 0;  // Times it found that same page unmapped again.
+    bool seen = false;
+  };
+  std::unordered_map<const SlowSite*, ViewChurn> churn_;  // By view access, until the next flush.
+  // Unlinks `b`'s translation (as for a dropped block) so its next entry
+  // translates it again; the code running now finishes.
+  void translate_again(Block* b);
   std::unordered_map<const void*, Block*> block_at_;               // Host entry -> block (for unchaining).
   ChainSite* last_exit_ = nullptr;                                 // Exit taken by the last return.
   bool chaining_ = true;

@@ -49,7 +49,9 @@ extern "C" uintptr_t vmm_jit_mem_slow(CpuState* s, uint32_t lin, uint32_t kind) 
     uint8_t* p = cpu.mmu.host_run(lin, size, write ? Access::kWrite : Access::kRead, idx);
     ++(p ? stats.mem_slow_refills : stats.mem_slow_special);
     // The host-MMU path: the next accesses to this page run without a fault.
-    if (GuestViews* views = cpu.jit()->views(); p && views) views->mirror_entry(idx, lin, cpu.mmu.tlb_entry(idx, lin));
+    // (A probed access has its TLB entry: mapping the page would only cost.)
+    if (GuestViews* views = cpu.jit()->views(); p && views && (kind & kMemView))
+      views->mirror_entry(idx, lin, cpu.mmu.tlb_entry(idx, lin));
     return p ? reinterpret_cast<uintptr_t>(p) : kMemFallback;
   } catch (const GuestException& e) {
     ++stats.mem_slow_faults;
@@ -63,7 +65,14 @@ extern "C" uintptr_t vmm_jit_mem_slow(CpuState* s, uint32_t lin, uint32_t kind) 
 extern "C" uintptr_t vmm_jit_mem_slow_site(CpuState* s, uint32_t lin, const SlowSite* site) {
   const uintptr_t r = vmm_jit_mem_slow(s, lin, site->kind);
   if (r == kMemException) return kSlowException;
-  if (r != kMemFallback) return r;
+  if (r != kMemFallback) {
+    if (site->kind & kMemView) cpu_of(s).jit()->note_view_refill(*site, lin);
+    return r;
+  }
+  // A device, unassigned memory or a page holding code: every later access
+  // of this instruction would take the same way (on the host-MMU path, a
+  // host fault each time), so it becomes a helper call in a new translation.
+  if ((lin & ~kPageMask) + (site->kind & 0xF) <= kPageSize) cpu_of(s).jit()->demote(*site);
   // Not plain RAM (MMIO, a page holding code, a page-crossing access): the
   // interpreter does this one instruction through the softmmu.
   switch (vmm_jit_interp_one(s, site->instr)) {

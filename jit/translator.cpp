@@ -211,6 +211,7 @@ void Emitter::emit_out_of_line() {
     a_.embedUInt64(reinterpret_cast<uintptr_t>(&b_.instrs[s.index]));
     a_.embedLabel(s.resume, 8);
     a_.embedLabel(s.after, 8);
+    a_.embedUInt64(reinterpret_cast<uintptr_t>(&b_));
   }
 }
 
@@ -267,7 +268,7 @@ void Emitter::emit() {
       emit_inner_jcc(i);
       continue;
     }
-    if (!emit_native(i)) emit_helper(i);
+    if ((in.cls & iclass::kSlowMemory) || !emit_native(i)) emit_helper(i);
     if (last) exit_to(pc);
   }
   emit_out_of_line();

@@ -26,7 +26,7 @@ const char* vector_name(uint8_t v) {
 }
 
 Cpu::Cpu(GuestRam& r, Bus& b) : mmu(s, r, b), bus(b), ram(r), jump_cache_(1u << kJumpCacheBits, nullptr) {
-  mmu.on_code_write = [this](uint32_t phys, unsigned) { invalidate_code_page(phys & kPageMask); };
+  mmu.on_code_write = [this](uint32_t phys, unsigned size) { note_code_write(phys, size); };
   reset_power_on();
 }
 
@@ -128,14 +128,37 @@ void Cpu::paging_changed(bool keep_global) {
   mmu.flush_all(keep_global);
   if (jit_) jit_->clear_jump_table();
   std::fill(jump_cache_.begin(), jump_cache_.end(), nullptr);
+  for (uint32_t p : cached_code_list_) cached_code_pages_[p / 64] = 0;
+  cached_code_list_.clear();
   exit_block_ = true;
+}
+
+void Cpu::note_cached_code_page(uint32_t lin_page) {
+  const uint32_t p = lin_page >> 12;
+  uint64_t& word = cached_code_pages_[p / 64];
+  if (word & (uint64_t{1} << (p % 64))) return;
+  word |= uint64_t{1} << (p % 64);
+  cached_code_list_.push_back(p);
 }
 
 void Cpu::tlb_flush_page(uint32_t lin) {
   ++stats_.invlpg_flushes;
   mmu.flush_page(lin);
-  if (jit_) jit_->clear_jump_table();
-  std::fill(jump_cache_.begin(), jump_cache_.end(), nullptr);
+  // Blocks reached through this page's old mapping must be looked up again;
+  // a page that holds no cached block's code (a data page, the usual INVLPG)
+  // costs nothing more.
+  const uint32_t p = lin >> 12;
+  uint64_t& word = cached_code_pages_[p / 64];
+  if (!(word & (uint64_t{1} << (p % 64)))) return;
+  word &= ~(uint64_t{1} << (p % 64));
+  const uint32_t page = lin & kPageMask;
+  for (Block*& slot : jump_cache_) {
+    if (!slot) continue;
+    const uint32_t first = slot->cs_base + slot->virt_pc;
+    const uint32_t last = first + slot->byte_length - 1;
+    if ((first & kPageMask) == page || (last & kPageMask) == page) slot = nullptr;
+  }
+  if (jit_) jit_->drop_jump_table_page(page);
 }
 
 // Code is fetched at CS base + EIP (SDM Vol. 3A, 3.4: logical to linear).
@@ -146,24 +169,84 @@ const uint8_t* Cpu::bytes(uint32_t phys) {
   return ram.ptr(phys);
 }
 
-void Cpu::invalidate_code_page(uint32_t phys_page) {
-  ++stats_.smc_invalidations;
-  auto it = page_blocks_.find(phys_page);
-  if (it != page_blocks_.end()) {
-    std::vector<Block*> victims = std::move(it->second);
-    page_blocks_.erase(it);
-    for (Block* b : victims) {
-      if (!b->valid) continue;
-      b->valid = false;
-      ++stats_.blocks_invalidated;
-      auto bi = blocks_.find(uint64_t{b->phys_pc} | (uint64_t{b->mode} << 32));
-      if (bi != blocks_.end() && bi->second.get() == b) retire_block(bi);
-    }
+void Cpu::drop_block(Block* b) {
+  if (!b->valid) return;
+  b->valid = false;
+  ++stats_.blocks_invalidated;
+  auto bi = blocks_.find(block_key(*b));
+  if (bi != blocks_.end() && bi->second.get() == b) retire_block(bi);
+}
+
+// Epochs of the SMC counts: a page rewritten this often within one epoch is hot.
+namespace {
+constexpr uint64_t kSmcEpochBuilds = 1u << 14;
+constexpr uint32_t kSmcHotWrites = 16;
+}  // namespace
+
+bool Cpu::smc_hot(uint32_t phys_page) const {
+  auto it = smc_counts_.find(phys_page);
+  return it != smc_counts_.end() && it->second.epoch == stats_.blocks_built / kSmcEpochBuilds &&
+         it->second.writes >= kSmcHotWrites;
+}
+
+// A guest write of `size` bytes at `phys`, on a page holding decoded code
+// (SoftMmu::on_code_write, before the write is done).
+void Cpu::note_code_write(uint32_t phys, unsigned size) {
+  const uint32_t page = phys & kPageMask;
+  auto it = page_blocks_.find(page);
+  if (it == page_blocks_.end()) {
+    mmu.clear_code_page(page);
+    return;
   }
-  mmu.clear_code_page(phys_page);
-  // The write may have hit the block being executed: finish the current
+  // Writes that may spill into the next page are split by the softmmu.
+  const uint32_t off = phys & ~kPageMask;
+  const uint32_t end = std::min<uint32_t>(off + size, kPageSize);
+  CodePage& cp = it->second;
+  bool hits = false;
+  for (uint32_t i = off; i < end && !hits; ++i) hits = cp.bytes[i];
+  if (!hits) return;  // Data next to code: nothing decoded changes.
+
+  ++stats_.smc_invalidations;
+  SmcCount& c = smc_counts_[page];
+  const uint32_t epoch = static_cast<uint32_t>(stats_.blocks_built / kSmcEpochBuilds);
+  if (c.epoch != epoch) c = SmcCount{epoch, 0};
+  ++c.writes;
+  // Drop the blocks whose bytes the write overlaps; the others stay, and
+  // the page's byte map is rebuilt from them.
+  std::vector<Block*> keep, victims;
+  for (Block* b : cp.blocks) {
+    uint32_t first, last;
+    block_bytes_on(*b, page, first, last);
+    (first < end && off < last ? victims : keep).push_back(b);
+  }
+  cp.blocks = std::move(keep);
+  cp.bytes.reset();
+  for (Block* b : cp.blocks) {
+    uint32_t first, last;
+    block_bytes_on(*b, page, first, last);
+    for (uint32_t i = first; i < last; ++i) cp.bytes.set(i);
+  }
+  if (cp.blocks.empty()) {
+    page_blocks_.erase(it);
+    mmu.clear_code_page(page);
+  }
+  for (Block* b : victims) drop_block(b);
+  // The write may hit the block being executed: finish the current
   // instruction, then leave the block (SMC in the same block).
   exit_block_ = true;
+}
+
+// The byte range [first, last) of page `page` that block `b` covers.
+void Cpu::block_bytes_on(const Block& b, uint32_t page, uint32_t& first, uint32_t& last) {
+  const uint32_t off = b.phys_pc & ~kPageMask;
+  const uint32_t on_first = std::min<uint32_t>(b.byte_length, kPageSize - off);
+  if ((b.phys_pc & kPageMask) == page) {
+    first = off;
+    last = off + on_first;
+  } else {
+    first = 0;
+    last = b.byte_length - on_first;  // The part on the second page.
+  }
 }
 
 void Cpu::flush_code_cache() {
@@ -200,11 +283,16 @@ Block* Cpu::build_block(uint32_t eip, uint32_t phys, uint32_t mode) {
   stats_.instrs_decoded += b->instrs.size();
   Block* raw = b.get();
   const uint32_t page1 = phys & kPageMask;
-  page_blocks_[page1].push_back(raw);
-  mmu.mark_code_page(page1);
-  if (raw->phys_page2 != ~0u) {
-    page_blocks_[raw->phys_page2].push_back(raw);
-    mmu.mark_code_page(raw->phys_page2);
+  raw->interp_only = smc_hot(page1) || (raw->phys_page2 != ~0u && smc_hot(raw->phys_page2));
+  if (raw->interp_only) ++stats_.smc_interpreted_blocks;
+  for (uint32_t page : {page1, raw->phys_page2}) {
+    if (page == ~0u) continue;
+    CodePage& cp = page_blocks_[page];
+    cp.blocks.push_back(raw);
+    uint32_t first, last;
+    block_bytes_on(*raw, page, first, last);
+    for (uint32_t i = first; i < last; ++i) cp.bytes.set(i);
+    mmu.mark_code_page(page);
   }
   if (log && log->enabled(LogMask::kInAsm)) {
     FILE* f = log->stream();
@@ -223,7 +311,7 @@ Block* Cpu::build_block(uint32_t eip, uint32_t phys, uint32_t mode) {
     }
     std::fprintf(f, "\n");
   }
-  blocks_.emplace(uint64_t{phys} | (uint64_t{mode} << 32), std::move(b));
+  blocks_.emplace(block_key(*raw), std::move(b));
   return raw;
 }
 
@@ -237,14 +325,14 @@ Block* Cpu::lookup_block(uint32_t eip) {
     return slot;
   }
   const uint32_t phys = translate(eip);
-  const uint64_t key = uint64_t{phys} | (uint64_t{mode} << 32);
+  const uint64_t key = block_key(phys, mode, cs_base + eip);
   ++stats_.block_map_lookups;
   auto it = blocks_.find(key);
   if (it != blocks_.end()) {
     Block* b = it->second.get();
     // Relative branches are resolved from EIP at run time, but a block found
-    // through another virtual alias, or whose second page is now mapped
-    // elsewhere, is decoded again rather than reused.
+    // under another EIP and CS base for the same linear address, or whose
+    // second page is now mapped elsewhere, is decoded again rather than reused.
     bool reusable = b->virt_pc == eip && b->cs_base == cs_base;
     if (reusable && b->phys_page2 != ~0u) {
       try {
@@ -256,6 +344,8 @@ Block* Cpu::lookup_block(uint32_t eip) {
     if (reusable) {
       ++stats_.block_map_hits;
       slot = b;
+      note_cached_code_page((cs_base + eip) & kPageMask);
+      if (b->phys_page2 != ~0u) note_cached_code_page((cs_base + eip + b->byte_length - 1) & kPageMask);
       return b;
     }
     ++stats_.blocks_stale;
@@ -263,6 +353,8 @@ Block* Cpu::lookup_block(uint32_t eip) {
   }
   Block* b = build_block(eip, phys, mode);
   slot = b;
+  note_cached_code_page((cs_base + eip) & kPageMask);
+  if (b->phys_page2 != ~0u) note_cached_code_page((cs_base + eip + b->byte_length - 1) & kPageMask);
   return b;
 }
 
@@ -277,7 +369,7 @@ void Cpu::retire_block(std::unordered_map<uint64_t, std::unique_ptr<Block>>::ite
     if (page == ~0u) continue;
     auto pi = page_blocks_.find(page);
     if (pi == page_blocks_.end()) continue;
-    auto& v = pi->second;
+    auto& v = pi->second.blocks;
     v.erase(std::remove(v.begin(), v.end(), b), v.end());
   }
   // The block may be executing right now: keep it alive until the run loop
@@ -408,7 +500,7 @@ StopReason Cpu::run(uint64_t max_instructions) {
           single_step = s.eflags & flag::TF;
           event_delivered_ = false;
         }
-        if (jit_ && !debug && b->instrs.size() <= budget) {
+        if (jit_ && !debug && !b->interp_only && b->instrs.size() <= budget) {
           // Translated code runs this block and the ones chained to it.
           bool faulted = false;
           const uint64_t done = jit_->execute(*b, budget, faulted);

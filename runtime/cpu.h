@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -66,7 +67,8 @@ struct CpuStats {
   uint64_t instrs_decoded = 0;
   double decode_seconds = 0;       // Spent in BlockBuilder::build and binding handlers.
   // Invalidations, by cause.
-  uint64_t smc_invalidations = 0;  // Guest writes to a page holding code (invalidate_code_page).
+  uint64_t smc_interpreted_blocks = 0;  // Decoded on a page whose code keeps being rewritten: not translated.
+  uint64_t smc_invalidations = 0;  // Guest writes to decoded code bytes (note_code_write).
   uint64_t blocks_invalidated = 0; // ... blocks they dropped.
   uint64_t invlpg_flushes = 0;     // INVLPG (tlb_flush_page): jump caches dropped.
   uint64_t cr3_flushes = 0;        // CR3 load, task switch (paging_changed keeping global pages).
@@ -183,8 +185,6 @@ class Cpu final : private CodeSource {
   // INVLPG: one page of the TLB and what was cached through it.
   void tlb_flush_page(uint32_t lin);
 
-  // Drops decoded blocks on a physical page (SMC) and everything cached for them.
-  void invalidate_code_page(uint32_t phys_page);
   void flush_code_cache();
 
   const CpuStats& stats() const { return stats_; }
@@ -284,8 +284,41 @@ class Cpu final : private CodeSource {
   static constexpr unsigned kJumpCacheBits = 12;
   static unsigned jump_slot(uint32_t eip) { return (eip ^ (eip >> kJumpCacheBits)) & ((1u << kJumpCacheBits) - 1); }
   std::vector<Block*> jump_cache_;
+  // Linear pages holding the code of blocks in the jump cache (or, through
+  // it, in the JIT's jump tables): INVLPG of any other page leaves both alone.
+  // A bit per page, and the pages set since the last full clear.
+  void note_cached_code_page(uint32_t lin_page);
+  std::vector<uint64_t> cached_code_pages_ = std::vector<uint64_t>((1u << 20) / 64, 0);
+  std::vector<uint32_t> cached_code_list_;
+  // Blocks by physical PC, mode and linear page: the same physical code
+  // reached through two linear aliases keeps a block for each.
+  static uint64_t block_key(uint32_t phys, uint32_t mode, uint32_t lin) {
+    return uint64_t{phys} | (uint64_t{mode} << 32) | (uint64_t{lin >> 12} << 43);
+  }
+  static uint64_t block_key(const Block& b) { return block_key(b.phys_pc, b.mode, b.cs_base + b.virt_pc); }
   std::unordered_map<uint64_t, std::unique_ptr<Block>> blocks_;
-  std::unordered_map<uint32_t, std::vector<Block*>> page_blocks_;
+  // Per physical page holding decoded code: its blocks and which of its
+  // bytes they cover. A write that touches none of those bytes (data next
+  // to code) drops nothing; one that does drops only the blocks it overlaps.
+  struct CodePage {
+    std::vector<Block*> blocks;
+    std::bitset<kPageSize> bytes;
+  };
+  std::unordered_map<uint32_t, CodePage> page_blocks_;
+  // Pages whose code keeps being rewritten (a JIT in the guest, code and
+  // hot data sharing bytes): their blocks are interpreted, which costs less
+  // than translating them again after every write. Counted per epoch of
+  // kSmcEpochBuilds decoded blocks, so a page that stops being rewritten
+  // (a recycled page cache page) is translated again later.
+  struct SmcCount {
+    uint32_t epoch = 0;
+    uint32_t writes = 0;
+  };
+  std::unordered_map<uint32_t, SmcCount> smc_counts_;
+  bool smc_hot(uint32_t phys_page) const;
+  void note_code_write(uint32_t phys, unsigned size);
+  static void block_bytes_on(const Block& b, uint32_t page, uint32_t& first, uint32_t& last);
+  void drop_block(Block* b);
   std::vector<std::unique_ptr<Block>> retired_;  // Invalidated while possibly executing.
 
   const InstrRecord* cur_ = nullptr;

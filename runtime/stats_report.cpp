@@ -143,6 +143,8 @@ void add_jit_sections(StatsReport& report, const CpuStats& c, const jit::JitEngi
   ex.count("mem_slow_crossing", "  page-crossing, interpreted", h.mem_slow_crossing);
   ex.count("mem_slow_special", "  MMIO/code/watched page, interpreted", h.mem_slow_special);
   ex.count("mem_slow_faults", "  guest exception", h.mem_slow_faults);
+  ex.count("demoted_accesses", "accesses made helper calls (MMIO/code page)", e.demoted_accesses);
+  ex.count("probed_accesses", "view accesses made TLB probes (page remapped)", e.probed_accesses);
   ex.distribution("helper_calls_by_mnemonic", "interpreter helper calls by mnemonic",
                   nonzero_rows(h.interp_calls, mnemonic_label), kTopMnemonics);
 
@@ -241,8 +243,9 @@ StatsReport build_stats_report(const StatsSources& src) {
   }
   {
     SectionBuilder inv(report, "invalidation", "invalidations by cause");
-    inv.count("smc_writes", "guest writes to code pages (SMC)", c.smc_invalidations);
+    inv.count("smc_writes", "guest writes to decoded code (SMC)", c.smc_invalidations);
     inv.count("smc_blocks", "  blocks dropped", c.blocks_invalidated);
+    inv.count("smc_interpreted_blocks", "  blocks interpreted: page rewritten often", c.smc_interpreted_blocks);
     inv.count("invlpg", "INVLPG (jump caches dropped)", c.invlpg_flushes);
     inv.count("cr3_loads", "CR3 loads, task switches", c.cr3_flushes);
     inv.count("paging_changes", "CR0/CR4 paging changes, resets", c.paging_flushes);

@@ -26,7 +26,7 @@ SCHEMA = {
     "block_cache": ["blocks_decoded", "instructions_decoded", "decode_seconds", "jump_cache_lookups",
                     "jump_cache_hits", "jump_cache_misses", "jump_cache_hit_rate", "block_map_lookups",
                     "block_map_hits", "block_map_misses", "block_map_stale", "block_map_hit_rate"],
-    "invalidation": ["smc_writes", "smc_blocks", "invlpg", "cr3_loads", "paging_changes", "full_flushes",
+    "invalidation": ["smc_writes", "smc_blocks", "smc_interpreted_blocks", "invlpg", "cr3_loads", "paging_changes", "full_flushes",
                      "full_flushes_at_limit", "full_flush_blocks"],
     "events": ["exceptions", "interrupts", "unhandled_io_reads", "unhandled_io_writes", "exceptions_by_vector",
                "interrupts_by_vector"],
@@ -41,7 +41,8 @@ JIT_SCHEMA = {
     "jit_execution": ["block_entries", "budget_exits", "chains_made", "chains_undone", "indirect_lookups",
                       "indirect_misses", "indirect_hit_rate", "exceptions", "host_traps", "helper_calls",
                       "mem_slow_calls", "mem_slow_refills", "mem_slow_crossing", "mem_slow_special",
-                      "mem_slow_faults", "helper_calls_by_mnemonic"],
+                      "mem_slow_faults", "demoted_accesses", "probed_accesses",
+                      "helper_calls_by_mnemonic"],
     "jit_host_mmu": ["host_mmu", "pages_mapped", "faults", "flushes", "page_unmaps", "write_protects"],
 }
 REAL_SUFFIXES = ("_seconds", "seconds", "mips", "_per_guest_instruction")
