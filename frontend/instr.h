@@ -67,10 +67,11 @@ inline constexpr uint16_t kEndsBlock = 1u << 7;    // The block builder stops af
 inline constexpr uint16_t kInvalid = 1u << 8;      // Did not decode: executes as #UD.
 inline constexpr uint16_t kFar = 1u << 9;          // Far JMP/CALL/RET (loads CS).
 inline constexpr uint16_t kJcc = 1u << 10;         // Jcc rel8/rel16/rel32 (not JCXZ/LOOP): the target is ops[0].imm after it.
-// Set at run time, not by the decoder: the instruction's memory access found
-// a device, unassigned memory or a page holding code, so the JIT translates
-// it as a call to its interpreter handler from then on (jit_helpers.cpp).
-inline constexpr uint16_t kSlowMemory = 1u << 11;
+// Set at run time, not by the decoder: the JIT translates the instruction as
+// a call to its interpreter handler from then on, because its memory access
+// found a device, unassigned memory or a page holding code, or it keeps
+// raising #DE through a host trap (JitEngine::demote, note_host_trap).
+inline constexpr uint16_t kUseHelper = 1u << 11;
 // Set at run time: the page the instruction accesses keeps being unmapped and
 // mapped again in the JIT's guest views (INVLPG, CR3 loads), each time at
 // the cost of a host fault, so the JIT reaches it through an inline TLB probe.

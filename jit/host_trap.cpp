@@ -87,6 +87,7 @@ void on_host_signal(int sig, siginfo_t* info, void* ctx) {
   }
   if (sig == SIGFPE && r && info->si_code == FPE_INTDIV) {
     if (const TrapSite* t = r->sites->find(pc)) {
+      if (r->last_trap) *r->last_trap = t;
       deliver_divide_error(uc, *r, *t);
       return;
     }

@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "frontend/block.h"
+
 namespace vmm::jit {
 
 // A native instruction that may trap: its host address and guest position.
@@ -28,6 +30,8 @@ struct TrapSite {
   uintptr_t host_pc;
   uint32_t guest_eip;
   uint32_t unexecuted;  // Instructions of its block from this one on (returned to the budget).
+  InstrRecord* instr;   // The instruction and its block, for JitEngine::note_host_trap.
+  Block* block;
 };
 
 // A native guest memory access on the host-MMU path (guest_views.h): a
@@ -72,6 +76,7 @@ struct TrapRegion {
   // For the crash message: the guest EIP of the translated block holding a host PC, or ~0u.
   uint32_t (*guest_block_of)(const void* engine, uintptr_t pc) = nullptr;
   const void* engine = nullptr;
+  const TrapSite** last_trap = nullptr;  // Set to the site of each guest #DE delivered.
 };
 
 // Installs the handlers on first use and makes `r` known to them; returns a

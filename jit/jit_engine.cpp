@@ -60,6 +60,7 @@ JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes, bool host_mmu)
   r.exit_synced = exit_synced_;
   r.guest_block_of = &JitEngine::guest_block_of;
   r.engine = this;
+  r.last_trap = &last_trap_;
   trap_slot_ = register_trap_region(r);
 }
 
@@ -220,6 +221,7 @@ void JitEngine::flush() {
   trap_sites_.clear();
   fault_sites_.clear();
   churn_.clear();
+  exceptions_at_.clear();
   incoming_.clear();
   block_at_.clear();
   last_exit_ = nullptr;
@@ -261,8 +263,8 @@ void JitEngine::drop_jump_table_page(uint32_t lin_page) {
 
 void JitEngine::demote(const SlowSite& site) {
   auto* in = const_cast<InstrRecord*>(site.instr);
-  if (in->cls & iclass::kSlowMemory) return;
-  in->cls |= iclass::kSlowMemory;
+  if (in->cls & iclass::kUseHelper) return;
+  in->cls |= iclass::kUseHelper;
   ++stats_.demoted_accesses;
   translate_again(site.block);
 }
@@ -271,6 +273,27 @@ void JitEngine::translate_again(Block* b) {
   // Unlinked like a dropped block, so nothing enters the old code again.
   block_retired(b);
   b->host_code = nullptr;
+}
+
+// Each host trap costs a signal; the interpreter's handler checks for #DE
+// in C++. An instruction that keeps trapping becomes a helper call.
+void JitEngine::note_host_trap(const TrapSite& t) {
+  constexpr uint32_t kTrapLimit = 8;
+  if (++exceptions_at_[t.instr] < kTrapLimit || (t.instr->cls & iclass::kUseHelper)) return;
+  t.instr->cls |= iclass::kUseHelper;
+  ++stats_.demoted_accesses;
+  translate_again(t.block);
+}
+
+void JitEngine::note_view_exception(const SlowSite& site) {
+  // A view access that keeps raising a guest exception (#PF on a page that
+  // stays not present) costs a host fault each time: a probe misses instead.
+  constexpr uint32_t kExceptionLimit = 8;
+  auto* in = const_cast<InstrRecord*>(site.instr);
+  if (++exceptions_at_[in] < kExceptionLimit || (in->cls & iclass::kProbeMemory)) return;
+  in->cls |= iclass::kProbeMemory;
+  ++stats_.probed_accesses;
+  translate_again(site.block);
 }
 
 void JitEngine::note_view_refill(const SlowSite& site, uint32_t lin) {
@@ -407,6 +430,8 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   if (s.jit.status == kExitHostTrap) {
     // A native DIV/IDIV trapped; the handler stored the guest state at it.
     ++stats_.host_traps;
+    if (last_trap_) note_host_trap(*last_trap_);
+    last_trap_ = nullptr;
     cpu_.set_pending_exception(GuestException{kDE, false, 0});
     s.jit.status = kExitException;
   }

@@ -65,6 +65,8 @@ class JitEngine {
   // access that keeps finding the same page unmapped (INVLPG or CR3 loads
   // between its executions) is translated with a TLB probe instead.
   void note_view_refill(const SlowSite& site, uint32_t lin);
+  // The view access of `site` raised a guest exception.
+  void note_view_exception(const SlowSite& site);
   // Lockstep testing: without chaining every entry runs exactly one block
   // (given a budget of that block's length).
   void set_chaining(bool on) { chaining_ = on; }
@@ -132,6 +134,9 @@ class JitEngine {
     bool seen = false;
   };
   std::unordered_map<const SlowSite*, ViewChurn> churn_;  // By view access, until the next flush.
+  std::unordered_map<const InstrRecord*, uint32_t> exceptions_at_;  // Host traps / view exceptions by instruction.
+  const TrapSite* last_trap_ = nullptr;  // Set by the host trap handler.
+  void note_host_trap(const TrapSite& t);
   // Unlinks `b`'s translation (as for a dropped block) so its next entry
   // translates it again; the code running now finishes.
   void translate_again(Block* b);

@@ -64,7 +64,10 @@ extern "C" uintptr_t vmm_jit_mem_slow(CpuState* s, uint32_t lin, uint32_t kind) 
 
 extern "C" uintptr_t vmm_jit_mem_slow_site(CpuState* s, uint32_t lin, const SlowSite* site) {
   const uintptr_t r = vmm_jit_mem_slow(s, lin, site->kind);
-  if (r == kMemException) return kSlowException;
+  if (r == kMemException) {
+    if (site->kind & kMemView) cpu_of(s).jit()->note_view_exception(*site);
+    return kSlowException;
+  }
   if (r != kMemFallback) {
     if (site->kind & kMemView) cpu_of(s).jit()->note_view_refill(*site, lin);
     return r;

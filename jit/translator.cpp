@@ -268,7 +268,7 @@ void Emitter::emit() {
       emit_inner_jcc(i);
       continue;
     }
-    if ((in.cls & iclass::kSlowMemory) || !emit_native(i)) emit_helper(i);
+    if ((in.cls & iclass::kUseHelper) || !emit_native(i)) emit_helper(i);
     if (last) exit_to(pc);
   }
   emit_out_of_line();
@@ -310,7 +310,7 @@ void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
   }
   for (const auto& [label, index] : e.traps())
     traps_.add(TrapSite{reinterpret_cast<uintptr_t>(dst) + code.labelOffsetFromBase(label), e.eip_of(index),
-                        e.unexecuted_from(index)});
+                        e.unexecuted_from(index), &b.instrs[index], &b});
   for (const auto& f : e.faults())
     faults_.add(FaultSite{reinterpret_cast<uintptr_t>(dst) + code.labelOffsetFromBase(f.at),
                           reinterpret_cast<uintptr_t>(dst) + code.labelOffsetFromBase(f.slow), f.flags_in_rflags});

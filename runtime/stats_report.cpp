@@ -143,8 +143,8 @@ void add_jit_sections(StatsReport& report, const CpuStats& c, const jit::JitEngi
   ex.count("mem_slow_crossing", "  page-crossing, interpreted", h.mem_slow_crossing);
   ex.count("mem_slow_special", "  MMIO/code/watched page, interpreted", h.mem_slow_special);
   ex.count("mem_slow_faults", "  guest exception", h.mem_slow_faults);
-  ex.count("demoted_accesses", "accesses made helper calls (MMIO/code page)", e.demoted_accesses);
-  ex.count("probed_accesses", "view accesses made TLB probes (page remapped)", e.probed_accesses);
+  ex.count("demoted_accesses", "made helper calls (MMIO/code page, #DE traps)", e.demoted_accesses);
+  ex.count("probed_accesses", "view accesses made TLB probes (remapped, #PF)", e.probed_accesses);
   ex.distribution("helper_calls_by_mnemonic", "interpreter helper calls by mnemonic",
                   nonzero_rows(h.interp_calls, mnemonic_label), kTopMnemonics);
 
