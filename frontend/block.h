@@ -19,6 +19,7 @@ struct Block {
   uint32_t byte_length = 0;   // Guest bytes covered.
   bool valid = true;          // Cleared when a write to its page invalidates it.
   bool interp_only = false;   // On a page whose code keeps being rewritten: never translated.
+  uint32_t executions = 0;    // Entries by the interpreter while not translated (Cpu::enable_jit's threshold).
   std::vector<InstrRecord> instrs;
   // Host code translated from this block by the JIT (null until translated;
   // dropped with the block or when the code buffer is flushed).

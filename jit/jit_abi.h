@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "frontend/block.h"
 #include "frontend/instr.h"
@@ -45,6 +46,10 @@ inline constexpr unsigned kJumpTableSize = 1u << kJumpTableBits;
 struct JumpTable {
   uint32_t eip[kJumpTableSize];
   uint64_t host[kJumpTableSize];
+  // Engine side only: slots filled since the table was last cleared, so a
+  // clear (every CR3 load) and a page drop (INVLPG of a code page) visit
+  // those, not all 4096. May list a slot twice or one emptied since.
+  std::vector<uint16_t> filled;
 };
 // Direct-mapped by the low bits: measured 3.5% faster on indirect-heavy guests than
 // folding in the high bits (two instructions fewer per lookup).

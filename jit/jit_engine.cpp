@@ -233,6 +233,7 @@ JumpTable& JitEngine::jump_table_of(uint32_t mode) {
   std::unique_ptr<JumpTable>& t = jump_tables_[mode];
   if (!t) {
     t = std::make_unique<JumpTable>();
+    t->filled.resize(kJumpTableSize);  // A new table is cleared whole.
     clear(*t);
   }
   last_mode_ = mode;
@@ -241,8 +242,16 @@ JumpTable& JitEngine::jump_table_of(uint32_t mode) {
 }
 
 void JitEngine::clear(JumpTable& t) const {
-  std::fill(std::begin(t.eip), std::end(t.eip), 0u);
-  std::fill(std::begin(t.host), std::end(t.host), static_cast<uint64_t>(miss_stub_));
+  if (t.filled.size() < kJumpTableSize / 8) {
+    for (const unsigned slot : t.filled) {
+      t.eip[slot] = 0;
+      t.host[slot] = miss_stub_;
+    }
+  } else {
+    std::fill(std::begin(t.eip), std::end(t.eip), 0u);
+    std::fill(std::begin(t.host), std::end(t.host), static_cast<uint64_t>(miss_stub_));
+  }
+  t.filled.clear();
 }
 
 void JitEngine::clear_jump_table() {
@@ -252,7 +261,7 @@ void JitEngine::clear_jump_table() {
 void JitEngine::drop_jump_table_page(uint32_t lin_page) {
   // The tables hold blocks with CS base 0 on one page only: EIP is linear.
   for (auto& [mode, t] : jump_tables_) {
-    for (unsigned slot = 0; slot < kJumpTableSize; ++slot) {
+    for (const unsigned slot : t->filled) {
       if ((t->eip[slot] & kPageMask) == lin_page && t->host[slot] != miss_stub_) {
         t->eip[slot] = 0;
         t->host[slot] = miss_stub_;
@@ -410,6 +419,14 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   if (b.phys_page2 == ~0u && chaining_ && (b.mode & blockmode::kCsBaseZero)) {
     JumpTable& t = jump_table_of(b.mode);
     const unsigned slot = jump_table_slot(b.virt_pc);
+    if (t.host[slot] == miss_stub_) {
+      if (t.filled.size() >= 2 * kJumpTableSize) {  // Slots emptied and filled again: list each once.
+        t.filled.clear();
+        for (unsigned i = 0; i < kJumpTableSize; ++i)
+          if (t.host[i] != miss_stub_) t.filled.push_back(static_cast<uint16_t>(i));
+      }
+      t.filled.push_back(static_cast<uint16_t>(slot));
+    }
     t.eip[slot] = b.virt_pc;
     t.host[slot] = reinterpret_cast<uintptr_t>(code);
   }

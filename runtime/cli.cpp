@@ -13,7 +13,7 @@ namespace {
 // after a double dash, so single-dash spellings of these names are rewritten.
 const char* const kQemuStyle[] = {"kernel", "append", "m", "nographic", "serial", "d", "D", "no-reboot",
                                   "display", "monitor", "device", "engine", "stats", "tb-size", "icount", "lockstep",
-                                  "perfmap", "host-mmu"};
+                                  "perfmap", "host-mmu", "jit-threshold"};
 
 std::vector<std::string> normalise(int argc, char** argv) {
   std::vector<std::string> args;
@@ -93,6 +93,9 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   std::string icount;
   app.add_option("--icount", icount,
                  "Deterministic virtual time: each instruction takes 2^N ns ('N' or 'shift=N' as QEMU; N <= 10)");
+  app.add_option("--jit-threshold", out.machine.jit_threshold,
+                 "JIT: translate a block at its Nth execution, interpret it before (default 32; 1: at once)")
+      ->check(CLI::Range(1u, 1000000u));
   unsigned tb_mb = 32;
   app.add_option("--tb-size", tb_mb, "JIT translation buffer size in MiB (QEMU's tb-size)")
       ->check(CLI::Range(1u, 2047u));
@@ -149,6 +152,7 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   out.machine.host_mmu = host_mmu == "on";
   if (out.lockstep) {
     out.machine.engine = Engine::kJit;
+    out.machine.jit_threshold = 1;  // Every block the JIT machine runs is translated code.
     out.machine.icount = true;  // Both machines must see the same time.
   }
   if (!icount.empty()) {

@@ -37,8 +37,9 @@ void Cpu::set_single_block(bool on) {
   if (jit_) jit_->set_chaining(!on);
 }
 
-void Cpu::enable_jit(size_t buffer_bytes, bool host_mmu) {
+void Cpu::enable_jit(size_t buffer_bytes, bool host_mmu, unsigned threshold) {
   jit_ = std::make_unique<jit::JitEngine>(*this, buffer_bytes, host_mmu);
+  jit_threshold_ = threshold;
 }
 
 void Cpu::request_stop(StopReason why, int status) {
@@ -500,14 +501,18 @@ StopReason Cpu::run(uint64_t max_instructions) {
           single_step = s.eflags & flag::TF;
           event_delivered_ = false;
         }
-        if (jit_ && !debug && !b->interp_only && b->instrs.size() <= budget) {
+        if (jit_ && !debug && !b->interp_only && b->instrs.size() <= budget &&
+            (b->host_code || ++b->executions >= jit_threshold_)) {
           // Translated code runs this block and the ones chained to it.
           bool faulted = false;
           const uint64_t done = jit_->execute(*b, budget, faulted);
           stats_.instructions += done;
           budget -= std::min(budget, done);
           if (!retired_.empty()) retired_.clear();
-          if (faulted) throw pending_exception_;
+          // The exception was caught where it was raised (a helper or slow
+          // path): delivered from here, not thrown a second time (unwinding
+          // is most of the cost of an exception).
+          if (faulted) handle_exception(pending_exception_);
           continue;
         }
         first_ = b->instrs.data();

@@ -120,8 +120,11 @@ class Cpu final : private CodeSource {
   void set_pending_exception(const GuestException& e) { pending_exception_ = e; }
 
   // Runs translated code from now on (--engine=jit), with a code buffer of
-  // `buffer_bytes` (--tb-size).
-  void enable_jit(size_t buffer_bytes, bool host_mmu = true);
+  // `buffer_bytes` (--tb-size). A block is translated at its `threshold`-th
+  // entry (--jit-threshold) and interpreted before: code that runs once
+  // (boot code, a reset loop, generated code run once) costs a decode, not a
+  // translation.
+  void enable_jit(size_t buffer_bytes, bool host_mmu = true, unsigned threshold = 1);
   jit::JitEngine* jit() { return jit_.get(); }
   // Lockstep testing: each run() executes at most one block (translated or interpreted).
   void set_single_block(bool on);
@@ -332,6 +335,7 @@ class Cpu final : private CodeSource {
   uint32_t inhibit_eip_ = ~0u;
   GuestException pending_exception_{0, false, 0};
   std::unique_ptr<jit::JitEngine> jit_;
+  unsigned jit_threshold_ = 1;
   bool stopped_ = false;
   StopReason stop_reason_ = StopReason::kNone;
   int exit_status_ = 0;

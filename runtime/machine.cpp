@@ -40,7 +40,7 @@ Machine::Machine(const MachineConfig& config, Log& log) : config_(config), log_(
   ram_ = std::make_unique<GuestRam>(config.ram_bytes);
   cpu_ = std::make_unique<Cpu>(*ram_, bus_);
   cpu_->log = &log_;
-  if (config.engine == Engine::kJit) cpu_->enable_jit(config.tb_bytes, config.host_mmu);
+  if (config.engine == Engine::kJit) cpu_->enable_jit(config.tb_bytes, config.host_mmu, config.jit_threshold);
 
   uart_ = std::make_unique<Uart16550>([this](uint8_t byte) {
     printed_ = true;

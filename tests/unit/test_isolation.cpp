@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "devices/bus.h"
+#include "jit/jit_engine.h"
 #include "runtime/cpu.h"
 #include "runtime/log.h"
 
@@ -279,6 +280,32 @@ TEST(Isolation, LongRepStringStopsForDueTimers) {
     EXPECT_EQ(vm.cpu.s.gpr[EDI], 0x10000u + 4 * 0x80000);
     EXPECT_EQ(vm.cpu.s.eip, kCode + 18);
   }
+}
+
+// A block is interpreted until its threshold-th entry, then translated: the
+// JIT engine's statistics count the translation only then.
+TEST(Isolation, BlocksAreTranslatedAtTheirThresholdEntry) {
+  GuestRam ram(kRam);
+  Bus bus;
+  Cpu cpu(ram, bus);
+  cpu.reset_flat_protected(kCode);
+  cpu.enable_jit(4u << 20, true, 5);
+  // mov ecx, 10; L: call F; dec ecx; jnz L; hlt; F (at 0x1100): inc eax; ret
+  const std::vector<uint8_t> code = {0xB9, 0x0A, 0x00, 0x00, 0x00, 0xE8, 0xF6, 0x00, 0x00, 0x00,
+                                     0x49, 0x75, 0xF8, 0xF4};
+  std::memcpy(ram.ptr(kCode), code.data(), code.size());
+  const std::vector<uint8_t> f = {0x40, 0xC3};
+  std::memcpy(ram.ptr(0x1100), f.data(), f.size());
+  cpu.s.gpr[ESP] = 0x8000;
+  cpu.run(1'000'000);
+  EXPECT_EQ(cpu.s.gpr[EAX], 10u);
+  EXPECT_EQ(cpu.s.gpr[ECX], 0u);
+  // The entry block (0x1000) runs once: never translated. F (0x1100) and
+  // the block after the call (0x100a) run ten times, the call at 0x1005
+  // nine times: each is translated at its fifth entry.
+  EXPECT_EQ(cpu.jit()->stats().translations, 3u);
+  EXPECT_GE(cpu.jit()->stats().executions, 1u);
+  EXPECT_LE(cpu.jit()->stats().executions, 6u + 6u + 5u);
 }
 
 }  // namespace

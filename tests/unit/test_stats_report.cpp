@@ -221,5 +221,24 @@ TEST(JitCli, HostMmuAndPerfmap) {
   EXPECT_EQ(error.find('\n'), std::string::npos) << error;
 }
 
+// --jit-threshold: 32 by default, both spellings, at least 1; --lockstep
+// translates every block the JIT machine runs.
+TEST(JitCli, JitThreshold) {
+  CliOptions opt;
+  std::string error;
+  ASSERT_TRUE(parse({}, opt, error)) << error;
+  EXPECT_EQ(opt.machine.jit_threshold, 32u);
+  ASSERT_TRUE(parse({"--jit-threshold", "5"}, opt, error)) << error;
+  EXPECT_EQ(opt.machine.jit_threshold, 5u);
+  ASSERT_TRUE(parse({"-jit-threshold", "1"}, opt, error)) << error;
+  EXPECT_EQ(opt.machine.jit_threshold, 1u);
+  CliOptions lock;
+  ASSERT_TRUE(parse({"--jit-threshold", "9", "--lockstep", "100"}, lock, error)) << error;
+  EXPECT_EQ(lock.machine.jit_threshold, 1u);
+  CliOptions bad;
+  EXPECT_FALSE(parse({"--jit-threshold", "0"}, bad, error));
+  EXPECT_NE(error.find("--jit-threshold"), std::string::npos) << error;
+}
+
 }  // namespace
 }  // namespace vmm
