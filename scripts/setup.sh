@@ -8,6 +8,7 @@ PACKAGES=(
   libzydis-dev libzycore-dev libasmjit-dev
   libgtest-dev libcli11-dev libunicorn-dev
   gcc-multilib nasm
+  acpica-tools
   python3
   qemu-system-x86
 )
