@@ -11,7 +11,7 @@ namespace vmm {
 namespace {
 // QEMU options are single-dash words (-kernel, -append). CLI11 reads words
 // after a double dash, so single-dash spellings of these names are rewritten.
-const char* const kQemuStyle[] = {"kernel", "append", "m", "nographic", "serial", "d", "D", "no-reboot",
+const char* const kQemuStyle[] = {"kernel", "initrd", "append", "m", "nographic", "serial", "d", "D", "no-reboot",
                                   "display", "monitor", "device", "engine", "stats", "tb-size", "icount", "lockstep",
                                   "perfmap", "host-mmu", "jit-threshold"};
 
@@ -61,7 +61,10 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   std::string engine = "jit";
   std::string display, monitor;
   std::vector<std::string> devices;
-  app.add_option("--kernel", out.machine.kernel, "Multiboot kernel (ELF32 or a.out kludge) to boot")->required();
+  app.add_option("--kernel", out.machine.kernel,
+                 "Kernel to boot: a Linux bzImage, or a multiboot kernel (ELF32 or a.out kludge)")
+      ->required();
+  app.add_option("--initrd", out.machine.initrd, "Initial ramdisk for a Linux bzImage kernel");
   app.add_option("--append", out.machine.append, "Kernel command line");
   app.add_option("-m", mem, "Guest RAM size in MiB (suffixes K, M, G as QEMU)");
   bool nographic = false;

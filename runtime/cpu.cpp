@@ -117,6 +117,19 @@ void Cpu::reset_flat_protected(uint32_t eip) {
   paging_changed();
 }
 
+void Cpu::reset_protected_with_gdt(uint32_t eip, uint32_t gdt_base, uint16_t gdt_limit, uint16_t code_selector,
+                                   uint16_t data_selector) {
+  reset_flat_protected(eip);
+  s.gdtr.base = gdt_base;
+  s.gdtr.limit = gdt_limit;
+  set_segment_cache(s.seg[CS], code_selector, read_descriptor(*this, code_selector));
+  const Descriptor data = read_descriptor(*this, data_selector);
+  for (int i = 0; i < kSegCount; ++i) {
+    if (i != CS) set_segment_cache(s.seg[i], data_selector, data);
+  }
+  paging_changed();
+}
+
 void Cpu::triple_fault() {
   char msg[96];
   std::snprintf(msg, sizeof msg, "triple fault at eip=0x%08x", s.eip);

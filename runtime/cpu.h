@@ -179,6 +179,13 @@ class Cpu final : private CodeSource {
   // Loads the flat 32-bit protected-mode state a multiboot loader hands over
   // (Multiboot Specification 0.6.96, 3.2 "Machine state").
   void reset_flat_protected(uint32_t eip);
+  // The same state with GDTR = {gdt_base, gdt_limit} and the segment
+  // registers loaded from that GDT in guest memory: CS from `code_selector`,
+  // DS, ES, FS, GS and SS from `data_selector`, their hidden parts filled
+  // from the descriptors as a load would fill them (the Linux 32-bit boot
+  // protocol, Documentation/arch/x86/boot.rst). The GDT must hold both.
+  void reset_protected_with_gdt(uint32_t eip, uint32_t gdt_base, uint16_t gdt_limit, uint16_t code_selector,
+                                uint16_t data_selector);
   // Power-on state (SDM Vol. 3A, 9.1.1), used on reset.
   void reset_power_on();
 

@@ -10,6 +10,7 @@
 #include "devices/cmos_rtc.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
+#include "devices/linux_boot.h"
 #include "devices/pci_stub.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
@@ -66,8 +67,12 @@ Machine::Machine(const MachineConfig& config, Log& log) : config_(config), log_(
   cpu_->on_exception = [](Cpu& cpu, const GuestException& e) { deliver_exception(cpu, e); };
 
   kernel_image_ = read_file_bounded(config.kernel, max_kernel_file_bytes(config.ram_bytes));
+  // The initrd goes into guest RAM whole: no larger file can be used.
+  if (!config.initrd.empty()) initrd_image_ = read_file_bounded(config.initrd, config.ram_bytes);
   try {
     boot();
+  } catch (const InitrdError& e) {
+    throw LoadError(config.initrd + ": " + e.what());
   } catch (const LoadError& e) {
     throw LoadError(config.kernel + ": " + e.what());  // One line that names the file.
   }
@@ -134,8 +139,28 @@ void Machine::run_timers() {
 }
 
 void Machine::boot() {
+  // As QEMU decides: an image with a Linux setup header is a bzImage,
+  // anything else must be a multiboot kernel.
+  if (is_linux_bzimage(kernel_image_)) {
+    // The command line is -append alone (QEMU's, for Linux).
+    const LinuxBootInfo info =
+        load_linux(*ram_, kernel_image_, config_.initrd.empty() ? nullptr : &initrd_image_, config_.append);
+    cpu_->reset_protected_with_gdt(info.entry, info.gdt_base, info.gdt_limit, info.code_selector, info.data_selector);
+    cpu_->s.gpr[ESI] = info.boot_params;
+    return;
+  }
+  if (!config_.initrd.empty()) {
+    throw LoadError("-initrd needs a Linux bzImage kernel (no setup header signature \"HdrS\" at offset 0x202); "
+                    "multiboot modules are not supported");
+  }
   // QEMU passes "<kernel file> <append>" as the multiboot command line.
-  const BootInfo info = load_multiboot(*ram_, kernel_image_, config_.kernel + " " + config_.append);
+  BootInfo info{};
+  try {
+    info = load_multiboot(*ram_, kernel_image_, config_.kernel + " " + config_.append);
+  } catch (const LoadError&) {
+    check_not_pre_2_00_linux(kernel_image_);  // A more telling message for an old Linux kernel.
+    throw;
+  }
   cpu_->reset_flat_protected(info.entry);
   cpu_->s.gpr[EAX] = info.eax;
   cpu_->s.gpr[EBX] = info.ebx;

@@ -36,6 +36,7 @@ struct MachineConfig {
   uint64_t ram_bytes = 128ull << 20;
   std::string kernel;
   std::string append;
+  std::string initrd;  // -initrd: the initial ramdisk of a Linux bzImage kernel.
   Engine engine = Engine::kJit;  // --engine; the interpreter (kInterp) is the reference.
   bool serial_stdio = true;  // COM1 on stdin/stdout (-serial stdio); else discarded.
   bool no_reboot = false;
@@ -54,9 +55,10 @@ inline constexpr int kExitLockstepMismatch = 4;  // --lockstep found the engines
 class Machine {
  public:
   // Throws std::runtime_error with a one-line message when the RAM cannot be
-  // allocated, FileError ("<file>: <what is wrong>") when the kernel file
-  // cannot be read (read_file_bounded), or LoadError ("<file>: <what is
-  // wrong>") when it is not a kernel that fits.
+  // allocated, FileError ("<file>: <what is wrong>") when the kernel or
+  // initrd file cannot be read (read_file_bounded), or LoadError ("<file>:
+  // <what is wrong>") when it is not a kernel that fits, or the initrd does
+  // not fit with it.
   Machine(const MachineConfig& config, Log& log);
   ~Machine();
 
@@ -105,6 +107,7 @@ class Machine {
   std::unique_ptr<Uart16550> uart_;
   std::unique_ptr<DebugExit> exit_device_;
   std::vector<uint8_t> kernel_image_;
+  std::vector<uint8_t> initrd_image_;
   bool input_open_ = true;
   bool printed_ = false;
 };
