@@ -23,6 +23,7 @@ uint32_t PciStub::read(uint32_t offset, unsigned size) {
   // it"; byte and word accesses at 0xcf8-0xcfb go to the I/O bus as normal
   // I/O, where nothing answers: all ones.
   if (offset == kConfigAddress && size == 4) return config_address_;
+  if (offset == kResetControl - kBase && size == 1) return reset_control_ & (kSystemReset | kFullReset);
   // CONFIG_DATA (offsets 4-7): no function answers on any bus/device/
   // function, a master abort, which reads as all ones.
   return all_ones(size);
@@ -30,6 +31,12 @@ uint32_t PciStub::read(uint32_t offset, unsigned size) {
 
 void PciStub::write(uint32_t offset, unsigned size, uint32_t value) {
   if (offset == kConfigAddress && size == 4) config_address_ = value & kAddressWritable;
+  if (offset == kResetControl - kBase && size == 1) {
+    const uint8_t v = static_cast<uint8_t>(value);
+    const bool start = (v & kResetCpu) && !(reset_control_ & kResetCpu);
+    reset_control_ = v & (kSystemReset | kFullReset);  // RCPU reads back as 0.
+    if (start && on_reset) on_reset();
+  }
   // Narrow accesses to 0xcf8-0xcfb and all CONFIG_DATA writes are dropped:
   // there is no function to take them.
 }

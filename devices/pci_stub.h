@@ -7,12 +7,18 @@
 // dropped. A guest probing the bus (Linux's pci_check_type1 and its sanity
 // check) thus finds the mechanism but no host bridge, and goes on without PCI.
 //
+// The byte port 0xcf9 inside the range is the chipset's Reset Control
+// register (Intel 82371AB PIIX4 datasheet, "RC - Reset Control Register"):
+// a 0-to-1 transition of RCPU (bit 2) resets the system, which Linux's
+// reboot=pci (and its fallback chain) uses.
+//
 // Bus registration: one range, kBase (0xcf8) with kPortCount (8) ports.
 //
 // Not thread-safe; call everything from the thread that runs the guest.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "devices/io_device.h"
 
@@ -22,6 +28,14 @@ class PciStub : public IoDevice {
  public:
   static constexpr uint16_t kBase = 0xcf8;
   static constexpr uint16_t kPortCount = 8;
+  static constexpr uint16_t kResetControl = 0xcf9;
+  // Reset Control bits (PIIX4 RC).
+  static constexpr uint8_t kSystemReset = 1u << 1;  // SRST: hard (1) or soft (0) reset.
+  static constexpr uint8_t kResetCpu = 1u << 2;     // RCPU: 0 -> 1 starts the reset.
+  static constexpr uint8_t kFullReset = 1u << 3;
+
+  // Called on a reset through 0xcf9.
+  std::function<void()> on_reset;
 
   const char* name() const override { return "pci-conf1"; }
   uint32_t read(uint32_t offset, unsigned size) override;
@@ -32,6 +46,7 @@ class PciStub : public IoDevice {
 
  private:
   uint32_t config_address_ = 0;
+  uint8_t reset_control_ = 0;
 };
 
 }  // namespace vmm

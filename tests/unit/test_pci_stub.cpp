@@ -56,5 +56,21 @@ TEST_F(PciStubTest, EveryFunctionReadsAllOnes) {
   EXPECT_EQ(bus.unhandled_reads(), 0u);
 }
 
+// Linux's reboot through 0xcf9 (arch/x86/kernel/reboot.c, BOOT_CF9_FORCE):
+// 0x02 (hard reset selected), then 0x06 (RCPU set: the reset happens).
+TEST_F(PciStubTest, ResetControlRegisterResetsOnRcpuRisingEdge) {
+  int resets = 0;
+  pci.on_reset = [&] { ++resets; };
+  bus.pio_write(PciStub::kResetControl, 1, PciStub::kSystemReset);
+  EXPECT_EQ(resets, 0);
+  EXPECT_EQ(bus.pio_read(PciStub::kResetControl, 1), PciStub::kSystemReset);
+  bus.pio_write(PciStub::kResetControl, 1, PciStub::kSystemReset | PciStub::kResetCpu);
+  EXPECT_EQ(resets, 1);
+  EXPECT_EQ(bus.pio_read(PciStub::kResetControl, 1), PciStub::kSystemReset);  // RCPU reads as 0.
+  // A dword write to 0xcf8 is CONFIG_ADDRESS, never a reset.
+  bus.pio_write(0xcf8, 4, 0x0000ff00u);
+  EXPECT_EQ(resets, 1);
+}
+
 }  // namespace
 }  // namespace vmm
