@@ -124,6 +124,36 @@ bool Emitter::emit_stack(size_t i) {
   return false;
 }
 
+// LEAVE with a 32-bit operand on a flat 32-bit stack (SDM LEAVE): ESP <- EBP,
+// then EBP <- Pop(). The load from [EBP] comes first, so a fault leaves both
+// registers as they were.
+bool Emitter::emit_leave(size_t i) {
+  const InstrRecord& in = b_.instrs[i];
+  if (!seg_flat(SS) || !(b_.mode & blockmode::kStack32) || in.opsize != 4) return false;
+  emit_memory(
+      i, 4, false, [&] { a_.mov(x86::r8d, x86::ebp); },
+      [&] {
+        a_.mov(x86::r9d, guest_mem(4));
+        a_.lea(x86::r12d, x86::ptr(x86::rbp, 4));
+        a_.mov(x86::ebp, x86::r9d);
+      });
+  ++st_.native_instrs;
+  return true;
+}
+
+// CLD/STD: EFLAGS.DF lives in CpuState (translated code keeps only the
+// arithmetic flags in RFLAGS). The AND/OR on it would clobber the host
+// flags, so their image goes to R11 first when they are live there.
+bool Emitter::emit_direction_flag(size_t i) {
+  const bool set = b_.instrs[i].mnemonic == ZYDIS_MNEMONIC_STD;
+  save_r11();
+  host_flags_ = false;
+  if (set) a_.or_(state(kOffEflags), Imm(flag::DF));
+  else a_.and_(state(kOffEflags), Imm(~flag::DF));
+  ++st_.native_instrs;
+  return true;
+}
+
 // A near CALL's push of the return address `next` on the flat 32-bit stack.
 void Emitter::emit_push_return(size_t i, uint32_t next) {
   emit_memory(
@@ -243,6 +273,8 @@ bool Emitter::emit_native(size_t i) {
   const InstrRecord& in = b_.instrs[i];
   if (in.mnemonic == ZYDIS_MNEMONIC_LEA) return emit_lea(i);
   if (in.mnemonic == ZYDIS_MNEMONIC_PUSH || in.mnemonic == ZYDIS_MNEMONIC_POP) return emit_stack(i);
+  if (in.mnemonic == ZYDIS_MNEMONIC_LEAVE) return emit_leave(i);
+  if (in.mnemonic == ZYDIS_MNEMONIC_CLD || in.mnemonic == ZYDIS_MNEMONIC_STD) return emit_direction_flag(i);
   if (in.mnemonic == ZYDIS_MNEMONIC_NOP) {
     ++st_.native_instrs;  // Including the 0F 1F forms with a memory operand: no access happens.
     return true;

@@ -242,6 +242,8 @@ class Emitter {
   void emit_tlb_lookup(unsigned size, bool write, Label& miss);
   bool emit_rep_string(size_t i);
   bool emit_xchg_memory(size_t i);
+  bool emit_leave(size_t i);
+  bool emit_direction_flag(size_t i);
   template <typename Address, typename Body>
   void emit_memory(size_t i, unsigned size, bool write, Address address, Body body);
   x86::Mem guest_address(const Operand& m) const;
