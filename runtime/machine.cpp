@@ -18,6 +18,7 @@
 #include "runtime/virtual_clock.h"
 #include "devices/multiboot.h"
 #include "devices/uart16550.h"
+#include "runtime/console.h"
 #include "runtime/fpu.h"
 #include "runtime/interrupts.h"
 #include "runtime/read_file.h"
@@ -178,6 +179,15 @@ void Machine::reset() {
 
 void Machine::poll_input() {
   if (!input_open_ || !config_.serial_stdio) return;
+  if (TerminalConsole* console = TerminalConsole::active()) {
+    // An interactive terminal (runtime/console.h): its escape keys, and
+    // Ctrl-A x ends the run with status 0.
+    const auto status = console->pump([this] { return uart_->can_receive(); },
+                                      [this](uint8_t byte) { uart_->receive(byte); });
+    if (status == TerminalConsole::Status::kQuit) cpu_->request_stop(StopReason::kExitDevice, 0);
+    if (status == TerminalConsole::Status::kClosed) input_open_ = false;
+    return;
+  }
   while (uart_->can_receive()) {
     pollfd p{STDIN_FILENO, POLLIN, 0};
     if (::poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP))) return;

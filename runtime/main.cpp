@@ -1,4 +1,6 @@
 // vmm: command-line entry point.
+#include <unistd.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -9,6 +11,7 @@
 
 #include "jit/jit_engine.h"
 #include "runtime/cli.h"
+#include "runtime/console.h"
 #include "runtime/lockstep.h"
 #include "runtime/log.h"
 #include "runtime/machine.h"
@@ -41,6 +44,12 @@ int run_vmm(int argc, char** argv) {
     std::fprintf(stderr, "vmm: %s: cannot open log file: %s\n", opt.log_file.c_str(), std::strerror(errno));
     return kExitUsage;
   }
+
+  // A terminal on stdin becomes the serial console in raw mode (Ctrl-A x
+  // quits); opened before the machine, so that its fatal-signal handlers
+  // restoring the terminal come before the JIT's, which pass on to them.
+  std::unique_ptr<TerminalConsole> console;
+  if (opt.machine.serial_stdio) console = TerminalConsole::open(STDIN_FILENO, STDOUT_FILENO);
 
   {
     Machine machine(opt.machine, log);
