@@ -15,7 +15,10 @@
 // console opens keeps it; the JIT's fault handler (jit/host_trap.cpp),
 // installed later, passes the faults that are not its own on to these.
 //
-// There is at most one console per process (TerminalConsole::active()).
+// There is at most one console per process (TerminalConsole::active()),
+// read by the machine that has COM1 on stdio; under --lockstep the reference
+// machine does not see Ctrl-A x, so quitting that way reports the engines as
+// disagreeing.
 #pragma once
 
 #include <termios.h>
