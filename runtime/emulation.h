@@ -89,7 +89,7 @@ void sysexit(Cpu& cpu);
 // --- Far transfers (runtime/far_transfer.cpp). ---
 // JMP/CALL far to a code segment, a call gate, a TSS or a task gate
 // (SDM Vol. 3A 5.8 and 7.3); `next_eip` is the return address of CALL.
-void far_jmp(Cpu& cpu, uint16_t selector, uint32_t offset, unsigned opsize);
+void far_jmp(Cpu& cpu, uint16_t selector, uint32_t offset, unsigned opsize, uint32_t next_eip);
 void far_call(Cpu& cpu, uint16_t selector, uint32_t offset, unsigned opsize, uint32_t next_eip);
 // RET far [imm16], same or outer privilege level.
 void far_ret(Cpu& cpu, unsigned opsize, uint16_t pop_bytes);

@@ -36,8 +36,9 @@ void through_system_descriptor(Cpu& cpu, uint16_t selector, const Descriptor& d,
     if (!d.present()) raise_exception(kNP, err);
     uint16_t tss = selector;
     if (type == kTaskGate) tss = static_cast<uint16_t>(d.lo >> 16);
-    s.eip = next_eip;  // The outgoing task resumes after the JMP/CALL.
-    task_switch(cpu, tss, is_call ? TaskSwitchReason::kCall : TaskSwitchReason::kJmp, false, 0);
+    // The outgoing task resumes after the JMP/CALL (SDM Vol. 3A, 7.3); EIP
+    // stays at the instruction until the switch commits.
+    task_switch(cpu, tss, is_call ? TaskSwitchReason::kCall : TaskSwitchReason::kJmp, next_eip, false, 0);
     return;
   }
   if (type != kCallGate16 && type != kCallGate32) raise_exception(kGP, err);
@@ -92,7 +93,7 @@ void through_system_descriptor(Cpu& cpu, uint16_t selector, const Descriptor& d,
 
 }  // namespace
 
-void far_jmp(Cpu& cpu, uint16_t selector, uint32_t offset, unsigned opsize) {
+void far_jmp(Cpu& cpu, uint16_t selector, uint32_t offset, unsigned opsize, uint32_t next_eip) {
   CpuState& s = cpu.s;
   if (opsize == 2) offset &= 0xFFFF;
   if (!(s.cr0 & cr0::PE)) {
@@ -103,7 +104,7 @@ void far_jmp(Cpu& cpu, uint16_t selector, uint32_t offset, unsigned opsize) {
   if ((selector & ~3u) == 0) raise_exception(kGP, 0);
   Descriptor d = read_descriptor(cpu, selector);
   if (!d.s()) {
-    through_system_descriptor(cpu, selector, d, false, s.eip);
+    through_system_descriptor(cpu, selector, d, false, next_eip);
     cpu.end_block();
     return;
   }
@@ -148,6 +149,8 @@ void far_call(Cpu& cpu, uint16_t selector, uint32_t offset, unsigned opsize, uin
     }
     load_code_segment(cpu, selector, offset);
     s.eip = offset;
+  } catch (const FaultInNewTask&) {
+    throw;  // A task switch committed: the state is the new task's.
   } catch (...) {
     s.gpr[ESP] = old_esp;
     s.seg[CS] = old_cs;

@@ -85,7 +85,9 @@ void deliver_protected(Cpu& cpu, uint8_t vector, EventSource source, bool has_er
 
   const uint16_t selector = static_cast<uint16_t>(lo >> 16);
   if (type == kTaskGate) {
-    task_switch(cpu, selector, TaskSwitchReason::kInterrupt, has_error, error);
+    // The interrupted task resumes at cpu.s.eip: the faulting instruction
+    // for a fault, the next one for a trap, INT n or an external interrupt.
+    task_switch(cpu, selector, TaskSwitchReason::kInterrupt, s.eip, has_error, error);
     return;
   }
   const uint32_t offset = (lo & 0xFFFF) | (hi & 0xFFFF0000u);
@@ -193,13 +195,15 @@ void software_interrupt(Cpu& cpu, uint8_t vector, EventSource source, uint32_t n
   cpu.s.eip = next_eip;
   try {
     deliver_interrupt(cpu, vector, source);
+  } catch (const FaultInNewTask&) {
+    throw;  // Through a task gate, after the switch committed: the new task's fault.
   } catch (...) {
     cpu.s.eip = start;  // A fault during INT n is reported at the INT instruction.
     throw;
   }
 }
 
-void iret(Cpu& cpu, unsigned opsize) {
+void iret(Cpu& cpu, unsigned opsize, uint32_t next_eip) {
   CpuState& s = cpu.s;
   if (!(s.cr0 & cr0::PE)) {
     // Real mode (SDM Vol. 2A, IRET "REAL-ADDRESS-MODE").
@@ -215,8 +219,11 @@ void iret(Cpu& cpu, unsigned opsize) {
   }
   if (s.eflags & flag::NT) {
     // Return from a nested task through the back link (SDM Vol. 3A, 7.3).
+    // The returning task is saved with the EIP after the IRET: re-entered
+    // later (a CALL or JMP to its TSS, a task gate), it goes on from there
+    // (SDM Vol. 2A, IRET "TASK-RETURN").
     const uint16_t back = cpu.mmu.read<uint16_t>(s.tr.base, kMmuKernel);
-    task_switch(cpu, back, TaskSwitchReason::kIret, false, 0);
+    task_switch(cpu, back, TaskSwitchReason::kIret, next_eip, false, 0);
     cpu.end_block();
     return;
   }

@@ -33,8 +33,10 @@ void deliver_interrupt(Cpu& cpu, uint8_t vector, EventSource source, bool has_er
 void deliver_exception(Cpu& cpu, const GuestException& e);
 
 // IRET/IRETD (SDM Vol. 2A, IRET): same-privilege and outer-privilege
-// returns, and the nested-task return through the TSS back link.
-void iret(Cpu& cpu, unsigned opsize);
+// returns, and the nested-task return through the TSS back link;
+// `next_eip` is the address after the IRET, where a task left by a nested-task
+// return resumes when it is re-entered.
+void iret(Cpu& cpu, unsigned opsize, uint32_t next_eip);
 
 // INT n / INT3 / INTO / INT1 executed by the guest: `next_eip` is the
 // address after the instruction.

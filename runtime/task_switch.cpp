@@ -31,7 +31,8 @@ bool is_tss32(uint8_t type) { return type == kTss32Available || type == kTss32Bu
 
 }  // namespace
 
-void task_switch(Cpu& cpu, uint16_t selector, TaskSwitchReason reason, bool has_error, uint32_t error) {
+void task_switch(Cpu& cpu, uint16_t selector, TaskSwitchReason reason, uint32_t return_eip, bool has_error,
+                 uint32_t error) {
   CpuState& s = cpu.s;
   const uint32_t err = selector & ~3u;
   // IRET's task return reports a bad back link as #TS(back link) (SDM Vol. 2A,
@@ -66,12 +67,12 @@ void task_switch(Cpu& cpu, uint16_t selector, TaskSwitchReason reason, bool has_
   auto w32 = [&](uint32_t a, uint32_t v) { cpu.mmu.write<uint32_t>(a, v, kMmuKernel); };
   auto w16 = [&](uint32_t a, uint16_t v) { cpu.mmu.write<uint16_t>(a, v, kMmuKernel); };
   if (old32) {
-    w32(old_base + tss32::kEip, s.eip);
+    w32(old_base + tss32::kEip, return_eip);
     w32(old_base + tss32::kEflags, saved_flags);
     for (int i = 0; i < 8; ++i) w32(old_base + tss32::kEax + 4 * i, s.gpr[i]);
     for (int i = 0; i < kSegCount; ++i) w16(old_base + tss32::kEs + 4 * i, s.seg[i].selector);
   } else {
-    w16(old_base + tss16::kIp, static_cast<uint16_t>(s.eip));
+    w16(old_base + tss16::kIp, static_cast<uint16_t>(return_eip));
     w16(old_base + tss16::kFlags, static_cast<uint16_t>(saved_flags));
     for (int i = 0; i < 8; ++i) w16(old_base + tss16::kAx + 2 * i, static_cast<uint16_t>(s.gpr[i]));
     for (int i = 0; i < 4; ++i) w16(old_base + tss16::kEs + 2 * i, s.seg[i].selector);
@@ -114,65 +115,70 @@ void task_switch(Cpu& cpu, uint16_t selector, TaskSwitchReason reason, bool has_
   }
 
   // Commit: from here on faults belong to the new task (SDM Vol. 3A, 7.3 step 12).
-  set_segment_cache(s.tr, selector, d);
-  s.tr.attr = static_cast<uint16_t>((s.tr.attr & ~0xFu) | (new32 ? kTss32Busy : kTss16Busy));
-  s.eip = eip;
-  s.eflags = (eflags & ~(flag::VM)) | flag::kFixed1;
-  for (int i = 0; i < 8; ++i) s.gpr[i] = gpr[i];
-  s.cr0 |= cr0::TS;
-  if (new32 && (s.cr0 & cr0::PG) && cr3 != s.cr3) {
-    s.cr3 = cr3 & 0xFFFFF018u;
-    cpu.paging_changed(/*keep_global=*/true);
-  }
-  // Selectors first (so a fault below reports consistent selectors), then the checked loads.
-  for (int i = 0; i < kSegCount; ++i) s.seg[i].selector = sel[i];
-  s.cpl = sel[CS] & 3;
-
-  // LDT (SDM Vol. 3A, 7.3 step 13: errors here are #TS against the new task).
-  if ((ldt & ~3u) == 0) {
-    s.ldtr = SegmentCache{};
-  } else {
-    if (ldt & 4) raise_exception(kTS, ldt & ~3u);
-    Descriptor ld = read_descriptor(cpu, ldt);
-    if (ld.s() || ld.type() != 2) raise_exception(kTS, ldt & ~3u);
-    if (!ld.present()) raise_exception(kTS, ldt & ~3u);
-    set_segment_cache(s.ldtr, ldt, ld);
-  }
-
-  // Code segment.
-  {
-    const uint16_t cs = sel[CS];
-    if ((cs & ~3u) == 0) raise_exception(kTS, cs & ~3u);
-    Descriptor cd = read_descriptor(cpu, cs);
-    if (!cd.code()) raise_exception(kTS, cs & ~3u);
-    if (cd.conforming() ? cd.dpl() > (cs & 3) : cd.dpl() != (cs & 3)) raise_exception(kTS, cs & ~3u);
-    if (!cd.present()) raise_exception(kNP, cs & ~3u);
-    mark_accessed(cpu, cs, cd);
-    set_segment_cache(s.seg[CS], cs, cd);
-  }
-  // Stack segment.
-  s.seg[SS] = check_stack_segment(cpu, sel[SS], s.cpl, kTS, 0);
-  // Data segments: null is allowed.
-  for (SegReg r : {DS, ES, FS, GS}) {
-    const uint16_t v = sel[r];
-    SegmentCache& sc = s.seg[r];
-    if ((v & ~3u) == 0) {
-      sc = SegmentCache{};
-      sc.selector = v;
-      continue;
+  try {
+    set_segment_cache(s.tr, selector, d);
+    s.tr.attr = static_cast<uint16_t>((s.tr.attr & ~0xFu) | (new32 ? kTss32Busy : kTss16Busy));
+    s.eip = eip;
+    s.eflags = (eflags & ~(flag::VM)) | flag::kFixed1;
+    for (int i = 0; i < 8; ++i) s.gpr[i] = gpr[i];
+    s.cr0 |= cr0::TS;
+    if (new32 && (s.cr0 & cr0::PG) && cr3 != s.cr3) {
+      s.cr3 = cr3 & 0xFFFFF018u;
+      cpu.paging_changed(/*keep_global=*/true);
     }
-    Descriptor dd = read_descriptor(cpu, v);
-    if (!dd.s() || (dd.code() && !dd.readable_code())) raise_exception(kTS, v & ~3u);
-    if (!dd.conforming() && (dd.dpl() < s.cpl || dd.dpl() < (v & 3))) raise_exception(kTS, v & ~3u);
-    if (!dd.present()) raise_exception(kNP, v & ~3u);
-    mark_accessed(cpu, v, dd);
-    set_segment_cache(sc, v, dd);
+    // Selectors first (so a fault below reports consistent selectors), then the checked loads.
+    for (int i = 0; i < kSegCount; ++i) s.seg[i].selector = sel[i];
+    s.cpl = sel[CS] & 3;
+
+    // LDT (SDM Vol. 3A, 7.3 step 13: errors here are #TS against the new task).
+    if ((ldt & ~3u) == 0) {
+      s.ldtr = SegmentCache{};
+    } else {
+      if (ldt & 4) raise_exception(kTS, ldt & ~3u);
+      Descriptor ld = read_descriptor(cpu, ldt);
+      if (ld.s() || ld.type() != 2) raise_exception(kTS, ldt & ~3u);
+      if (!ld.present()) raise_exception(kTS, ldt & ~3u);
+      set_segment_cache(s.ldtr, ldt, ld);
+    }
+
+    // Code segment.
+    {
+      const uint16_t cs = sel[CS];
+      if ((cs & ~3u) == 0) raise_exception(kTS, cs & ~3u);
+      Descriptor cd = read_descriptor(cpu, cs);
+      if (!cd.code()) raise_exception(kTS, cs & ~3u);
+      if (cd.conforming() ? cd.dpl() > (cs & 3) : cd.dpl() != (cs & 3)) raise_exception(kTS, cs & ~3u);
+      if (!cd.present()) raise_exception(kNP, cs & ~3u);
+      mark_accessed(cpu, cs, cd);
+      set_segment_cache(s.seg[CS], cs, cd);
+    }
+    // Stack segment.
+    s.seg[SS] = check_stack_segment(cpu, sel[SS], s.cpl, kTS, 0);
+    // Data segments: null is allowed.
+    for (SegReg r : {DS, ES, FS, GS}) {
+      const uint16_t v = sel[r];
+      SegmentCache& sc = s.seg[r];
+      if ((v & ~3u) == 0) {
+        sc = SegmentCache{};
+        sc.selector = v;
+        continue;
+      }
+      Descriptor dd = read_descriptor(cpu, v);
+      if (!dd.s() || (dd.code() && !dd.readable_code())) raise_exception(kTS, v & ~3u);
+      if (!dd.conforming() && (dd.dpl() < s.cpl || dd.dpl() < (v & 3))) raise_exception(kTS, v & ~3u);
+      if (!dd.present()) raise_exception(kNP, v & ~3u);
+      mark_accessed(cpu, v, dd);
+      set_segment_cache(sc, v, dd);
+    }
+    if (has_error) {
+      if (new32) cpu.push<uint32_t>(error);
+      else cpu.push<uint16_t>(static_cast<uint16_t>(error));
+    }
+    if (s.eip > s.seg[CS].limit) raise_exception(kGP, 0);
+  } catch (const GuestException& e) {
+    cpu.end_block();
+    throw FaultInNewTask{e};
   }
-  if (has_error) {
-    if (new32) cpu.push<uint32_t>(error);
-    else cpu.push<uint16_t>(static_cast<uint16_t>(error));
-  }
-  if (s.eip > s.seg[CS].limit) raise_exception(kGP, 0);
   cpu.end_block();
 }
 

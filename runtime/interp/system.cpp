@@ -203,14 +203,7 @@ bool far_jmp_op(Cpu& c, const InstrRecord& in) {
   uint16_t sel;
   uint32_t off;
   far_pointer<T>(c, in, sel, off);
-  const uint32_t start = c.s.eip;
-  c.s.eip += in.length;  // A task switch saves the address after the JMP.
-  try {
-    far_jmp(c, sel, off, sizeof(T));
-  } catch (...) {
-    c.s.eip = start;
-    throw;
-  }
+  far_jmp(c, sel, off, sizeof(T), c.s.eip + in.length);  // A task switch saves the address after the JMP.
   return true;
 }
 
@@ -249,8 +242,8 @@ bool into_op(Cpu& c, const InstrRecord& in) {
   return true;
 }
 template <unsigned kOpSize>
-bool iret_op(Cpu& c, const InstrRecord&) {
-  iret(c, kOpSize);
+bool iret_op(Cpu& c, const InstrRecord& in) {
+  iret(c, kOpSize, c.s.eip + in.length);
   return true;
 }
 
