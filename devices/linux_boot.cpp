@@ -47,7 +47,7 @@ constexpr uint64_t kZeroPageAfterHeader = 0x290;
 constexpr uint16_t kMinVersion = 0x0204;  // syssize is 32 bits wide from 2.04 on.
 constexpr uint16_t kVersionAlignment = 0x0205;
 constexpr uint16_t kVersionCmdlineSize = 0x0206;
-constexpr uint16_t kVersionInitSize = 0x0210;
+constexpr uint16_t kVersionInitSize = 0x020A;  // 2.10
 
 // loadflags bits.
 constexpr uint8_t kLoadedHigh = 1u << 0;    // The protected-mode code loads at 0x100000.
@@ -223,10 +223,11 @@ Header check_header(const Reader& r, uint64_t ram_size) {
          hex(h.kernel_offset) + ", at or past the end of the file (" + hex(r.size()) + " bytes)");
   }
   h.kernel_size = r.size() - h.kernel_offset;
-  const uint64_t syssize_bytes = uint64_t{r.u32(kSyssizeOff)} * 16;
-  if (syssize_bytes > h.kernel_size) {
-    fail("syssize says the protected-mode kernel has " + hex(syssize_bytes) + " bytes but the file holds " +
-         hex(h.kernel_size) + " after setup_sects " + std::to_string(setup_sects_field) + " (truncated?)");
+  // syssize counts 16-byte paragraphs, the last one possibly partial.
+  const uint64_t syssize = r.u32(kSyssizeOff);
+  if (syssize > (h.kernel_size + 15) / 16) {
+    fail("syssize " + hex(syssize) + " (16-byte paragraphs) is more than the " + hex(h.kernel_size) +
+         " bytes the file holds after setup_sects " + std::to_string(setup_sects_field) + " (truncated?)");
   }
 
   h.loadflags = r.u8(kLoadflagsOff);
