@@ -165,6 +165,8 @@ TEST_F(LinuxBootTest, RecognisesTheSetupHeaderSignature) {
 TEST_F(LinuxBootTest, ZeroPageHoldsTheSetupHeaderAndTheLoaderFields) {
   const BzImage bz;
   const std::vector<uint8_t> image = bz.build();
+  // What a previous boot left in low memory does not show through.
+  std::memset(ram.ptr(0), 0xEE, 0x9F000);
   ASSERT_EQ(load(bz, "console=ttyS0 quiet"), "");
   EXPECT_EQ(info.boot_params % 4096, 0u);
   EXPECT_LT(info.boot_params + 4096, 0x9A000u);
@@ -245,6 +247,12 @@ TEST_F(LinuxBootTest, CommandLineUpToCmdlineSize) {
   ram.clear();
   EXPECT_EQ(load(bz, ""), "");
   EXPECT_EQ(*ram.ptr(info.cmdline_addr), 0);
+  ram.clear();
+  EXPECT_REFUSED(load(bz, std::string("a\0b", 3)), "the command line contains a NUL byte");
+  // A kernel that takes a longer command line than low memory holds.
+  bz.cmdline_size = 0x100000;
+  EXPECT_REFUSED(load(bz, std::string(0x80000, 'z')),
+                 "the command line (524288 bytes) does not fit between 0x20000 and 0x9fc00");
 }
 
 // The initrd goes page aligned as high as possible: below the end of RAM
@@ -288,6 +296,8 @@ TEST_F(LinuxBootTest, InitrdStaysClearOfTheKernelsInitSize) {
   ram.clear();
   ASSERT_EQ(load(aligned, "", &fits), "");
   EXPECT_EQ(info.initrd_addr, 0x1200000u);
+  ram.clear();
+  EXPECT_REFUSED(load(aligned, "", &too_big), "between the kernel (up to 0x1200000)");
   // A kernel that is not relocatable runs at pref_address.
   BzImage fixed;
   fixed.relocatable = 0;
