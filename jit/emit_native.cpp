@@ -52,6 +52,14 @@ void Emitter::emit_tlb_lookup(unsigned size, bool write, Label& miss) {
 }
 
 
+void Emitter::emit_segment_address(const Operand& m) {
+  emit_lea_address(m);
+  if (m.seg != FS && m.seg != GS) return;
+  // Flag-free: the 32-bit LEA wraps the sum at 4 GiB as the guest's address does.
+  a_.mov(x86::r9d, state(kOffSegBase + m.seg * static_cast<int32_t>(sizeof(SegmentCache))));
+  a_.lea(x86::r8d, x86::ptr(x86::r8, x86::r9));
+}
+
 x86::Mem Emitter::guest_address(const Operand& m) const {
   const bool has_base = m.base != kZeroGpr, has_index = m.index != kZeroGpr;
   if (has_base && has_index) return x86::ptr(guest64(m.base), guest64(m.index), m.scale, m.disp);
@@ -252,14 +260,14 @@ bool Emitter::emit_xchg_memory(size_t i) {
   const bool mem_first = in.ops[0].kind == OpKind::Mem;
   const Operand& m = in.ops[mem_first ? 0 : 1];
   const Operand& r = in.ops[mem_first ? 1 : 0];
-  if (m.kind != OpKind::Mem || r.kind != OpKind::Reg || !seg_flat(m.seg)) return false;
+  if (m.kind != OpKind::Mem || r.kind != OpKind::Reg || !seg_unbounded(m.seg)) return false;
   const unsigned size = m.size;
   if (size == 1 && (r.reg & 1)) return false;  // AH..BH cannot share an instruction with R9B.
   const HostReg h = host_of(r.reg / 4);
   auto reg_of = [&](HostReg x) -> x86::Gp {
     return size == 1 ? x86::Gp(x86::gpb_lo(x)) : size == 2 ? x86::Gp(x86::gpw(x)) : x86::Gp(x86::gpd(x));
   };
-  emit_memory(i, size, true, [&] { emit_lea_address(m); },
+  emit_memory(i, size, true, [&] { emit_segment_address(m); },
               [&] {
                 a_.mov(reg_of(kTmp1), guest_mem(size));
                 a_.mov(guest_mem(size), reg_of(h));
@@ -284,7 +292,7 @@ bool Emitter::emit_native(size_t i) {
   const Operand* mem = memory_operand(in);
   if (mem && in.mnemonic == ZYDIS_MNEMONIC_XCHG) return emit_xchg_memory(i);
   if (mem) {
-    if (in.addrsize != 4 || !seg_flat(mem->seg)) return false;
+    if (in.addrsize != 4 || !seg_unbounded(mem->seg)) return false;
     // BT* with a register bit offset address beyond the operand (SDM BT): interpreter.
     if ((in.mnemonic == ZYDIS_MNEMONIC_BT || in.mnemonic == ZYDIS_MNEMONIC_BTS ||
          in.mnemonic == ZYDIS_MNEMONIC_BTR || in.mnemonic == ZYDIS_MNEMONIC_BTC) &&
@@ -313,7 +321,7 @@ bool Emitter::emit_native(size_t i) {
     ++st_.native_instrs;
     return true;
   }
-  emit_memory(i, mem->size, memory_written(in, mem), [&] { emit_lea_address(*mem); }, body);
+  emit_memory(i, mem->size, memory_written(in, mem), [&] { emit_segment_address(*mem); }, body);
   ++st_.native_instrs;
   return true;
 }

@@ -100,7 +100,12 @@ class Emitter {
   }
 
  private:
-  bool seg_flat(uint8_t seg) const { return b_.mode & (1u << (blockmode::kFlatShift + seg)); }
+  // DS, ES, SS, CS: flat (base 0, 4 GiB). FS and GS: their mode bit means
+  // unbounded (any base), so they are never taken as flat.
+  bool seg_flat(uint8_t seg) const { return seg != FS && seg != GS && seg_unbounded(seg); }
+  bool seg_unbounded(uint8_t seg) const { return b_.mode & (1u << (blockmode::kFlatShift + seg)); }
+  // emit_lea_address plus the segment base where it may be non-zero (FS, GS).
+  void emit_segment_address(const Operand& m);
 
   // Flag image save/restore (jit/flag_image.h).
   void save_flags_to(const x86::Gpd& dst) { emit_save_flags(a_, dst); }

@@ -20,6 +20,8 @@ constexpr int32_t jit_off(size_t field) { return state_off(offsetof(CpuState, ji
 inline constexpr int32_t kOffGpr = state_off(offsetof(CpuState, gpr));
 inline constexpr int32_t kOffEip = state_off(offsetof(CpuState, eip));
 inline constexpr int32_t kOffEflags = state_off(offsetof(CpuState, eflags));
+// SegmentCache::base of segment 0; segment i is sizeof(SegmentCache) * i further.
+inline constexpr int32_t kOffSegBase = state_off(offsetof(CpuState, seg) + offsetof(SegmentCache, base));
 inline constexpr int32_t kOffMemBase = jit_off(offsetof(CpuState::JitLink, mem_base));
 inline constexpr int32_t kOffBudget = jit_off(offsetof(CpuState::JitLink, budget));
 inline constexpr int32_t kOffFlagsImage = jit_off(offsetof(CpuState::JitLink, flags_image));

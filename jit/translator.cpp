@@ -35,13 +35,13 @@ bool Emitter::emit_terminal_native(size_t i) {
     return true;
   }
   if (in.mnemonic == ZYDIS_MNEMONIC_CALL && stack_ok && in.nops == 1 && in.ops[0].kind == OpKind::Mem &&
-      in.addrsize == 4 && seg_flat(in.ops[0].seg)) {
+      in.addrsize == 4 && seg_unbounded(in.ops[0].seg)) {
     // The target is read first (its address uses ESP before the push) and
     // parked in the scratch slot (a slow path sets [eip]); a fault in
     // either access leaves nothing changed.
     const Operand m = in.ops[0];
     emit_memory(
-        i, 4, false, [&] { emit_lea_address(m); },
+        i, 4, false, [&] { emit_segment_address(m); },
         [&] {
           a_.mov(x86::r9d, guest_mem(4));
           a_.mov(state(kOffScratch), x86::r9d);
@@ -71,10 +71,10 @@ bool Emitter::emit_terminal_native(size_t i) {
     return true;
   }
   if (in.mnemonic == ZYDIS_MNEMONIC_JMP && in.nops == 1 && in.ops[0].kind == OpKind::Mem && in.addrsize == 4 &&
-      seg_flat(in.ops[0].seg)) {
+      seg_unbounded(in.ops[0].seg)) {
     const Operand m = in.ops[0];
     emit_memory(
-        i, 4, false, [&] { emit_lea_address(m); },
+        i, 4, false, [&] { emit_segment_address(m); },
         [&] {
           a_.mov(x86::r9d, guest_mem(4));
         });

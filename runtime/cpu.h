@@ -134,13 +134,13 @@ class Cpu final : private CodeSource {
   // Segments that are not flat get the limit and type checks of SDM Vol. 3A 5.3/5.5.
   template <typename T>
   T read(uint8_t seg, uint32_t off) {
-    if (!s.seg[seg].flat) [[unlikely]]
+    if (!s.seg[seg].unbounded) [[unlikely]]
       check_segment_access(s, seg, off, sizeof(T), false);
     return mmu.read<T>(linear(seg, off), mmu_idx());
   }
   template <typename T>
   void write(uint8_t seg, uint32_t off, T v) {
-    if (!s.seg[seg].flat) [[unlikely]]
+    if (!s.seg[seg].unbounded) [[unlikely]]
       check_segment_access(s, seg, off, sizeof(T), true);
     mmu.write<T>(linear(seg, off), v, mmu_idx());
   }
@@ -148,7 +148,7 @@ class Cpu final : private CodeSource {
   // Linear address of a `size`-byte data access after the segment checks;
   // for read-modify-write forms that translate once and access the softmmu directly.
   uint32_t checked_linear(uint8_t seg, uint32_t off, unsigned size, bool write) const {
-    if (!s.seg[seg].flat) [[unlikely]]
+    if (!s.seg[seg].unbounded) [[unlikely]]
       check_segment_access(s, seg, off, size, write);
     return linear(seg, off);
   }
@@ -277,8 +277,8 @@ class Cpu final : private CodeSource {
     return (s.code32() ? blockmode::kCode32 : 0u) | (uint32_t{s.cpl} << blockmode::kCplShift) |
            (s.stack32() ? blockmode::kStack32 : 0u) | (uint32_t{g[ES].flat} << (blockmode::kFlatShift + ES)) |
            (uint32_t{g[CS].flat} << (blockmode::kFlatShift + CS)) | (uint32_t{g[SS].flat} << (blockmode::kFlatShift + SS)) |
-           (uint32_t{g[DS].flat} << (blockmode::kFlatShift + DS)) | (uint32_t{g[FS].flat} << (blockmode::kFlatShift + FS)) |
-           (uint32_t{g[GS].flat} << (blockmode::kFlatShift + GS)) |
+           (uint32_t{g[DS].flat} << (blockmode::kFlatShift + DS)) | (uint32_t{g[FS].unbounded} << (blockmode::kFlatShift + FS)) |
+           (uint32_t{g[GS].unbounded} << (blockmode::kFlatShift + GS)) |
            (g[CS].base == 0 ? blockmode::kCsBaseZero : 0u);
   }
   void handle_exception(const GuestException& e);

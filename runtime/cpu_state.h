@@ -76,10 +76,11 @@ struct SegmentCache {
   uint16_t attr = 0;
   uint32_t base = 0;
   uint32_t limit = 0;  // Byte-granular effective limit.
-  // Base 0, limit 4 GiB, present, writable expand-up data: accesses through
-  // it need no segment checks. Recomputed by refresh() whenever the fields
-  // above change.
+  // Limit 4 GiB, present, writable expand-up data: accesses through it need
+  // no segment checks, only the base added (unbounded), which is 0 (flat).
+  // Recomputed by refresh() whenever the fields above change.
   bool flat = false;
+  bool unbounded = false;
 
   static constexpr uint16_t kAccessed = 1u << 0;
   static constexpr uint16_t kWritable = 1u << 1;  // Data segments.
@@ -97,8 +98,9 @@ struct SegmentCache {
   bool code() const { return attr & kCode; }
 
   void refresh() {
-    flat = base == 0 && limit == 0xFFFFFFFFu && (attr & (kPresent | kS | kCode | kWritable | kExpandDown)) ==
-                                                    (kPresent | kS | kWritable);
+    unbounded = limit == 0xFFFFFFFFu &&
+                (attr & (kPresent | kS | kCode | kWritable | kExpandDown)) == (kPresent | kS | kWritable);
+    flat = unbounded && base == 0;
   }
 };
 

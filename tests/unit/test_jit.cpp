@@ -484,5 +484,48 @@ TEST_P(Jit, IndirectJumpToOffsetZeroInRealMode) {
   }
 }
 
+// FS and GS with a base, as Linux uses them for per-CPU data and TLS: the
+// JIT runs the accesses natively with the base added at run time (the
+// translation does not depend on the base), so a base changed between two
+// runs of the same translated loop is seen.
+TEST_P(Jit, FsAndGsBasesAreAddedAtRunTime) {
+  Pair p;
+  // L: mov eax, fs:[ebx+4]; add gs:[ecx], eax; xchg fs:[ebx+8], edx; dec esi; jnz L;
+  // M: jmp M (each run ends there on its instruction budget)
+  const std::vector<uint8_t> code = {0x64, 0x8B, 0x43, 0x04, 0x65, 0x01, 0x01, 0x64, 0x87, 0x53,
+                                     0x08, 0x4E, 0x75, 0xF2, 0xEB, 0xFE};
+  auto segments = [](Vm& v, uint32_t fs_base, uint32_t gs_base) {
+    const uint16_t attr = SegmentCache::kPresent | SegmentCache::kS | SegmentCache::kWritable |
+                          SegmentCache::kAccessed | SegmentCache::kDb | SegmentCache::kGranularity;
+    v.cpu.s.seg[FS] = SegmentCache{0x10, attr, fs_base, 0xFFFFFFFFu};
+    v.cpu.s.seg[GS] = SegmentCache{0x10, attr, gs_base, 0xFFFFFFFFu};
+    v.cpu.s.seg[FS].refresh();
+    v.cpu.s.seg[GS].refresh();
+  };
+  run_both(p, code, [&](Vm& v) {
+    segments(v, 0x20000, 0x30000);
+    v.put32(0x20004, 7);
+    v.put32(0x20008, 100);
+    v.cpu.s.gpr[ESI] = 3;
+    v.cpu.s.gpr[EDX] = 55;
+  }, 1000);
+  // Three passes: gs:[0] += 7 each time; the XCHG swaps EDX and fs:[8].
+  EXPECT_EQ(p.jit.get32(0x30000), 21u);
+  EXPECT_EQ(p.jit.get32(0x20008), 55u);  // Swapped three times.
+  EXPECT_EQ(p.jit.cpu.s.gpr[EDX], 100u);
+  EXPECT_EQ(p.jit.cpu.s.eip, kCode + 14);
+  // The same translated code with other bases.
+  for (Vm* v : {&p.interp, &p.jit}) {
+    segments(*v, 0x40000, 0x50000);
+    v->put32(0x40004, 9);
+    v->cpu.s.gpr[ESI] = 2;
+    v->cpu.s.eip = kCode;
+    v->cpu.run(1000);
+  }
+  expect_same(p.interp, p.jit);
+  EXPECT_EQ(p.jit.get32(0x50000), 18u);
+  EXPECT_EQ(p.jit.get32(0x30000), 21u);  // The old GS area is left alone.
+}
+
 }  // namespace
 }  // namespace vmm
