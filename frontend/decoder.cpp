@@ -114,6 +114,13 @@ bool is_sensitive(ZydisMnemonic m) {
 Decoder::Decoder(bool code32) {
   ZydisDecoderInit(&decoder_, code32 ? ZYDIS_MACHINE_MODE_LEGACY_32 : ZYDIS_MACHINE_MODE_LEGACY_16,
                    code32 ? ZYDIS_STACK_WIDTH_32 : ZYDIS_STACK_WIDTH_16);
+  // The CPU vmm presents has neither LZCNT (ABM) nor TZCNT (BMI1): like such
+  // a CPU, it runs F3 0F BD / F3 0F BC as BSR / BSF with an ignored F3
+  // prefix (SDM Vol. 2A LZCNT/TZCNT: "on processors that do not support
+  // ... the instruction byte encoding is executed as BSR/BSF"). Linux's
+  // find-bit routines use the TZCNT encoding for that reason.
+  ZydisDecoderEnableMode(&decoder_, ZYDIS_DECODER_MODE_LZCNT, ZYAN_FALSE);
+  ZydisDecoderEnableMode(&decoder_, ZYDIS_DECODER_MODE_TZCNT, ZYAN_FALSE);
 }
 
 bool Decoder::decode_full(const uint8_t* bytes, size_t avail, ZydisDecodedInstruction& insn,

@@ -7,6 +7,8 @@ namespace vmm {
 
 namespace {
 constexpr uint32_t kMsrTsc = 0x10;
+constexpr uint32_t kMsrPlatformId = 0x17;  // IA32_PLATFORM_ID (P6 family): platform bits 52:50 = 0.
+constexpr uint32_t kMsrBiosSignId = 0x8B;  // IA32_BIOS_SIGN_ID: microcode revision in bits 63:32.
 constexpr uint32_t kMsrSysenterCs = 0x174;
 constexpr uint32_t kMsrSysenterEsp = 0x175;
 constexpr uint32_t kMsrSysenterEip = 0x176;
@@ -30,6 +32,9 @@ void rdmsr(Cpu& cpu) {
   uint64_t v;
   switch (cpu.s.gpr[ECX]) {
     case kMsrTsc: v = read_tsc(cpu); break;
+    // No microcode is loaded: revision 0 (SDM Vol. 3A 9.11.7, "Update
+    // Signature and Verification": write 0, CPUID, then read the revision).
+    case kMsrPlatformId: case kMsrBiosSignId: v = 0; break;
     case kMsrSysenterCs: v = cpu.s.sysenter_cs; break;
     case kMsrSysenterEsp: v = cpu.s.sysenter_esp; break;
     case kMsrSysenterEip: v = cpu.s.sysenter_eip; break;
@@ -47,6 +52,7 @@ void wrmsr(Cpu& cpu) {
       // Writing the TSC sets the counter's current value (SDM Vol. 3B, 17.17).
       cpu.s.tsc_offset += v - read_tsc(cpu);
       break;
+    case kMsrBiosSignId: break;  // Writing 0 before CPUID is how the revision is asked for.
     case kMsrSysenterCs: cpu.s.sysenter_cs = static_cast<uint32_t>(v); break;
     case kMsrSysenterEsp: cpu.s.sysenter_esp = static_cast<uint32_t>(v); break;
     case kMsrSysenterEip: cpu.s.sysenter_eip = static_cast<uint32_t>(v); break;

@@ -29,6 +29,17 @@ TEST(Decoder, RegisterOperandsAreByteOffsets) {
   EXPECT_EQ(r.flags_written & flag::kArith, flag::kArith);
 }
 
+// vmm's CPU has neither BMI1 nor ABM: F3 0F BC / F3 0F BD are BSF / BSR
+// with an ignored prefix, as on such CPUs (Linux's _find_first_bit uses the
+// TZCNT encoding and relies on that).
+TEST(Decoder, TzcntAndLzcntEncodingsAreBsfAndBsr) {
+  InstrRecord r = decode({0xF3, 0x0F, 0xBC, 0xC1});  // "tzcnt eax, ecx"
+  EXPECT_EQ(r.mnemonic, ZYDIS_MNEMONIC_BSF);
+  EXPECT_EQ(r.length, 4);
+  r = decode({0xF3, 0x0F, 0xBD, 0xC1});  // "lzcnt eax, ecx"
+  EXPECT_EQ(r.mnemonic, ZYDIS_MNEMONIC_BSR);
+}
+
 TEST(Decoder, MemoryOperandWithSib) {
   InstrRecord r = decode({0x8B, 0x44, 0x8E, 0x10});  // mov eax, [esi+ecx*4+0x10]
   ASSERT_EQ(r.ops[1].kind, OpKind::Mem);
