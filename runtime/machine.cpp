@@ -12,6 +12,8 @@
 #include "devices/i8042.h"
 #include "devices/linux_boot.h"
 #include "devices/pci_stub.h"
+#include "devices/acpi_pm.h"
+#include "devices/acpi_tables.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
 #include "devices/system_ports.h"
@@ -124,7 +126,15 @@ void Machine::wire_devices() {
   kbc_->irq12 = [this](bool level) { pic_->set_irq(12, level); };
 
   pci_ = std::make_unique<PciStub>();
+  pci_->on_reset = request_reset;
   bus_.register_pio(PciStub::kBase, PciStub::kPortCount, pci_.get());
+
+  // ACPI power management (devices/acpi_tables.h describes it to the guest):
+  // entering S5 powers off, which ends vmm with status 0 as under QEMU.
+  acpi_pm_ = std::make_unique<AcpiPm>(
+      *clock_, [this] { cpu_->request_stop(StopReason::kExitDevice, 0); },
+      [this](bool level) { pic_->set_irq(AcpiPm::kSciIrq, level); });
+  bus_.register_pio(AcpiPm::kBase, AcpiPm::kPortCount, acpi_pm_.get());
 
   uart_->irq = [this](bool level) { pic_->set_irq(Uart16550::kCom1Irq, level); };
 
@@ -148,6 +158,9 @@ void Machine::boot() {
         load_linux(*ram_, kernel_image_, config_.initrd.empty() ? nullptr : &initrd_image_, config_.append);
     cpu_->reset_protected_with_gdt(info.entry, info.gdt_base, info.gdt_limit, info.code_selector, info.data_selector);
     cpu_->s.gpr[ESI] = info.boot_params;
+    // In the BIOS area the e820 map reserves: how the kernel finds the PM
+    // registers and powers the machine off.
+    install_acpi_tables(*ram_);
     return;
   }
   if (!config_.initrd.empty()) {
@@ -172,6 +185,7 @@ void Machine::reset() {
   // -kernel option ROM does); RAM is cleared first.
   ram_->clear();
   uart_->reset();
+  acpi_pm_->reset();
   cpu_->flush_code_cache();
   cpu_->clear_stop();
   boot();

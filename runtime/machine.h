@@ -27,6 +27,7 @@ class PostPort;
 class CoprocessorErrorPort;
 class CmosRtc;
 class I8042;
+class AcpiPm;
 class PciStub;
 struct StatsReport;
 
@@ -104,6 +105,7 @@ class Machine {
   std::unique_ptr<CmosRtc> rtc_;
   std::unique_ptr<I8042> kbc_;
   std::unique_ptr<PciStub> pci_;
+  std::unique_ptr<AcpiPm> acpi_pm_;
   std::unique_ptr<Uart16550> uart_;
   std::unique_ptr<DebugExit> exit_device_;
   std::vector<uint8_t> kernel_image_;
