@@ -13,12 +13,17 @@ namespace vmm {
 struct Block {
   uint32_t virt_pc = 0;       // EIP at which it was built (the jump-cache key).
   uint32_t cs_base = 0;       // CS base it was built under: its code is at linear cs_base + EIP.
+  // CS limit it was built under: it holds no byte beyond it, and it is used
+  // under that limit only (BlockBuilder::build).
+  uint32_t cs_limit = 0xFFFFFFFFu;
   uint32_t phys_pc = 0;       // Guest physical address of the first byte.
   uint32_t phys_page2 = ~0u;  // Second physical page when the code crosses one, else ~0.
   uint32_t mode = 0;          // Mode bits the decode depends on (see block_mode()).
   uint32_t byte_length = 0;   // Guest bytes covered.
   bool valid = true;          // Cleared when a write to its page invalidates it.
-  bool interp_only = false;   // On a page whose code keeps being rewritten: never translated.
+  // Never translated: on a page whose code keeps being rewritten, or decoded
+  // under a CS limit below 4 GiB (Cpu::build_block).
+  bool interp_only = false;
   uint32_t executions = 0;    // Entries by the interpreter while not translated (Cpu::enable_jit's threshold).
   std::vector<InstrRecord> instrs;
   // Host code translated from this block by the JIT (null until translated;

@@ -25,10 +25,15 @@ class BlockBuilder {
  public:
   explicit BlockBuilder(const Decoder& decoder) : decoder_(decoder) {}
 
-  // Decodes the block at virtual `eip`. Faults of the first instruction's
-  // fetch propagate (the guest is executing it); a later instruction that
-  // cannot be fetched ends the block before it. `max_instrs` limits the length.
-  void build(CodeSource& src, uint32_t eip, Block& out, unsigned max_instrs = kMaxBlockInstrs) const;
+  // Decodes the block at virtual `eip` under the CS limit `cs_limit` (the
+  // caller raises #GP(0) for an `eip` beyond it). Faults of the first
+  // instruction's fetch propagate (the guest is executing it); a later
+  // instruction that cannot be fetched ends the block before it. No byte
+  // beyond the limit is fetched: an instruction that runs past it ends the
+  // block before it, or, as the first one, becomes a record that executes as
+  // #GP(0) (iclass::kBeyondCsLimit). `max_instrs` limits the length.
+  void build(CodeSource& src, uint32_t eip, uint32_t cs_limit, Block& out,
+             unsigned max_instrs = kMaxBlockInstrs) const;
 
  private:
   const Decoder& decoder_;

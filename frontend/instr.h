@@ -76,6 +76,10 @@ inline constexpr uint16_t kUseHelper = 1u << 11;
 // mapped again in the JIT's guest views (INVLPG, CR3 loads), each time at
 // the cost of a host fault, so the JIT reaches it through an inline TLB probe.
 inline constexpr uint16_t kProbeMemory = 1u << 12;
+// Made by the block builder, not the decoder: an instruction that starts at
+// or runs past the CS limit; it executes as #GP(0) (SDM Vol. 3A, 5.3 "Limit
+// Checking"). Its length covers its bytes within the limit only.
+inline constexpr uint16_t kBeyondCsLimit = 1u << 13;
 }  // namespace iclass
 
 // Prefix bits.

@@ -288,7 +288,7 @@ Block* Cpu::build_block(uint32_t eip, uint32_t phys, uint32_t mode) {
   // little against it.
   const auto t0 = std::chrono::steady_clock::now();
   auto b = std::make_unique<Block>();
-  (s.code32() ? builder32_ : builder16_).build(*this, eip, *b);
+  (s.code32() ? builder32_ : builder16_).build(*this, eip, s.seg[CS].limit, *b);
   b->mode = mode;
   b->cs_base = s.seg[CS].base;
   for (InstrRecord& in : b->instrs) interp::bind(in);
@@ -297,8 +297,15 @@ Block* Cpu::build_block(uint32_t eip, uint32_t phys, uint32_t mode) {
   stats_.instrs_decoded += b->instrs.size();
   Block* raw = b.get();
   const uint32_t page1 = phys & kPageMask;
-  raw->interp_only = smc_hot(page1) || (raw->phys_page2 != ~0u && smc_hot(raw->phys_page2));
-  if (raw->interp_only) ++stats_.smc_interpreted_blocks;
+  const bool smc = smc_hot(page1) || (raw->phys_page2 != ~0u && smc_hot(raw->phys_page2));
+  if (smc) ++stats_.smc_interpreted_blocks;
+  // Under a CS limit below 4 GiB, near branches must check their targets
+  // against it (SDM Vol. 2A/2B JMP, Jcc, CALL, RET, LOOP: "IF tempEIP is not
+  // within code segment limit THEN #GP(0)", at the branch), which the
+  // interpreter's handlers do and translated code does not: such code (real
+  // mode, segmented code) is interpreted by both engines. Under a 4 GiB limit
+  // every EIP is within it, and translated code runs it with no check.
+  raw->interp_only = smc || raw->cs_limit != 0xFFFFFFFFu;
   for (uint32_t page : {page1, raw->phys_page2}) {
     if (page == ~0u) continue;
     CodePage& cp = page_blocks_[page];
@@ -333,11 +340,19 @@ Block* Cpu::lookup_block(uint32_t eip) {
   ++stats_.block_lookups;
   const uint32_t mode = block_mode();
   const uint32_t cs_base = s.seg[CS].base;
+  const uint32_t cs_limit = s.seg[CS].limit;
   Block*& slot = jump_cache_[jump_slot(eip)];
-  if (slot && slot->valid && slot->virt_pc == eip && slot->mode == mode && slot->cs_base == cs_base) {
+  // A block is used under the CS base and limit it was decoded under only:
+  // its extent depends on the limit (BlockBuilder::build).
+  if (slot && slot->valid && slot->virt_pc == eip && slot->mode == mode && slot->cs_base == cs_base &&
+      slot->cs_limit == cs_limit) {
     ++stats_.jump_cache_hits;
     return slot;
   }
+  // Code fetch at an EIP beyond the CS limit: #GP(0) with EIP at it, before
+  // any byte is fetched through paging (SDM Vol. 3A, 5.3 "Limit Checking").
+  // No cached block starts there, so the jump-cache hit above costs nothing more.
+  if (eip > cs_limit) raise_exception(kGP, 0);
   const uint32_t phys = translate(eip);
   const uint64_t key = block_key(phys, mode, cs_base + eip);
   ++stats_.block_map_lookups;
@@ -345,9 +360,9 @@ Block* Cpu::lookup_block(uint32_t eip) {
   if (it != blocks_.end()) {
     Block* b = it->second.get();
     // Relative branches are resolved from EIP at run time, but a block found
-    // under another EIP and CS base for the same linear address, or whose
+    // under another EIP, CS base or CS limit for the same linear address, or whose
     // second page is now mapped elsewhere, is decoded again rather than reused.
-    bool reusable = b->virt_pc == eip && b->cs_base == cs_base;
+    bool reusable = b->virt_pc == eip && b->cs_base == cs_base && b->cs_limit == cs_limit;
     if (reusable && b->phys_page2 != ~0u) {
       try {
         reusable = (translate(eip + b->byte_length - 1) & kPageMask) == b->phys_page2;

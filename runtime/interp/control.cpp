@@ -1,6 +1,12 @@
 // Near JMP, Jcc, CALL, RET, LOOP/LOOPE/LOOPNE, JCXZ/JECXZ (SDM Vol. 2A/2B).
 // Every handler sets EIP and returns true. With a 16-bit operand size the
 // new EIP is truncated to 16 bits, as the SDM's pseudo-code does.
+//
+// A branch to a target beyond the CS limit raises #GP(0) at the branch,
+// before it changes anything (pushes, pops, ECX): each instruction's
+// pseudo-code has "IF tempEIP is not within code segment limit THEN #GP(0)".
+// Translated code does not check (its blocks run under a 4 GiB CS limit
+// only: Cpu::build_block), and neither does the check cost anything there.
 #include <Zydis/Zydis.h>
 
 #include "runtime/interp/flags.h"
@@ -16,16 +22,25 @@ inline uint32_t fit_eip(uint32_t v) {
   return kOpSize == 2 ? (v & 0xFFFF) : v;
 }
 
+inline void check_target(const Cpu& c, uint32_t target) {
+  if (target > c.s.seg[CS].limit) [[unlikely]]
+    raise_exception(kGP, 0);
+}
+
 template <unsigned kOpSize>
 bool jmp_rel(Cpu& c, const InstrRecord& in) {
-  c.s.eip = fit_eip<kOpSize>(c.s.eip + in.length + in.ops[0].imm);
+  const uint32_t target = fit_eip<kOpSize>(c.s.eip + in.length + in.ops[0].imm);
+  check_target(c, target);
+  c.s.eip = target;
   return true;
 }
 
 template <unsigned kOpSize>
 bool jmp_indirect(Cpu& c, const InstrRecord& in) {
   using T = std::conditional_t<kOpSize == 2, uint16_t, uint32_t>;
-  c.s.eip = get_any<T>(c, in, in.ops[0]);
+  const uint32_t target = get_any<T>(c, in, in.ops[0]);
+  check_target(c, target);
+  c.s.eip = target;
   return true;
 }
 
@@ -34,7 +49,9 @@ bool jmp_indirect(Cpu& c, const InstrRecord& in) {
 template <unsigned kOpSize>
 bool jcc(Cpu& c, const InstrRecord& in) {
   if (!condition(c.s.eflags, in.cond)) return false;
-  c.s.eip = fit_eip<kOpSize>(c.s.eip + in.length + in.ops[0].imm);
+  const uint32_t target = fit_eip<kOpSize>(c.s.eip + in.length + in.ops[0].imm);
+  check_target(c, target);
+  c.s.eip = target;
   return true;
 }
 
@@ -42,8 +59,10 @@ template <unsigned kOpSize>
 bool call_rel(Cpu& c, const InstrRecord& in) {
   using T = std::conditional_t<kOpSize == 2, uint16_t, uint32_t>;
   const uint32_t next = c.s.eip + in.length;
+  const uint32_t target = fit_eip<kOpSize>(next + in.ops[0].imm);
+  check_target(c, target);
   c.push<T>(static_cast<T>(next));
-  c.s.eip = fit_eip<kOpSize>(next + in.ops[0].imm);
+  c.s.eip = target;
   return true;
 }
 
@@ -52,6 +71,7 @@ bool call_indirect(Cpu& c, const InstrRecord& in) {
   using T = std::conditional_t<kOpSize == 2, uint16_t, uint32_t>;
   // The target is read before the push (CALL [ESP] uses the old ESP).
   const T target = get_any<T>(c, in, in.ops[0]);
+  check_target(c, target);
   c.push<T>(static_cast<T>(c.s.eip + in.length));
   c.s.eip = target;
   return true;
@@ -60,7 +80,11 @@ bool call_indirect(Cpu& c, const InstrRecord& in) {
 template <unsigned kOpSize, bool kImm>
 bool ret_near(Cpu& c, const InstrRecord& in) {
   using T = std::conditional_t<kOpSize == 2, uint16_t, uint32_t>;
-  const uint32_t target = c.pop<T>();
+  const uint32_t sp = c.s.gpr[ESP];
+  const uint32_t target = c.read<T>(SS, c.s.stack32() ? sp : (sp & 0xFFFF));
+  check_target(c, target);  // ESP is unchanged when it faults.
+  const uint32_t n = sp + sizeof(T);
+  c.s.gpr[ESP] = c.s.stack32() ? n : ((sp & 0xFFFF0000u) | (n & 0xFFFF));
   if constexpr (kImm) {
     const uint16_t n = static_cast<uint16_t>(in.ops[0].imm);
     if (c.s.stack32()) c.s.gpr[ESP] += n;
@@ -75,6 +99,7 @@ enum class Loop { kLoop, kLoope, kLoopne, kJcxz };
 // The counter is CX or ECX by the address size (SDM Vol. 2A, LOOPcc).
 template <Loop L, unsigned kAddrSize, unsigned kOpSize>
 bool loop(Cpu& c, const InstrRecord& in) {
+  const uint32_t old_ecx = c.s.gpr[ECX];
   uint32_t count;
   if constexpr (L == Loop::kJcxz) {
     count = kAddrSize == 2 ? (c.s.gpr[ECX] & 0xFFFF) : c.s.gpr[ECX];
@@ -90,7 +115,16 @@ bool loop(Cpu& c, const InstrRecord& in) {
   else if constexpr (L == Loop::kLoope) taken = count != 0 && (c.s.eflags & flag::ZF);
   else taken = count != 0 && !(c.s.eflags & flag::ZF);
   const uint32_t next = c.s.eip + in.length;
-  c.s.eip = taken ? fit_eip<kOpSize>(next + in.ops[0].imm) : next;
+  if (taken) {
+    const uint32_t target = fit_eip<kOpSize>(next + in.ops[0].imm);
+    if (target > c.s.seg[CS].limit) [[unlikely]] {
+      c.s.gpr[ECX] = old_ecx;  // A fault leaves the count as it was.
+      raise_exception(kGP, 0);
+    }
+    c.s.eip = target;
+  } else {
+    c.s.eip = next;
+  }
   return true;
 }
 

@@ -43,6 +43,9 @@ bool invalid_opcode(Cpu& c, const InstrRecord& in) {
   raise_exception(kUD);
 }
 
+// An instruction whose bytes run past the CS limit (iclass::kBeyondCsLimit).
+bool beyond_cs_limit(Cpu&, const InstrRecord&) { raise_exception(kGP, 0); }
+
 }  // namespace
 
 void SelectorTable::add(uint16_t mnemonic, Selector s) { selectors()[mnemonic] = s; }
@@ -65,6 +68,10 @@ bool unimplemented(Cpu& c, const InstrRecord& in) {
 }
 
 void bind(InstrRecord& in) {
+  if (in.cls & iclass::kBeyondCsLimit) {
+    in.handler = &beyond_cs_limit;
+    return;
+  }
   if (in.cls & iclass::kInvalid) {
     in.handler = &invalid_opcode;
     return;

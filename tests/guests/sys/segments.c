@@ -8,6 +8,12 @@
  *   - LAR/LSL/VERR/VERW results (ZF and the value) for code, data, system
  *     descriptors and gates, at CPL 0 and CPL 3; ARPL;
  *   - a null selector is loadable into DS; LDT segments through LLDT;
+ *   - vmm-only (QEMU's TCG checks neither): the CS limit on code fetch and
+ *     on near branch targets: code in a
+ *     small code segment whose instruction runs past the limit, whose
+ *     execution falls through past it, or whose JMP, CALL, Jcc, LOOP or RET
+ *     goes beyond it raises #GP(0) at that instruction; the same code under
+ *     a larger limit runs (decoded code is not reused across limits);
  *   - vmm-only (QEMU's TCG does not check limits or types on data
  *     accesses): expand-up and expand-down limits (16-bit and big), the
  *     granularity bit, writes to read-only segments and accesses through
@@ -291,6 +297,126 @@ static void test_ldt(void)
     write_gs(SEL_KDATA);
 }
 
+/* ---- the CS limit (SDM Vol. 3A 5.3; JMP/CALL/Jcc/LOOP/RET in Vol. 2) ------------ */
+
+/* Code run in a code segment whose base is the buffer and whose limit is
+ * small: entered by a far CALL at offset 0, it returns with LRET. */
+static uint8_t lim_code[8][64] __attribute__((aligned(64)));
+static int lim_gdt;
+
+static void lim_gp_handler(struct sys_frame *f)
+{
+    f->eip = sys_fixup;
+    f->cs = SEL_KCODE;
+    sys_fixup = 0;
+}
+
+/* Runs lim_code[n] with CS limit `limit`; returns the vector taken or -1,
+ * and EAX in *eax. */
+static int lim_run(int n, uint32_t limit, uint32_t *eax)
+{
+    struct __attribute__((packed)) { uint32_t off; uint16_t sel; } target = {0, SEL(lim_gdt, 0)};
+    gdt_set(lim_gdt, desc_seg((uint32_t)lim_code[n], limit, D_CODE_XR, D_DB));
+    uint32_t a = 0;
+    sys_fault_reset();
+    sys_set_handler(13, lim_gp_handler);
+    /* A fault leaves the far return address on the stack: ESP is restored. */
+    __asm__ volatile("movl %%esp, %%esi\n\t"
+                     SYS_TRY("2f")
+                     "xorl %%eax, %%eax\n\t"
+                     "movl $3, %%ecx\n\t"
+                     "lcall *%1\n"
+                     "2:" SYS_TRY_END
+                     "movl %%esi, %%esp"
+                     : "=&a"(a) : "m"(target) : "ecx", "edx", "esi", "memory", "cc");
+    sys_set_handler(13, 0);
+    *eax = a;
+    return sys_last.count ? sys_last.vector : -1;
+}
+
+static void lim_expect_ok(const char *name, int n, uint32_t limit, uint32_t eax)
+{
+    uint32_t got;
+    int r = lim_run(n, limit, &got);
+    check_detail(name, r == -1 && got == eax, "vector %d, EAX 0x%x (expected no exception, EAX 0x%x)", r, got, eax);
+}
+
+static void lim_expect_gp(const char *name, int n, uint32_t limit, uint32_t eip)
+{
+    uint32_t got;
+    int r = lim_run(n, limit, &got);
+    check_detail(name, r == 13 && sys_last.error == 0 && sys_last.eip == eip && sys_last.cs == SEL(lim_gdt, 0),
+                 "vector %d error 0x%x at %04x:%x, expected #GP(0) at %04x:%x", r, sys_last.error, sys_last.cs,
+                 sys_last.eip, SEL(lim_gdt, 0), eip);
+}
+
+static void lim_put(int n, const uint8_t *bytes, unsigned len)
+{
+    for (unsigned i = 0; i < sizeof lim_code[n]; i++) lim_code[n][i] = 0x90;  /* NOP */
+    for (unsigned i = 0; i < len; i++) lim_code[n][i] = bytes[i];
+}
+
+static void test_code_limit(void)
+{
+    sys_section("vmm-only: CS limit on code fetch and near branch targets (not checked by QEMU's TCG)");
+    lim_gdt = gdt_alloc();
+
+    /* 0: nop; 1: mov eax, 0x44332211; 6: lret */
+    static const uint8_t fetch[] = {0x90, 0xb8, 0x11, 0x22, 0x33, 0x44, 0xcb};
+    lim_put(0, fetch, sizeof fetch);
+    lim_expect_ok("code ending at the CS limit runs", 0, 6, 0x44332211);
+    lim_expect_gp("MOV running 3 bytes past the CS limit: #GP(0) at the MOV", 0, 2, 1);
+    lim_expect_gp("MOV ending 1 byte past the CS limit: #GP(0) at the MOV", 0, 4, 1);
+    lim_expect_gp("LRET starting 1 byte past the CS limit: #GP(0) at the LRET", 0, 5, 6);
+    lim_expect_ok("the same code under the larger limit again", 0, 6, 0x44332211);
+
+    /* 0: nop; 1: nop; 2: lret -- limit 1: execution falls through to 2. */
+    static const uint8_t fall[] = {0x90, 0x90, 0xcb};
+    lim_put(1, fall, sizeof fall);
+    lim_expect_gp("falling through to EIP = limit + 1: #GP(0) at it", 1, 1, 2);
+    lim_expect_ok("falling through within the limit", 1, 2, 0);
+
+    /* 0: jmp 0x20; ...; 0x20: mov al, 1; 0x22: lret */
+    static const uint8_t jmp[] = {0xeb, 0x1e};
+    lim_put(2, jmp, sizeof jmp);
+    lim_code[2][0x20] = 0xb0, lim_code[2][0x21] = 0x01, lim_code[2][0x22] = 0xcb;
+    lim_expect_ok("JMP rel8 within the limit", 2, 0x22, 1);
+    lim_expect_gp("JMP rel8 to beyond the limit: #GP(0) at the JMP", 2, 0x1f, 0);
+
+    /* 0: call 0x20 (rel32); 5: lret; 0x20: mov al, 2; 0x22: ret */
+    static const uint8_t call[] = {0xe8, 0x1b, 0x00, 0x00, 0x00, 0xcb};
+    lim_put(3, call, sizeof call);
+    lim_code[3][0x20] = 0xb0, lim_code[3][0x21] = 0x02, lim_code[3][0x22] = 0xc3;
+    lim_expect_ok("CALL rel32 within the limit", 3, 0x22, 2);
+    lim_expect_gp("CALL rel32 to beyond the limit: #GP(0) at the CALL", 3, 0x1f, 0);
+
+    /* 0: cmp eax, eax; 2: je 0x20; 4: lret; 0x20: mov al, 3; 0x22: lret */
+    static const uint8_t jcc[] = {0x39, 0xc0, 0x74, 0x1c, 0xcb};
+    lim_put(4, jcc, sizeof jcc);
+    lim_code[4][0x20] = 0xb0, lim_code[4][0x21] = 0x03, lim_code[4][0x22] = 0xcb;
+    lim_expect_ok("JE taken within the limit", 4, 0x22, 3);
+    lim_expect_gp("JE taken to beyond the limit: #GP(0) at the JE", 4, 0x1f, 2);
+    /* 0: test esp, esp (ZF = 0); 2: je 0x20 not taken; 4: lret */
+    static const uint8_t jcc_nt[] = {0x85, 0xe4, 0x74, 0x1c, 0xcb};
+    lim_put(5, jcc_nt, sizeof jcc_nt);
+    lim_expect_ok("JE not taken, target beyond the limit: no fault", 5, 4, 0);
+
+    /* ECX = 3 on entry. 0: loop 0x20; 2: lret; 0x20: mov eax, ecx; 0x22: lret */
+    static const uint8_t loop[] = {0xe2, 0x1e, 0xcb};
+    lim_put(6, loop, sizeof loop);
+    lim_code[6][0x20] = 0x89, lim_code[6][0x21] = 0xc8, lim_code[6][0x22] = 0xcb;
+    lim_expect_ok("LOOP taken within the limit (ECX 3 -> 2)", 6, 0x22, 2);
+    lim_expect_gp("LOOP taken to beyond the limit: #GP(0) at the LOOP", 6, 0x1f, 0);
+
+    /* 0: push 0x30; 5: ret; 6..: nops; 0x30: mov al, 4; 0x32: lret (far return
+     * address still on the stack under the pushed one). */
+    static const uint8_t ret[] = {0x68, 0x30, 0x00, 0x00, 0x00, 0xc3};
+    lim_put(7, ret, sizeof ret);
+    lim_code[7][0x30] = 0xb0, lim_code[7][0x31] = 0x04, lim_code[7][0x32] = 0xcb;
+    lim_expect_ok("RET within the limit", 7, 0x32, 4);
+    lim_expect_gp("RET to beyond the limit: #GP(0) at the RET", 7, 0x2f, 5);
+}
+
 /* ---- limit and type checks on accesses (vmm-only) ------------------------------- */
 
 /* Reads (or writes) 1 or 4 bytes at FS:off with FS = sel; returns the
@@ -375,7 +501,9 @@ int guest_main(void)
     test_bases();
     test_lar_lsl();
     test_ldt();
-    if (sys_cmdline_has("vmm-only"))
+    if (sys_cmdline_has("vmm-only")) {
         test_limits();
+        test_code_limit();
+    }
     sys_finish();
 }
