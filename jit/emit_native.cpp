@@ -111,6 +111,31 @@ bool Emitter::emit_stack(size_t i) {
     ++st_.native_instrs;
     return true;
   }
+  if (in.mnemonic == ZYDIS_MNEMONIC_PUSH && o.kind == OpKind::Mem && size == 4 && in.addrsize == 4 &&
+      seg_unbounded(o.seg)) {
+    // PUSH m32 (i386 code passes arguments this way): the load first, its
+    // address computed with ESP before the push, parked in the scratch slot;
+    // then the store. Nothing the guest sees changes before the store, so
+    // either access's slow path may run the whole instruction again.
+    const Label done = a_.newLabel();
+    emit_memory(
+        i, 4, false, [&] { emit_segment_address(o); },
+        [&] {
+          a_.mov(x86::r9d, guest_mem(4));
+          a_.mov(state(kOffScratch), x86::r9d);
+        },
+        &done);
+    emit_memory(
+        i, 4, true, [&] { a_.lea(x86::r8d, x86::ptr(x86::r12, -4)); },
+        [&] {
+          a_.mov(x86::r9d, state(kOffScratch));
+          a_.mov(guest_mem(4), x86::r9d);
+          a_.lea(x86::r12d, x86::ptr(x86::r12, -4));
+        });
+    a_.bind(done);
+    ++st_.native_instrs;
+    return true;
+  }
   if (in.mnemonic == ZYDIS_MNEMONIC_POP && o.kind == OpKind::Reg) {
     const HostReg h = host_of(o.reg / 4);
     emit_memory(
@@ -285,6 +310,13 @@ bool Emitter::emit_native(size_t i) {
   if (in.mnemonic == ZYDIS_MNEMONIC_CLD || in.mnemonic == ZYDIS_MNEMONIC_STD) return emit_direction_flag(i);
   if (in.mnemonic == ZYDIS_MNEMONIC_NOP) {
     ++st_.native_instrs;  // Including the 0F 1F forms with a memory operand: no access happens.
+    return true;
+  }
+  if (in.mnemonic == ZYDIS_MNEMONIC_PAUSE) {
+    // A spin-wait hint with no architectural effect (SDM PAUSE): the host's
+    // own, so a spinning guest spins politely on the host too.
+    a_.pause();
+    ++st_.native_instrs;
     return true;
   }
   if (in.cls & iclass::kString) return emit_rep_string(i);

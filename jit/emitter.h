@@ -249,8 +249,11 @@ class Emitter {
   bool emit_xchg_memory(size_t i);
   bool emit_leave(size_t i);
   bool emit_direction_flag(size_t i);
+  // `end`: for an instruction with two accesses, where its first access's
+  // slow path goes on when the interpreter did the whole instruction (the
+  // caller binds it after the second); by default right after the body.
   template <typename Address, typename Body>
-  void emit_memory(size_t i, unsigned size, bool write, Address address, Body body);
+  void emit_memory(size_t i, unsigned size, bool write, Address address, Body body, const Label* end = nullptr);
   x86::Mem guest_address(const Operand& m) const;
   bool emit_lea(size_t i);
   bool emit_stack(size_t i);
@@ -346,12 +349,12 @@ class Emitter {
 // the softmmu, or has the interpreter execute the whole instruction (MMIO,
 // code pages, page-crossing accesses).
 template <typename Address, typename Body>
-void Emitter::emit_memory(size_t i, unsigned size, bool write, Address address, Body body) {
+void Emitter::emit_memory(size_t i, unsigned size, bool write, Address address, Body body, const Label* end) {
   Slow s;
   s.entry = a_.newLabel();
   s.desc = a_.newLabel();
   s.resume = a_.newLabel();
-  s.after = a_.newLabel();
+  s.after = end ? *end : a_.newLabel();
   s.index = i;
   address();
   access_via_view_ = via_view(b_.instrs[i]);
@@ -365,7 +368,7 @@ void Emitter::emit_memory(size_t i, unsigned size, bool write, Address address, 
     emit_probe(size, write, s.entry, s.resume);
   }
   body();
-  a_.bind(s.after);
+  if (!end) a_.bind(s.after);
   slows_.push_back(s);
 }
 

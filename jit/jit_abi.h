@@ -41,7 +41,7 @@ inline constexpr uintptr_t kMemException = 1;  // Faulted: exception pending.
 // points are separate arrays, so one slot index addresses both (scales 4 and
 // 8). An empty slot holds EIP 0 and the engine's miss stub, so a lookup of
 // EIP 0 that finds an empty slot goes to the dispatcher like any miss.
-inline constexpr unsigned kJumpTableBits = 12;
+inline constexpr unsigned kJumpTableBits = 16;
 inline constexpr unsigned kJumpTableSize = 1u << kJumpTableBits;
 struct JumpTable {
   uint32_t eip[kJumpTableSize];
