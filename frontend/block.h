@@ -38,7 +38,10 @@ namespace blockmode {
 inline constexpr uint32_t kCode32 = 1u << 0;   // CS.D.
 inline constexpr uint32_t kCplShift = 1;       // Bits 1-2: CPL.
 inline constexpr uint32_t kStack32 = 1u << 3;  // SS.B.
-inline constexpr uint32_t kFlatShift = 4;      // Bits 4-9: segment i is flat (SegmentCache::flat).
+// Bits 4-9: segment i is flat (SegmentCache::flat); for FS and GS, which
+// Linux uses with a base for per-CPU data and TLS, unbounded (base anywhere,
+// translated code adds it: SegmentCache::unbounded).
+inline constexpr uint32_t kFlatShift = 4;
 // CS base 0: EIP is the linear address. Only such blocks go into the JIT's
 // inline-lookup tables, which are keyed by EIP alone.
 inline constexpr uint32_t kCsBaseZero = 1u << 10;
