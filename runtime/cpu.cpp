@@ -25,7 +25,7 @@ const char* vector_name(uint8_t v) {
   return v < sizeof(kNames) / sizeof(kNames[0]) ? kNames[v] : "INT";
 }
 
-Cpu::Cpu(GuestRam& r, Bus& b) : mmu(s, r, b), bus(b), ram(r), jump_cache_(1u << kJumpCacheBits, nullptr) {
+Cpu::Cpu(GuestRam& r, Bus& b) : mmu(s, r, b), bus(b), ram(r) {
   mmu.on_code_write = [this](uint32_t phys, unsigned size) { note_code_write(phys, size); };
   reset_power_on();
 }
@@ -141,7 +141,7 @@ void Cpu::paging_changed(bool keep_global) {
   ++(keep_global ? stats_.cr3_flushes : stats_.paging_flushes);
   mmu.flush_all(keep_global);
   if (jit_) jit_->clear_jump_table();
-  std::fill(jump_cache_.begin(), jump_cache_.end(), nullptr);
+  jump_cache_.clear();
   for (uint32_t p : cached_code_list_) cached_code_pages_[p / 64] = 0;
   cached_code_list_.clear();
   exit_block_ = true;
@@ -166,12 +166,11 @@ void Cpu::tlb_flush_page(uint32_t lin) {
   if (!(word & (uint64_t{1} << (p % 64)))) return;
   word &= ~(uint64_t{1} << (p % 64));
   const uint32_t page = lin & kPageMask;
-  for (Block*& slot : jump_cache_) {
-    if (!slot) continue;
-    const uint32_t first = slot->cs_base + slot->virt_pc;
-    const uint32_t last = first + slot->byte_length - 1;
-    if ((first & kPageMask) == page || (last & kPageMask) == page) slot = nullptr;
-  }
+  jump_cache_.drop_if([page](const Block& b) {
+    const uint32_t first = b.cs_base + b.virt_pc;
+    const uint32_t last = first + b.byte_length - 1;
+    return (first & kPageMask) == page || (last & kPageMask) == page;
+  });
   if (jit_) jit_->drop_jump_table_page(page);
 }
 
@@ -275,7 +274,7 @@ void Cpu::flush_code_cache() {
   }
   blocks_.clear();
   page_blocks_.clear();
-  std::fill(jump_cache_.begin(), jump_cache_.end(), nullptr);
+  jump_cache_.clear();
   exit_block_ = true;
 }
 
@@ -341,7 +340,7 @@ Block* Cpu::lookup_block(uint32_t eip) {
   const uint32_t mode = block_mode();
   const uint32_t cs_base = s.seg[CS].base;
   const uint32_t cs_limit = s.seg[CS].limit;
-  Block*& slot = jump_cache_[jump_slot(eip)];
+  Block* slot = jump_cache_.at(eip);
   // A block is used under the CS base and limit it was decoded under only:
   // its extent depends on the limit (BlockBuilder::build).
   if (slot && slot->valid && slot->virt_pc == eip && slot->mode == mode && slot->cs_base == cs_base &&
@@ -372,7 +371,7 @@ Block* Cpu::lookup_block(uint32_t eip) {
     }
     if (reusable) {
       ++stats_.block_map_hits;
-      slot = b;
+      jump_cache_.set(eip, b);
       note_cached_code_page((cs_base + eip) & kPageMask);
       if (b->phys_page2 != ~0u) note_cached_code_page((cs_base + eip + b->byte_length - 1) & kPageMask);
       return b;
@@ -381,7 +380,7 @@ Block* Cpu::lookup_block(uint32_t eip) {
     retire_block(it);
   }
   Block* b = build_block(eip, phys, mode);
-  slot = b;
+  jump_cache_.set(eip, b);
   note_cached_code_page((cs_base + eip) & kPageMask);
   if (b->phys_page2 != ~0u) note_cached_code_page((cs_base + eip + b->byte_length - 1) & kPageMask);
   return b;
@@ -392,8 +391,7 @@ void Cpu::retire_block(std::unordered_map<uint64_t, std::unique_ptr<Block>>::ite
   b->valid = false;
   if (jit_) jit_->block_retired(b);
   // The jump cache must not keep a pointer to a block that will be freed.
-  Block*& slot = jump_cache_[jump_slot(b->virt_pc)];
-  if (slot == b) slot = nullptr;
+  jump_cache_.forget(b);
   for (uint32_t page : {b->phys_pc & kPageMask, b->phys_page2}) {
     if (page == ~0u) continue;
     auto pi = page_blocks_.find(page);

@@ -17,6 +17,7 @@
 #include "frontend/instr.h"
 #include "runtime/cpu_state.h"
 #include "runtime/exceptions.h"
+#include "runtime/jump_cache.h"
 #include "runtime/segmentation.h"
 #include "runtime/softmmu.h"
 
@@ -291,9 +292,7 @@ class Cpu final : private CodeSource {
   BlockBuilder builder32_{dec32_};
   BlockBuilder builder16_{dec16_};
 
-  static constexpr unsigned kJumpCacheBits = 12;
-  static unsigned jump_slot(uint32_t eip) { return (eip ^ (eip >> kJumpCacheBits)) & ((1u << kJumpCacheBits) - 1); }
-  std::vector<Block*> jump_cache_;
+  JumpCache jump_cache_;
   // Linear pages holding the code of blocks in the jump cache (or, through
   // it, in the JIT's jump tables): INVLPG of any other page leaves both alone.
   // A bit per page, and the pages set since the last full clear.
