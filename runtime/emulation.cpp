@@ -8,6 +8,11 @@
 
 namespace vmm {
 
+namespace {
+// CR4.PCE: RDPMC allowed at any CPL (SDM Vol. 3A, 2.5 "Control Registers").
+constexpr uint32_t kCr4Pce = 1u << 8;
+}  // namespace
+
 void require_cpl0(Cpu& cpu) {
   if (cpu.s.cpl != 0) raise_exception(kGP, 0);
 }
@@ -97,6 +102,21 @@ void rdtsc(Cpu& cpu) {
   cpu.s.gpr[EDX] = static_cast<uint32_t>(t >> 32);
 }
 
+// RDPMC (SDM Vol. 2B, RDPMC). With CR4.PCE clear only CPL 0 may read the
+// counters: #GP(0) at CPL > 0 in protected mode. CPUID reports no
+// architectural performance monitoring (leaf 0AH is beyond the maximum leaf),
+// so ECX[30:0] is a counter index, and this family-6 (P6) CPU has two
+// 40-bit counters, PMC0 and PMC1 (SDM Vol. 2B RDPMC; Vol. 3B, "Performance
+// Monitoring (P6 Family Processor)"); P6 has no fast-read mode (ECX[31]).
+// Any other ECX is #GP(0). vmm models no events: both counters read 0, what
+// counters that were never programmed (PerfEvtSel0/1 clear) count.
+void rdpmc(Cpu& cpu) {
+  if (!(cpu.s.cr4 & kCr4Pce) && cpu.s.cpl != 0 && (cpu.s.cr0 & cr0::PE)) raise_exception(kGP, 0);
+  if (cpu.s.gpr[ECX] > 1) raise_exception(kGP, 0);
+  cpu.s.gpr[EAX] = 0;
+  cpu.s.gpr[EDX] = 0;
+}
+
 void mov_to_cr(Cpu& cpu, unsigned n, uint32_t value) {
   require_cpl0(cpu);
   switch (n) {
@@ -118,7 +138,8 @@ void mov_to_cr(Cpu& cpu, unsigned n, uint32_t value) {
       break;
     case 4: {
       // Only the bits of implemented features may be set.
-      constexpr uint32_t kSupported = cr4::TSD | cr4::DE | cr4::PSE | cr4::PGE | cr4::OSFXSR | cr4::OSXMMEXCPT;
+      constexpr uint32_t kSupported =
+          cr4::TSD | cr4::DE | cr4::PSE | cr4::PGE | kCr4Pce | cr4::OSFXSR | cr4::OSXMMEXCPT;
       if (value & ~kSupported) raise_exception(kGP, 0);
       const uint32_t old = cpu.s.cr4;
       cpu.s.cr4 = value;

@@ -36,6 +36,10 @@ void cpuid(Cpu& cpu);
 // RDTSC: the time-stamp counter from the virtual clock; #GP(0) at CPL > 0 with CR4.TSD.
 void rdtsc(Cpu& cpu);
 
+// RDPMC: performance-monitoring counter ECX (0 or 1, reading 0) into
+// EDX:EAX; #GP(0) at CPL > 0 with CR4.PCE clear, and for any other ECX.
+void rdpmc(Cpu& cpu);
+
 // MOV to/from CRn and DRn (privileged). Writes flush what the change affects.
 void mov_to_cr(Cpu& cpu, unsigned n, uint32_t value);
 uint32_t mov_from_cr(Cpu& cpu, unsigned n);

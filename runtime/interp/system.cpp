@@ -103,6 +103,10 @@ bool rdtsc_op(Cpu& c, const InstrRecord&) {
   rdtsc(c);
   return false;
 }
+bool rdpmc_op(Cpu& c, const InstrRecord&) {
+  rdpmc(c);
+  return false;
+}
 
 bool mov_to_cr_op(Cpu& c, const InstrRecord& in) {
   mov_to_cr(c, in.ops[0].reg, reg_get<uint32_t>(c, in.ops[1].reg));
@@ -439,6 +443,7 @@ void register_system(SelectorTable& t) {
   t.add(ZYDIS_MNEMONIC_STI, &always<&sti_op>);
   t.add(ZYDIS_MNEMONIC_CPUID, &always<&cpuid_op>);
   t.add(ZYDIS_MNEMONIC_RDTSC, &always<&rdtsc_op>);
+  t.add(ZYDIS_MNEMONIC_RDPMC, &always<&rdpmc_op>);
   t.add(ZYDIS_MNEMONIC_LGDT, &always<&lgdt_op>);
   t.add(ZYDIS_MNEMONIC_LIDT, &always<&lidt_op>);
   t.add(ZYDIS_MNEMONIC_INVLPG, &always<&invlpg_op>);

@@ -12,7 +12,10 @@
  *     with an immediate back to ring 3;
  *   - SYSENTER/SYSEXIT with their MSRs;
  *   - privileged instructions at CPL 3 -> #GP(0); instructions that are
- *     allowed at CPL 3 (SGDT, SMSW, RDTSC with CR4.TSD = 0).
+ *     allowed at CPL 3 (SGDT, SMSW, RDTSC with CR4.TSD = 0); RDPMC at
+ *     CPL 3 with CR4.PCE = 0 -> #GP(0);
+ *   - vmm-only (QEMU's TCG raises #UD for RDPMC): RDPMC of PMC0/PMC1 at
+ *     CPL 0 and at CPL 3 with CR4.PCE = 1 reads 0, another ECX -> #GP(0).
  */
 #include "sys.h"
 
@@ -393,6 +396,7 @@ PRIV_USER_FN(u_invlpg, "invlpg dummy_dtr")
 PRIV_USER_FN(u_wbinvd, "wbinvd")
 PRIV_USER_FN(u_hlt, "hlt")
 PRIV_USER_FN(u_rdtsc, "rdtsc")
+PRIV_USER_FN(u_rdpmc, "rdpmc")
 
 static const struct {
     const char *name;
@@ -466,6 +470,66 @@ static void test_privileged(void)
     uint32_t at = sys_run_user(u_rdtsc, 0, 0);
     write_cr4(read_cr4() & ~CR4_TSD);
     check_fault("RDTSC at CPL 3 with CR4.TSD = 1", 13, 0, at, "at the RDTSC");
+
+    /* RDPMC (SDM Vol. 2B): with CR4.PCE = 0 only CPL 0 may read the counters. */
+    sys_fault_reset();
+    at = sys_run_user(u_rdpmc, 0, 0);
+    check_fault("RDPMC at CPL 3 with CR4.PCE = 0", 13, 0, at, "at the RDPMC");
+}
+
+/* ---- RDPMC (vmm-only: QEMU's TCG raises #UD for every RDPMC it allows) ---- */
+
+#define CR4_PCE 0x100u
+
+/* RDPMC with ECX = ecx at CPL 0; returns the vector taken or -1, EDX:EAX in *v. */
+static int rdpmc_k(uint32_t ecx, uint64_t *v, uint32_t *at)
+{
+    uint32_t lo = 0xdeadbeef, hi = 0xfeedface;
+    sys_fault_reset();
+    __asm__ volatile(SYS_TRY("2f")
+                     "movl $1f, %2\n"
+                     "1:\trdpmc\n"
+                     "2:" SYS_TRY_END
+                     : "+a"(lo), "+d"(hi), "=&r"(*at) : "c"(ecx) : "memory");
+    *v = (uint64_t)hi << 32 | lo;
+    return sys_last.count ? sys_last.vector : -1;
+}
+
+static volatile uint32_t u_pmc_lo, u_pmc_hi;
+
+static uint32_t user_rdpmc(uint32_t arg)
+{
+    uint32_t lo = 0xdeadbeef, hi = 0xfeedface;
+    __asm__ volatile("rdpmc" : "+a"(lo), "+d"(hi) : "c"(arg));
+    u_pmc_lo = lo;
+    u_pmc_hi = hi;
+    return 0;
+}
+
+static void test_rdpmc(void)
+{
+    sys_section("vmm-only: RDPMC (QEMU's TCG raises #UD)");
+    uint64_t v;
+    uint32_t at;
+    /* CPUID reports no architectural performance monitoring: a family-6
+     * CPU has PMC0 and PMC1 (40 bits); vmm counts no events. */
+    int r = rdpmc_k(0, &v, &at);
+    check_detail("RDPMC PMC0 at CPL 0: no exception, EDX:EAX = 0", r == -1 && v == 0, "vector %d, 0x%x%08x", r,
+                 (uint32_t)(v >> 32), (uint32_t)v);
+    r = rdpmc_k(1, &v, &at);
+    check_detail("RDPMC PMC1 at CPL 0: no exception, EDX:EAX = 0", r == -1 && v == 0, "vector %d, 0x%x%08x", r,
+                 (uint32_t)(v >> 32), (uint32_t)v);
+    rdpmc_k(2, &v, &at);
+    check_fault("RDPMC ECX = 2 (no such counter)", 13, 0, at, "at the RDPMC");
+    rdpmc_k(0x80000000u, &v, &at);
+    check_fault("RDPMC ECX = 0x80000000 (no fast reads on P6)", 13, 0, at, "at the RDPMC");
+
+    write_cr4(read_cr4() | CR4_PCE);
+    sys_fault_reset();
+    sys_run_user(user_rdpmc, 1, 0);
+    write_cr4(read_cr4() & ~CR4_PCE);
+    check_eq("RDPMC at CPL 3 with CR4.PCE = 1: no exception", sys_last.count, 0);
+    check("RDPMC at CPL 3 with CR4.PCE = 1: EDX:EAX = 0", u_pmc_lo == 0 && u_pmc_hi == 0);
 }
 
 int guest_main(void)
@@ -475,5 +539,7 @@ int guest_main(void)
     test_call_gate();
     test_sysenter();
     test_privileged();
+    if (sys_cmdline_has("vmm-only"))
+        test_rdpmc();
     sys_finish();
 }
