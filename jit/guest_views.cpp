@@ -38,12 +38,16 @@ void GuestViews::mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e) {
   const uint32_t page = lin & kPageMask;
   // A tag equal to the page number has no tlbflag bits: the fast path is allowed.
   if (e.tag_read != page) return;
-  map(idx, page, e.phys_page, e.tag_write == page);
+  map(idx, page, e.phys_page, e.tag_write == page, e.global != 0);
 }
 
-void GuestViews::map(unsigned idx, uint32_t lin, uint32_t phys, bool writable) {
+void GuestViews::clear_bit(unsigned idx, uint32_t lin) {
+  mapped_[idx][(lin >> 12) / 64] &= ~(uint64_t{1} << ((lin >> 12) % 64));
+}
+
+void GuestViews::map(unsigned idx, uint32_t lin, uint32_t phys, bool writable, bool global) {
   if (phys >= ram_bytes_ || ram_bytes_ - phys < kPageSize) return;  // Not RAM: stays unmapped.
-  if (mappings_ >= kMaxMappings) tlb_flushed();
+  if (mappings_ >= kMaxMappings) flush_all();
   const int prot = PROT_READ | (writable ? PROT_WRITE : 0);
   if (mmap(reinterpret_cast<void*>(base(idx) + lin), kPageSize, prot, MAP_SHARED | MAP_FIXED, fd_, phys) ==
       MAP_FAILED)
@@ -54,16 +58,37 @@ void GuestViews::map(unsigned idx, uint32_t lin, uint32_t phys, bool writable) {
     mapped_[idx][(lin >> 12) / 64] |= uint64_t{1} << ((lin >> 12) % 64);
     mapped_list_.push_back(lin | idx);
   }
+  // Listed again if remapped (read-only, then writable): unmapping twice is harmless.
+  if (!global) local_list_.push_back(lin | idx);
   if (writable) writable_[phys].push_back(lin | idx);
 }
 
-void GuestViews::tlb_flushed() {
+void GuestViews::tlb_flushed(bool keep_global) {
   if (!mappings_) return;
+  if (!keep_global || local_list_.size() > kMaxLocalUnmaps) {
+    flush_all();
+    return;
+  }
+  // A CR3 load: the TLB keeps its global entries, and so do the views;
+  // the other pages are unmapped one by one.
+  for (uint32_t v : local_list_) {
+    const unsigned idx = v & (kPageSize - 1);
+    const uint32_t lin = v & kPageMask;
+    if (!mapped(idx, lin)) continue;
+    unmap(base(idx) + lin, kPageSize);
+    clear_bit(idx, lin);
+  }
+  local_list_.clear();
+  ++stats_.global_keeps;
+}
+
+void GuestViews::flush_all() {
   unmap(reinterpret_cast<uintptr_t>(region_), kRegionBytes);
   mappings_ = 0;
   writable_.clear();
   for (uint32_t v : mapped_list_) mapped_[v & (kPageSize - 1)][(v >> 12) / 64] = 0;
   mapped_list_.clear();
+  local_list_.clear();
   ++stats_.flushes;
 }
 
@@ -72,7 +97,7 @@ void GuestViews::tlb_page_flushed(uint32_t lin) {
   for (unsigned idx = 0; idx < kMmuCount; ++idx) {
     if (!mapped(idx, lin)) continue;
     unmap(base(idx) + (lin & kPageMask), kPageSize);
-    mapped_[idx][(lin >> 12) / 64] &= ~(uint64_t{1} << ((lin >> 12) % 64));
+    clear_bit(idx, lin);
     any = true;
   }
   if (any) ++stats_.page_unmaps;
@@ -85,7 +110,7 @@ void GuestViews::code_page_marked(uint32_t phys_page) {
   // access to a reservation page would read zeros instead of faulting.
   for (uint32_t v : it->second) {
     unmap(base(v & (kPageSize - 1)) + (v & kPageMask), kPageSize);
-    mapped_[v & (kPageSize - 1)][(v >> 12) / 64] &= ~(uint64_t{1} << ((v >> 12) % 64));
+    clear_bit(v & (kPageSize - 1), v & kPageMask);
   }
   stats_.write_protects += it->second.size();
   writable_.erase(it);

@@ -30,6 +30,7 @@ namespace vmm::jit {
 struct GuestViewStats {
   uint64_t pages_mapped = 0;     // Pages mapped into a view (read-only or read-write).
   uint64_t flushes = 0;          // Whole-view unmaps (TLB flushes that found pages mapped).
+  uint64_t global_keeps = 0;     // CR3 loads that kept the global pages mapped, unmapping the others.
   uint64_t page_unmaps = 0;      // INVLPG of a page while views held pages.
   uint64_t write_protects = 0;   // Writable mappings dropped because their page became code.
   uint64_t faults = 0;           // Host faults in translated code sent to the slow path.
@@ -59,7 +60,7 @@ class GuestViews : public TlbMirror {
   void mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e);
 
   // TlbMirror.
-  void tlb_flushed() override;
+  void tlb_flushed(bool keep_global) override;
   void tlb_page_flushed(uint32_t lin) override;
   void code_page_marked(uint32_t phys_page) override;
 
@@ -72,7 +73,9 @@ class GuestViews : public TlbMirror {
   // flushed rather than grow towards the host's limit on mappings.
   static constexpr uint32_t kMaxMappings = 16384;
 
-  void map(unsigned idx, uint32_t lin, uint32_t phys, bool writable);
+  void map(unsigned idx, uint32_t lin, uint32_t phys, bool writable, bool global);
+  void flush_all();
+  void clear_bit(unsigned idx, uint32_t lin);
   void unmap(uintptr_t host, size_t bytes);
 
   bool mapped(unsigned idx, uint32_t lin) const {
@@ -85,6 +88,12 @@ class GuestViews : public TlbMirror {
   // so that INVLPG of a page no view holds makes no system call.
   std::vector<uint64_t> mapped_[kMmuCount];
   std::vector<uint32_t> mapped_list_;  // lin page | idx, for clearing the bits at a flush.
+  // Non-global pages mapped since the last flush (lin page | idx): what a
+  // CR3 load unmaps one by one, keeping the global pages (the kernel's, in
+  // Linux) mapped across context switches. Beyond kMaxLocalUnmaps, a CR3
+  // load unmaps the views whole instead.
+  std::vector<uint32_t> local_list_;
+  static constexpr size_t kMaxLocalUnmaps = 256;
   int fd_;
   uint32_t ram_bytes_;
   uint32_t mappings_ = 0;

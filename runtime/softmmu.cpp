@@ -242,7 +242,7 @@ void SoftMmu::flush_all(bool keep_global) {
   for (auto& t : tlb_)
     for (auto& e : t)
       if (!(keep_global && e.global)) invalidate(e);
-  if (mirror) mirror->tlb_flushed();
+  if (mirror) mirror->tlb_flushed(keep_global);
 }
 
 void SoftMmu::flush_page(uint32_t lin) {

@@ -64,7 +64,9 @@ struct SoftMmuStats {
 class TlbMirror {
  public:
   virtual ~TlbMirror() = default;
-  virtual void tlb_flushed() = 0;                          // Every translation dropped.
+  // Every translation dropped, or with keep_global every one but those of
+  // global pages (a CR3 load with CR4.PGE, SDM Vol. 3A 4.10.4.1).
+  virtual void tlb_flushed(bool keep_global) = 0;
   virtual void tlb_page_flushed(uint32_t lin) = 0;         // One linear page, all MMU indices.
   virtual void code_page_marked(uint32_t phys_page) = 0;   // Writes to this page must now be seen.
 };

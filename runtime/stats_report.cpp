@@ -155,6 +155,7 @@ void add_jit_sections(StatsReport& report, const CpuStats& c, const jit::JitEngi
   hm.count("pages_mapped", "guest pages mapped", v.pages_mapped);
   hm.count("faults", "host faults sent to the slow path", v.faults);
   hm.count("flushes", "views unmapped whole (TLB flushes)", v.flushes);
+  hm.count("global_keeps", "CR3 loads keeping global pages mapped", v.global_keeps);
   hm.count("page_unmaps", "pages unmapped (INVLPG)", v.page_unmaps);
   hm.count("write_protects", "writable pages unmapped (became code)", v.write_protects);
 }

@@ -43,7 +43,8 @@ JIT_SCHEMA = {
                       "mem_slow_calls", "mem_slow_refills", "mem_slow_crossing", "mem_slow_special",
                       "mem_slow_faults", "demoted_accesses", "probed_accesses",
                       "helper_calls_by_mnemonic"],
-    "jit_host_mmu": ["host_mmu", "pages_mapped", "faults", "flushes", "page_unmaps", "write_protects"],
+    "jit_host_mmu": ["host_mmu", "pages_mapped", "faults", "flushes", "global_keeps", "page_unmaps",
+                     "write_protects"],
 }
 REAL_SUFFIXES = ("_seconds", "seconds", "mips", "_per_guest_instruction")
 RATE_SUFFIXES = ("_rate", "_share")

@@ -430,6 +430,56 @@ TEST_P(Jit, AccessesOutsideRamStayOnTheSlowPath) {
 
 // A page table change becomes visible at INVLPG and at a CR3 load, and not
 // through a view mapping made before it.
+// A CR3 load with CR4.PGE keeps global TLB entries (SDM Vol. 3A 4.10.4.1),
+// and the guest views keep their pages mapped (GuestViews::tlb_flushed):
+// a global page changed in the page tables without INVLPG still reads the
+// old page after the CR3 load, in both engines; a non-global one reads the
+// new page. On the host-MMU path the global page is mapped once, not after
+// every CR3 load.
+TEST_P(Jit, GlobalPagesStayMappedAcrossCr3Loads) {
+  Pair p;
+  // mov esi, 20; L: mov eax, [0x400000]; mov ebx, [0x401000]; mov ecx, cr3; mov cr3, ecx; dec esi; jnz L;
+  // mov dword [0x11000], 0x202103; mov dword [0x11004], 0x203003; mov ecx, cr3; mov cr3, ecx;
+  // mov eax, [0x400000]; mov ebx, [0x401000]; hlt
+  run_both(p,
+           {0xBE, 0x14, 0x00, 0x00, 0x00,                                // mov esi, 20
+            0xA1, 0x00, 0x00, 0x40, 0x00,                                // L: mov eax, [0x400000]
+            0x8B, 0x1D, 0x00, 0x10, 0x40, 0x00,                          // mov ebx, [0x401000]
+            0x0F, 0x20, 0xD9, 0x0F, 0x22, 0xD9,                          // mov ecx, cr3; mov cr3, ecx
+            0x4E, 0x75, 0xEC,                                            // dec esi; jnz L
+            0xC7, 0x05, 0x00, 0x10, 0x01, 0x00, 0x03, 0x21, 0x20, 0x00,  // mov dword [0x11000], 0x202103
+            0xC7, 0x05, 0x04, 0x10, 0x01, 0x00, 0x03, 0x30, 0x20, 0x00,  // mov dword [0x11004], 0x203003
+            0x0F, 0x20, 0xD9, 0x0F, 0x22, 0xD9,                          // mov ecx, cr3; mov cr3, ecx
+            0xA1, 0x00, 0x00, 0x40, 0x00,                                // mov eax, [0x400000]
+            0x8B, 0x1D, 0x00, 0x10, 0x40, 0x00,                          // mov ebx, [0x401000]
+            0xF4},
+           [](Vm& v) {
+             // 0-4 MiB identity (4 MiB page); 0x400000 (global) and 0x401000 through 0x11000.
+             v.put32(0x10000, 0x00000083);
+             v.put32(0x10004, 0x00011007);
+             v.put32(0x11000, 0x00200103);  // G = 1.
+             v.put32(0x11004, 0x00201003);
+             v.put32(0x200000, 0xAAAA0000);
+             v.put32(0x201000, 0xBBBB0000);
+             v.put32(0x202000, 0xCCCC0000);
+             v.put32(0x203000, 0xDDDD0000);
+             v.cpu.s.cr4 |= cr4::PSE | cr4::PGE;
+             v.cpu.s.cr3 = 0x10000;
+             v.cpu.s.cr0 |= cr0::PG;
+             v.cpu.paging_changed();
+           });
+  EXPECT_EQ(p.jit.cpu.s.gpr[EAX], 0xAAAA0000u);  // Global: the old translation survives the CR3 load.
+  EXPECT_EQ(p.jit.cpu.s.gpr[EBX], 0xDDDD0000u);  // Not global: the new one.
+  if (GetParam()) {
+    const jit::GuestViewStats& v = p.jit.cpu.jit()->views()->stats();
+    EXPECT_GE(v.global_keeps, 20u);
+    EXPECT_EQ(v.flushes, 0u);
+    // The global page is mapped once; the other one again after CR3 loads
+    // (until its access becomes a TLB probe: JitEngine::note_view_refill).
+    EXPECT_LE(v.pages_mapped, 2u + 21u);
+  }
+}
+
 TEST_P(Jit, RemappedPageIsSeenAfterInvlpgAndCr3Load) {
   Pair p;
   run_both(p,
