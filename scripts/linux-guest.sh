@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Prepares the Linux guest: Debian 12's i386 kernel (linux-image-686) and an
 # initramfs around busybox-static:i386 with the project's init
-# (guests/linux/init) and test workload (guests/linux/test.sh).
+# (guests/linux/init), test workload (guests/linux/test.sh) and instruction
+# test (guests/linux/insn/insn_test.c, built here with gcc -m32 -static).
 #
 #   scripts/linux-guest.sh [OUTDIR]        (default: build/linux)
 #
-# Writes OUTDIR/vmlinuz (the bzImage), OUTDIR/initrd.gz and OUTDIR/packages
-# (the two .deb files used, one a line). Idempotent:
+# Writes OUTDIR/vmlinuz (the bzImage), OUTDIR/initrd.gz, OUTDIR/insn-test
+# (the instruction test, also run natively by tests/linux/run_insn_test.py)
+# and OUTDIR/packages (the two .deb files used, one a line). Idempotent:
 #  - the .deb files are cached in $VMM_LINUX_CACHE (default
 #    ~/.cache/vmm/linux-debs) and reused on later runs, with no network;
 #    delete the folder to fetch the newest versions again;
@@ -14,6 +16,7 @@
 #    (dpkg --add-architecture i386) and the package lists are updated if
 #    apt does not know the i386 packages yet, then the packages are fetched
 #    with apt-get download (as root, or through sudo);
+#  - insn-test is rebuilt when its source is newer than the binary;
 #  - the kernel is extracted only when it changed, the initramfs rebuilt
 #    (deterministically, guests/linux/mkinitramfs.py) on every run.
 # If the Debian archive cannot be reached the script fails with one message:
@@ -87,11 +90,19 @@ if [ ! -f "$out/vmlinuz" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$kernel_deb" ]
   echo "$kernel_deb" >"$stamp"
 fi
 
+# The instruction test: a static i386 program (gcc-multilib, scripts/setup.sh).
+insn_src=$guest/insn/insn_test.c
+if [ ! -x "$out/insn-test" ] || [ "$insn_src" -nt "$out/insn-test" ]; then
+  gcc -m32 -static -O1 -Wall -o "$out/insn-test.tmp" "$insn_src" ||
+    die "cannot build $insn_src with gcc -m32 -static (gcc-multilib missing? see scripts/setup.sh)"
+  mv "$out/insn-test.tmp" "$out/insn-test"
+fi
+
 # The initramfs.
 x=$(mktemp -d "$out/.extract.XXXXXX")
 dpkg-deb --fsys-tarfile "$busybox_deb" | tar -x -C "$x" ./bin/busybox
 python3 "$guest/mkinitramfs.py" --busybox "$x/bin/busybox" --init "$guest/init" \
-  --test "$guest/test.sh" -o "$out/initrd.gz"
+  --test "$guest/test.sh" --insn "$out/insn-test" -o "$out/initrd.gz"
 rm -rf "$x"
 
 printf '%s\n%s\n' "$(basename "$kernel_deb")" "$(basename "$busybox_deb")" >"$out/packages"

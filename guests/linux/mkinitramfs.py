@@ -3,10 +3,11 @@
 format the Linux kernel unpacks (Documentation/driver-api/early-userspace/
 buffer-format.rst).
 
-    mkinitramfs.py --busybox BUSYBOX --init INIT --test TEST -o initrd.gz
+    mkinitramfs.py --busybox BUSYBOX --init INIT --test TEST [--insn INSN] -o initrd.gz
 
 The archive holds /init, /bin/busybox (with /bin/sh pointing at it), the test
-workload as /etc/vmm/test.sh, the directories /init mounts on, and the
+workload as /etc/vmm/test.sh, the instruction test (guests/linux/insn) as
+/bin/insn-test when given, the directories /init mounts on, and the
 /dev/console and /dev/null nodes the kernel needs before devtmpfs is
 mounted. Written here rather than with cpio(1) so that no root rights are
 needed for the device nodes and the output is the same byte for byte on
@@ -59,6 +60,7 @@ def main():
     ap.add_argument("--busybox", required=True, help="the static busybox binary")
     ap.add_argument("--init", required=True, help="the script that becomes /init")
     ap.add_argument("--test", required=True, help="the test workload (/etc/vmm/test.sh)")
+    ap.add_argument("--insn", help="the static i386 instruction test (/bin/insn-test)")
     ap.add_argument("-o", "--output", required=True, help="the initramfs to write (gzip)")
     args = ap.parse_args()
 
@@ -74,6 +76,8 @@ def main():
     a.char_device("dev/null", 1, 3, 0o666)
     a.file("bin/busybox", read(args.busybox))
     a.symlink("bin/sh", "busybox")
+    if args.insn:
+        a.file("bin/insn-test", read(args.insn))
     a.file("init", read(args.init))
     a.file("etc/vmm/test.sh", read(args.test))
     archive = a.finish()

@@ -59,3 +59,13 @@ echo "arith: $s"
 mark arith
 
 echo VMM-TEST-END
+
+# The instruction test (guests/linux/insn), after the compared workload:
+# tests/linux/run_insn_test.py requires the lines between these markers to
+# equal the same binary's output run natively on the host.
+if [ -x /bin/insn-test ]; then
+  echo VMM-INSN-BEGIN
+  /bin/insn-test
+  echo "insn-test exit status: $?"
+  echo VMM-INSN-END
+fi
