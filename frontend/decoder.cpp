@@ -121,6 +121,9 @@ Decoder::Decoder(bool code32) {
   // find-bit routines use the TZCNT encoding for that reason.
   ZydisDecoderEnableMode(&decoder_, ZYDIS_DECODER_MODE_LZCNT, ZYAN_FALSE);
   ZydisDecoderEnableMode(&decoder_, ZYDIS_DECODER_MODE_TZCNT, ZYAN_FALSE);
+  // Nor CET: ENDBR32/ENDBR64 (F3 0F 1E FB/FA), which gcc puts at every
+  // function entry by default, are hint NOPs on such a CPU (SDM ENDBR32).
+  ZydisDecoderEnableMode(&decoder_, ZYDIS_DECODER_MODE_CET, ZYAN_FALSE);
 }
 
 bool Decoder::decode_full(const uint8_t* bytes, size_t avail, ZydisDecodedInstruction& insn,

@@ -38,6 +38,10 @@ TEST(Decoder, TzcntAndLzcntEncodingsAreBsfAndBsr) {
   EXPECT_EQ(r.length, 4);
   r = decode({0xF3, 0x0F, 0xBD, 0xC1});  // "lzcnt eax, ecx"
   EXPECT_EQ(r.mnemonic, ZYDIS_MNEMONIC_BSR);
+  // Nor CET: ENDBR32, at every gcc-compiled function entry, is a hint NOP.
+  r = decode({0xF3, 0x0F, 0x1E, 0xFB});
+  EXPECT_EQ(r.mnemonic, ZYDIS_MNEMONIC_NOP);
+  EXPECT_EQ(r.length, 4);
 }
 
 TEST(Decoder, MemoryOperandWithSib) {
