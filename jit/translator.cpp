@@ -158,8 +158,14 @@ void Emitter::emit_terminal(size_t i) {
     Label taken = a_.newLabel();
     need_host_flags();
     a_.j(cond, taken);
+    // The taken path leaves from here: whatever the fall-through exit's
+    // code does to the flags' state (an inline lookup saves their image
+    // in R11) has not happened on it.
+    const bool saved = saved_, host = host_flags_;
     exit_to(next);
     a_.bind(taken);
+    saved_ = saved;
+    host_flags_ = host;
     exit_to(target);
     return;
   }

@@ -577,5 +577,25 @@ TEST_P(Jit, FsAndGsBasesAreAddedAtRunTime) {
   EXPECT_EQ(p.jit.get32(0x30000), 21u);  // The old GS area is left alone.
 }
 
+// A block ending in a Jcc both of whose targets are on another page: the
+// taken path left through the inline lookup with a flags image that only the
+// fall-through path had saved, so a taken JZ lost ZF and PF (found by
+// linux.lockstep in Linux's code). Both paths must leave the flags exact.
+TEST_P(Jit, JccAtAPageEndLeavesTheFlagsExactOnBothPaths) {
+  for (uint8_t al : {1, 2}) {  // Taken, then not taken.
+    Pair p;
+    // 0x1000: jmp 0x1ff7; 0x1ff7: mov eax, AL; cmp al, 1; jz 0x2010 (the
+    // next instruction is 0x2000, on the next page too); 0x2000: hlt; 0x2010: hlt
+    run_both(p, {0xE9, 0xF2, 0x0F, 0x00, 0x00}, [al](Vm& v) {
+      v.put(0x1FF7, {0xB8, al, 0x00, 0x00, 0x00, 0x3C, 0x01, 0x74, 0x10});
+      v.put(0x2000, {0xF4});
+      v.put(0x2010, {0xF4});
+    });
+    EXPECT_EQ(p.jit.cpu.s.eip, al == 1 ? 0x2011u : 0x2001u);
+    const uint32_t want = al == 1 ? (flag::ZF | flag::PF) : 0u;  // 2 - 1 = 1: odd parity, not zero.
+    EXPECT_EQ(p.jit.cpu.s.eflags & (flag::ZF | flag::PF | flag::CF | flag::SF), want);
+  }
+}
+
 }  // namespace
 }  // namespace vmm
