@@ -270,12 +270,24 @@ void JitEngine::drop_jump_table_page(uint32_t lin_page) {
   }
 }
 
+// Translations adapt to what an instruction keeps costing at run time
+// (docs/architecture.md, "Translations adapt"): after kAdaptAfter host
+// faults or traps of one kind, its record is marked `how` (iclass::kUseHelper
+// or kProbeMemory) and its block translated again without that cost.
+namespace {
+constexpr uint32_t kAdaptAfter = 8;
+}  // namespace
+
+void JitEngine::retranslate_as(InstrRecord* in, Block* b, uint16_t how, uint64_t& counter) {
+  if (in->cls & how) return;
+  in->cls |= how;
+  ++counter;
+  translate_again(b);
+}
+
 void JitEngine::demote(const SlowSite& site) {
-  auto* in = const_cast<InstrRecord*>(site.instr);
-  if (in->cls & iclass::kUseHelper) return;
-  in->cls |= iclass::kUseHelper;
-  ++stats_.demoted_accesses;
-  translate_again(site.block);
+  // A device, unassigned memory or a page holding code: at once.
+  retranslate_as(const_cast<InstrRecord*>(site.instr), site.block, iclass::kUseHelper, stats_.demoted_accesses);
 }
 
 void JitEngine::translate_again(Block* b) {
@@ -287,38 +299,27 @@ void JitEngine::translate_again(Block* b) {
 // Each host trap costs a signal; the interpreter's handler checks for #DE
 // in C++. An instruction that keeps trapping becomes a helper call.
 void JitEngine::note_host_trap(const TrapSite& t) {
-  constexpr uint32_t kTrapLimit = 8;
-  if (++exceptions_at_[t.instr] < kTrapLimit || (t.instr->cls & iclass::kUseHelper)) return;
-  t.instr->cls |= iclass::kUseHelper;
-  ++stats_.demoted_accesses;
-  translate_again(t.block);
+  if (++exceptions_at_[t.instr] < kAdaptAfter) return;
+  retranslate_as(t.instr, t.block, iclass::kUseHelper, stats_.demoted_accesses);
 }
 
+// A view access that keeps raising a guest exception (#PF on a page that
+// stays not present) costs a host fault each time: a probe misses instead.
 void JitEngine::note_view_exception(const SlowSite& site) {
-  // A view access that keeps raising a guest exception (#PF on a page that
-  // stays not present) costs a host fault each time: a probe misses instead.
-  constexpr uint32_t kExceptionLimit = 8;
   auto* in = const_cast<InstrRecord*>(site.instr);
-  if (++exceptions_at_[in] < kExceptionLimit || (in->cls & iclass::kProbeMemory)) return;
-  in->cls |= iclass::kProbeMemory;
-  ++stats_.probed_accesses;
-  translate_again(site.block);
+  if (++exceptions_at_[in] < kAdaptAfter) return;
+  retranslate_as(in, site.block, iclass::kProbeMemory, stats_.probed_accesses);
 }
 
+// Refaults of the page the access mapped last time, before it becomes a probe.
 void JitEngine::note_view_refill(const SlowSite& site, uint32_t lin) {
-  // Refaults of the page the access mapped last time, before it becomes a probe.
-  constexpr uint32_t kRefaultLimit = 8;
   ViewChurn& c = churn_[&site];
   const uint32_t page = lin >> 12;
   const bool again = c.seen && c.page == page;
   c.seen = true;
   c.page = page;
-  if (!again || ++c.refaults < kRefaultLimit) return;
-  auto* in = const_cast<InstrRecord*>(site.instr);
-  if (in->cls & iclass::kProbeMemory) return;
-  in->cls |= iclass::kProbeMemory;
-  ++stats_.probed_accesses;
-  translate_again(site.block);
+  if (!again || ++c.refaults < kAdaptAfter) return;
+  retranslate_as(const_cast<InstrRecord*>(site.instr), site.block, iclass::kProbeMemory, stats_.probed_accesses);
 }
 
 void JitEngine::block_retired(Block* b) {

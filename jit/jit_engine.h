@@ -140,6 +140,8 @@ class JitEngine {
   // Unlinks `b`'s translation (as for a dropped block) so its next entry
   // translates it again; the code running now finishes.
   void translate_again(Block* b);
+  // Marks `in` with `how` (once), counts it, and translates `b` again.
+  void retranslate_as(InstrRecord* in, Block* b, uint16_t how, uint64_t& counter);
   std::unordered_map<const void*, Block*> block_at_;               // Host entry -> block (for unchaining).
   ChainSite* last_exit_ = nullptr;                                 // Exit taken by the last return.
   bool chaining_ = true;

@@ -155,6 +155,14 @@ void Cpu::note_cached_code_page(uint32_t lin_page) {
   cached_code_list_.push_back(p);
 }
 
+// Puts `b` in the jump cache and notes the linear pages of its code.
+void Cpu::cache_block(uint32_t eip, Block* b) {
+  jump_cache_.set(eip, b);
+  const uint32_t first = b->cs_base + eip;
+  note_cached_code_page(first & kPageMask);
+  if (b->phys_page2 != ~0u) note_cached_code_page((first + b->byte_length - 1) & kPageMask);
+}
+
 void Cpu::tlb_flush_page(uint32_t lin) {
   ++stats_.invlpg_flushes;
   mmu.flush_page(lin);
@@ -371,18 +379,14 @@ Block* Cpu::lookup_block(uint32_t eip) {
     }
     if (reusable) {
       ++stats_.block_map_hits;
-      jump_cache_.set(eip, b);
-      note_cached_code_page((cs_base + eip) & kPageMask);
-      if (b->phys_page2 != ~0u) note_cached_code_page((cs_base + eip + b->byte_length - 1) & kPageMask);
+      cache_block(eip, b);
       return b;
     }
     ++stats_.blocks_stale;
     retire_block(it);
   }
   Block* b = build_block(eip, phys, mode);
-  jump_cache_.set(eip, b);
-  note_cached_code_page((cs_base + eip) & kPageMask);
-  if (b->phys_page2 != ~0u) note_cached_code_page((cs_base + eip + b->byte_length - 1) & kPageMask);
+  cache_block(eip, b);
   return b;
 }
 

@@ -297,6 +297,7 @@ class Cpu final : private CodeSource {
   // it, in the JIT's jump tables): INVLPG of any other page leaves both alone.
   // A bit per page, and the pages set since the last full clear.
   void note_cached_code_page(uint32_t lin_page);
+  void cache_block(uint32_t eip, Block* b);
   std::vector<uint64_t> cached_code_pages_ = std::vector<uint64_t>((1u << 20) / 64, 0);
   std::vector<uint32_t> cached_code_list_;
   // Blocks by physical PC, mode and linear page: the same physical code

@@ -91,13 +91,8 @@ class SoftMmu {
   template <typename T>
   T read(uint32_t lin, unsigned idx) {
     const TlbEntry& e = entry(idx, lin);
-    // Comparing the page of the access's last byte with the tag also rejects
-    // accesses that cross into the next page.
-    if (e.tag_read == ((lin + sizeof(T) - 1) & kPageMask)) [[likely]] {
-      T v;
-      std::memcpy(&v, reinterpret_cast<const void*>(e.addend + lin), sizeof(T));
-      return v;
-    }
+    T v;
+    if (load_if_tagged(e.tag_read, e, lin, v)) [[likely]] return v;
     return static_cast<T>(read_slow(lin, sizeof(T), idx));  // Sizes up to 8 bytes.
   }
 
@@ -118,11 +113,8 @@ class SoftMmu {
   template <typename T>
   T read_for_write(uint32_t lin, unsigned idx) {
     const TlbEntry& e = entry(idx, lin);
-    if (e.tag_write == ((lin + sizeof(T) - 1) & kPageMask)) [[likely]] {
-      T v;
-      std::memcpy(&v, reinterpret_cast<const void*>(e.addend + lin), sizeof(T));
-      return v;
-    }
+    T v;
+    if (load_if_tagged(e.tag_write, e, lin, v)) [[likely]] return v;
     return static_cast<T>(read_for_write_slow(lin, sizeof(T), idx));
   }
 
@@ -184,6 +176,14 @@ class SoftMmu {
 
  private:
   TlbEntry& entry(unsigned idx, uint32_t lin) { return const_cast<TlbEntry&>(tlb_entry(idx, lin)); }
+  // The fast path of a load: `tag` (one of e's) equals the page of the
+  // access's last byte, which also rejects accesses crossing into the next page.
+  template <typename T>
+  static bool load_if_tagged(uint32_t tag, const TlbEntry& e, uint32_t lin, T& v) {
+    if (tag != ((lin + sizeof(T) - 1) & kPageMask)) return false;
+    std::memcpy(&v, reinterpret_cast<const void*>(e.addend + lin), sizeof(T));
+    return true;
+  }
   uint64_t read_slow(uint32_t lin, unsigned size, unsigned idx);
   uint64_t read_for_write_slow(uint32_t lin, unsigned size, unsigned idx);
   void write_slow(uint32_t lin, uint64_t value, unsigned size, unsigned idx);
