@@ -98,6 +98,10 @@ class Emitter {
   uint32_t unexecuted_from(size_t i) const {
     return i < segment_end_.size() ? static_cast<uint32_t>(segment_end_[i] - i) : 0;
   }
+  // ... when it leaves right after instruction i (which completed): the
+  // rest of i's segment after it. Not unexecuted_from(i + 1): when i + 1
+  // starts a segment of its own, that segment has not been charged yet.
+  uint32_t unexecuted_after(size_t i) const { return unexecuted_from(i) - 1; }
 
  private:
   // DS, ES, SS, CS: flat (base 0, 4 GiB). FS and GS: their mode bit means

@@ -374,7 +374,7 @@ void* JitEngine::translate(Block& b) {
   block_at_[code] = &b;
   ++stats_.translations;
   stats_.translate_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (cpu_.log && cpu_.log->enabled(LogMask::kOutAsm)) {
+  if (cpu_.log && cpu_.log->enabled_at(LogMask::kOutAsm, b.virt_pc)) {
     cpu_.log->printf(LogMask::kOutAsm, "OUT: [guest 0x%08x, %zu instructions, %u host bytes]\n%s\n", b.virt_pc,
                      b.instrs.size(), b.host_size, disassemble_host(b.host_code, b.host_size).c_str());
   }

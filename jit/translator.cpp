@@ -190,7 +190,7 @@ void Emitter::emit_out_of_line() {
     a_.bind(h.entry);
     a_.cmp(x86::eax, Imm(kHelperException));
     a_.je(faulted);
-    a_.mov(x86::r9d, Imm(unexecuted_from(h.index + 1)));
+    a_.mov(x86::r9d, Imm(unexecuted_after(h.index)));
     a_.jmp(Imm(exit_synced_));
     a_.bind(faulted);
     a_.mov(x86::r9d, Imm(unexecuted_from(h.index)));
@@ -213,7 +213,7 @@ void Emitter::emit_out_of_line() {
     a_.embedUInt32(s.kind);
     a_.embedUInt32(eip_of(s.index));
     a_.embedUInt32(unexecuted_from(s.index));
-    a_.embedUInt32(unexecuted_from(s.index + 1));
+    a_.embedUInt32(unexecuted_after(s.index));
     a_.embedUInt64(reinterpret_cast<uintptr_t>(&b_.instrs[s.index]));
     a_.embedLabel(s.resume, 8);
     a_.embedLabel(s.after, 8);

@@ -11,7 +11,7 @@ namespace vmm {
 namespace {
 // QEMU options are single-dash words (-kernel, -append). CLI11 reads words
 // after a double dash, so single-dash spellings of these names are rewritten.
-const char* const kQemuStyle[] = {"kernel", "initrd", "append", "m", "nographic", "serial", "d", "D", "no-reboot",
+const char* const kQemuStyle[] = {"kernel", "initrd", "append", "m", "nographic", "serial", "d", "D", "dfilter", "no-reboot",
                                   "display", "monitor", "device", "engine", "stats", "tb-size", "icount", "lockstep",
                                   "perfmap", "host-mmu", "jit-threshold"};
 
@@ -71,6 +71,8 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   app.add_flag("--nographic", nographic, "No graphical output; serial on stdio (always the case)");
   app.add_option("--serial", serial, "Serial port back end: stdio (default) or none/null");
   app.add_option("-d", out.log_items, "Log items, comma separated: in_asm,out_asm,exec,int,cpu,unimp,guest_errors");
+  app.add_option("--dfilter", out.log_filter,
+                 "Limit the per-block -d items to guest code in these ranges: START+SIZE, START-SIZE, START..END");
   app.add_option("-D", out.log_file, "Write the -d log to this file instead of stderr");
   app.add_flag("--no-reboot", out.machine.no_reboot, "Exit instead of rebooting on a triple fault");
   app.add_option("--display", display, "Display back end (only 'none')");

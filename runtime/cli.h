@@ -12,6 +12,7 @@ struct CliOptions {
   MachineConfig machine;
   std::string log_items;  // -d
   std::string log_file;   // -D
+  std::string log_filter;  // -dfilter
   bool stats_text = false;  // --stats, --stats=text: statistics on stderr at exit.
   std::string stats_json;   // --stats=json=FILE: statistics as JSON into FILE ("-": stdout).
   bool perfmap = false;     // --perfmap: /tmp/perf-<pid>.map for perf (QEMU's -perfmap).

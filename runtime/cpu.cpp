@@ -322,7 +322,7 @@ Block* Cpu::build_block(uint32_t eip, uint32_t phys, uint32_t mode) {
     for (uint32_t i = first; i < last; ++i) cp.bytes.set(i);
     mmu.mark_code_page(page);
   }
-  if (log && log->enabled(LogMask::kInAsm)) {
+  if (log && log->enabled_at(LogMask::kInAsm, eip)) {
     FILE* f = log->stream();
     std::fprintf(f, "----------------\nIN: \n");
     uint32_t pc = eip;
@@ -510,7 +510,7 @@ StopReason Cpu::run(uint64_t max_instructions) {
         if (align != mmu.alignment_check()) mmu.set_alignment_check(align);
         Block* b = lookup_block(s.eip);
         if (single_block_) budget = std::min<uint64_t>(budget, b->instrs.size());
-        if (trace) {
+        if (trace && log->in_filter(s.eip)) {
           log->printf(LogMask::kExec, "Trace: [%08x] %08x\n", b->phys_pc, s.eip);
           if (log->enabled(LogMask::kCpu)) {
             log->printf(LogMask::kCpu,

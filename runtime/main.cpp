@@ -36,7 +36,7 @@ int run_vmm(int argc, char** argv) {
     std::fputs(Log::help(), stdout);
     return 0;
   }
-  if (!log.parse(opt.log_items, error)) {
+  if (!log.parse(opt.log_items, error) || !log.parse_filter(opt.log_filter, error)) {
     std::fprintf(stderr, "vmm: %s\n", error.c_str());
     return kExitUsage;
   }

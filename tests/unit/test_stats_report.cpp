@@ -15,6 +15,7 @@
 #include "jit/jit_engine.h"
 #include "runtime/cli.h"
 #include "runtime/cpu.h"
+#include "runtime/log.h"
 #include "runtime/stats_report.h"
 
 namespace vmm {
@@ -238,6 +239,30 @@ TEST(JitCli, JitThreshold) {
   CliOptions bad;
   EXPECT_FALSE(parse({"--jit-threshold", "0"}, bad, error));
   EXPECT_NE(error.find("--jit-threshold"), std::string::npos) << error;
+}
+
+// -dfilter, as QEMU spells its ranges: START+SIZE, START-SIZE (ending at
+// START), START..END (inclusive); several, comma separated.
+TEST(LogCli, DfilterRanges) {
+  CliOptions opt;
+  std::string error;
+  ASSERT_TRUE(parse({"-d", "in_asm", "-dfilter", "0x1000+0x10,0x3000-0x100,0x5000..0x5003"}, opt, error)) << error;
+  Log log;
+  ASSERT_TRUE(log.parse(opt.log_items, error)) << error;
+  ASSERT_TRUE(log.parse_filter(opt.log_filter, error)) << error;
+  for (uint32_t in : {0x1000u, 0x100Fu, 0x2F01u, 0x3000u, 0x5000u, 0x5003u})
+    EXPECT_TRUE(log.enabled_at(LogMask::kInAsm, in)) << std::hex << in;
+  for (uint32_t out : {0xFFFu, 0x1010u, 0x2F00u, 0x3001u, 0x4FFFu, 0x5004u})
+    EXPECT_FALSE(log.enabled_at(LogMask::kInAsm, out)) << std::hex << out;
+  EXPECT_FALSE(log.enabled_at(LogMask::kOutAsm, 0x1000));  // Not asked for.
+  Log all;
+  ASSERT_TRUE(all.parse("in_asm", error));
+  EXPECT_TRUE(all.enabled_at(LogMask::kInAsm, 0xDEADBEEF));  // No filter: every address.
+  for (const char* bad : {"0x1000", "0x1000+0", "0x2000..0x1000", "0x10-0x20", "0xFFFFFFFF+2", "x+1", "1+2+3"}) {
+    Log l;
+    EXPECT_FALSE(l.parse_filter(bad, error)) << bad;
+    EXPECT_NE(error.find("-dfilter"), std::string::npos) << error;
+  }
 }
 
 }  // namespace
