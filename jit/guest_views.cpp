@@ -2,29 +2,52 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <tuple>
 
 namespace vmm::jit {
 
 namespace {
 // Address space with no access and no memory behind it.
 constexpr int kReserveFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+
+// The host's limit on mappings per process (vm.max_map_count).
+uint64_t host_map_count_limit() {
+  uint64_t limit = 65530;  // Linux's default.
+  if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+    unsigned long long v = 0;
+    if (std::fscanf(f, "%llu", &v) == 1 && v >= 1024) limit = v;
+    std::fclose(f);
+  }
+  return limit;
+}
 }  // namespace
 
-GuestViews::GuestViews(int ram_fd, uint32_t ram_bytes) : fd_(ram_fd), ram_bytes_(ram_bytes) {
-  for (auto& m : mapped_) m.assign((uint64_t{1} << 32) / kPageSize / 64, 0);
+GuestViews::GuestViews(SoftMmu& mmu, const CpuState& cpu, int ram_fd, uint32_t ram_bytes)
+    : mmu_(mmu), cpu_(cpu), fd_(ram_fd), ram_bytes_(ram_bytes), spaces_(kSpaces) {
   void* p = mmap(nullptr, kRegionBytes, PROT_NONE, kReserveFlags, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("JIT: cannot reserve address space for the host-MMU path");
   region_ = static_cast<uint8_t*>(p);
+  // A run of mapped pages splits the reservation around it: up to two host
+  // mappings a run. What the rest of the process uses (code buffer, heap,
+  // libraries, thread stacks) stays well inside the margin.
+  const uint64_t limit = host_map_count_limit();
+  stats_.host_mapping_limit = (limit > 16384 ? limit - 8192 : limit / 2) / 2;
+  signature_ = signature();
+  select_space();
 }
 
-GuestViews::~GuestViews() { munmap(region_, kRegionBytes); }
+GuestViews::~GuestViews() {
+  for (const auto& [table, t] : tables_) mmu_.clear_table_page(table);
+  munmap(region_, kRegionBytes);
+}
 
-void GuestViews::unmap(uintptr_t host, size_t bytes) {
+void GuestViews::unmap_host(uintptr_t host, size_t bytes) {
   // Replacing the range with a fresh reservation drops the file pages in one call.
   // A mapping left behind would outlive the guest translation it caches,
   // so failing here (only if the host runs out of memory) is fatal.
@@ -34,86 +57,378 @@ void GuestViews::unmap(uintptr_t host, size_t bytes) {
   }
 }
 
+// --- Page entries and the run count ----------------------------------------
+
+GuestViews::Region& GuestViews::region_of(unsigned space, uint32_t region) {
+  Space& s = spaces_[space];
+  if (s.regions.empty()) s.regions.resize(kRegions);
+  Region& r = s.regions[region];
+  if (!r.listed) {
+    r.listed = true;
+    s.active.push_back(static_cast<uint16_t>(region));
+  }
+  return r;
+}
+
+uint32_t GuestViews::entry(unsigned space, unsigned idx, uint32_t p) const {
+  const Space& s = spaces_[space];
+  if (s.regions.empty()) return 0;
+  const Region& r = s.regions[p / kRegionPages];
+  return r.entry ? r.entry[idx * kRegionPages + p % kRegionPages] : 0;
+}
+
+void GuestViews::set_entry(unsigned space, unsigned idx, uint32_t p, uint32_t value) {
+  const uint32_t old = entry(space, idx, p);
+  if (old == value) return;
+  // Two neighbouring pages are one host mapping when both are mapped with
+  // the same protection and their physical pages follow each other.
+  auto joins = [](uint32_t a, uint32_t b) {
+    return (a & kMapped) && (b & kMapped) && ((a ^ b) & kWritable) == 0 &&
+           (b & kPageMask) == (a & kPageMask) + kPageSize;
+  };
+  const uint32_t left = p > 0 ? entry(space, idx, p - 1) : 0;
+  const uint32_t right = p < (1u << 20) - 1 ? entry(space, idx, p + 1) : 0;
+  Region& r = region_of(space, p / kRegionPages);
+  if (old & kMapped) {
+    if (!joins(left, old)) --stats_.host_mappings;
+    if (joins(old, right)) ++stats_.host_mappings;
+    --r.pages;
+    if (old & kWritable) {
+      auto it = writable_.find(old & kPageMask);
+      if (it != writable_.end()) {
+        auto& refs = it->second;
+        for (size_t i = 0; i < refs.size(); ++i) {
+          if (refs[i].space == space && refs[i].idx == idx && refs[i].lin_page == p) {
+            refs[i] = refs.back();
+            refs.pop_back();
+            break;
+          }
+        }
+        if (refs.empty()) writable_.erase(it);
+      }
+    }
+  }
+  if (value & kMapped) {
+    if (!r.entry) r.entry = std::make_unique<uint32_t[]>(kMmuCount * kRegionPages);  // Zeroed.
+    if (!joins(left, value)) ++stats_.host_mappings;
+    if (joins(value, right)) --stats_.host_mappings;
+    ++r.pages;
+    r.last_map = tick_;
+    if (value & kWritable)
+      writable_[value & kPageMask].push_back({static_cast<uint16_t>(space), static_cast<uint16_t>(idx), p});
+  }
+  if (r.entry) r.entry[idx * kRegionPages + p % kRegionPages] = value;
+  stats_.host_mappings_peak = std::max(stats_.host_mappings_peak, stats_.host_mappings);
+}
+
+bool GuestViews::map_run(unsigned space, unsigned idx, uint32_t p, uint32_t phys, uint32_t n, bool writable) {
+  const int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+  if (mmap(reinterpret_cast<void*>(view_base(space, idx) + uint64_t{p} * kPageSize), uint64_t{n} * kPageSize, prot,
+           MAP_SHARED | MAP_FIXED, fd_, phys) == MAP_FAILED)
+    return false;  // The accesses keep taking the slow path.
+  ++stats_.maps;
+  stats_.pages_mapped += n;
+  for (uint32_t i = 0; i < n; ++i)
+    set_entry(space, idx, p + i, (phys + i * kPageSize) | kMapped | (writable ? kWritable : 0));
+  return true;
+}
+
+// --- Address spaces ---------------------------------------------------------
+
+uint32_t GuestViews::space_key() const { return (cpu_.cr0 & cr0::PG) ? (cpu_.cr3 & kPageMask) : kNoPaging; }
+
+void GuestViews::select_space() {
+  const uint32_t key = space_key();
+  ++tick_;
+  if (spaces_[current_].key == key) {
+    spaces_[current_].last_use = tick_;
+    return;
+  }
+  ++stats_.space_switches;
+  unsigned pick = kSpaces, free_slot = kSpaces, oldest = 0;
+  for (unsigned i = 0; i < kSpaces; ++i) {
+    if (spaces_[i].key == key) pick = i;
+    if (spaces_[i].key == kFree && free_slot == kSpaces) free_slot = i;
+    if (spaces_[i].last_use < spaces_[oldest].last_use) oldest = i;
+  }
+  if (pick != kSpaces) {
+    ++stats_.space_hits;
+  } else {
+    pick = free_slot;
+    if (pick == kSpaces) {
+      ++stats_.space_evictions;
+      drop_space(oldest);
+      pick = oldest;
+    }
+    spaces_[pick].key = key;
+    ++stats_.spaces;
+    // Every mapping of the space depends on its page directory.
+    if (key != kNoPaging) track(key, {static_cast<uint16_t>(pick), kDirectory});
+  }
+  current_ = pick;
+  spaces_[pick].last_use = tick_;
+}
+
+void GuestViews::drop_region(unsigned space, uint32_t region) {
+  Space& s = spaces_[space];
+  if (s.regions.empty()) return;
+  Region& r = s.regions[region];
+  if (r.pages) {
+    for (unsigned idx = 0; idx < kMmuCount; ++idx) {
+      if (!r.entry) break;
+      bool any = false;
+      for (uint32_t i = 0; i < kRegionPages; ++i) {
+        if (!r.entry[idx * kRegionPages + i]) continue;
+        any = true;
+        set_entry(space, idx, region * kRegionPages + i, 0);
+      }
+      if (any) unmap_host(view_base(space, idx) + uint64_t{region} * kRegionPages * kPageSize,
+                          uint64_t{kRegionPages} * kPageSize);
+    }
+  }
+  if (r.table != kNoTable && r.table != kLargePage) {
+    const uint32_t table = r.table;
+    r.table = kNoTable;
+    untrack(table, {static_cast<uint16_t>(space), static_cast<uint16_t>(region)});
+  }
+  r.table = kNoTable;
+}
+
+void GuestViews::drop_page(unsigned space, uint32_t p) {
+  for (unsigned idx = 0; idx < kMmuCount; ++idx) {
+    if (!entry(space, idx, p)) continue;
+    set_entry(space, idx, p, 0);
+    unmap_host(view_base(space, idx) + uint64_t{p} * kPageSize, kPageSize);
+    ++stats_.pages_dropped;
+  }
+}
+
+void GuestViews::clear_space(unsigned space) {
+  Space& s = spaces_[space];
+  const std::vector<uint16_t> active = std::move(s.active);
+  s.active.clear();
+  for (uint16_t region : active) {
+    drop_region(space, region);
+    s.regions[region].listed = false;
+    s.regions[region].entry.reset();
+  }
+}
+
+void GuestViews::drop_space(unsigned space) {
+  Space& s = spaces_[space];
+  if (s.key == kFree) return;
+  clear_space(space);
+  if (s.key != kNoPaging) untrack(s.key, {static_cast<uint16_t>(space), kDirectory});
+  s.key = kFree;
+  s.last_use = 0;
+  --stats_.spaces;
+}
+
+void GuestViews::drop_everything() {
+  if (stats_.host_mappings) {
+    ++stats_.flushes;
+    unmap_host(region_begin(), kRegionBytes);
+  }
+  for (const auto& [table, t] : tables_) mmu_.clear_table_page(table);
+  tables_.clear();
+  writable_.clear();
+  for (Space& s : spaces_) s = Space{};
+  stats_.host_mappings = 0;
+  stats_.spaces = 0;
+  stats_.tables = 0;
+}
+
+// When near the host's limit, the regions mapped into least recently go
+// (those of other address spaces first, as a rule), down to three quarters.
+void GuestViews::make_room() {
+  std::vector<std::tuple<uint64_t, unsigned, uint16_t>> regions;
+  for (unsigned i = 0; i < kSpaces; ++i)
+    for (uint16_t r : spaces_[i].active)
+      if (spaces_[i].regions[r].pages) regions.emplace_back(spaces_[i].regions[r].last_map, i, r);
+  std::sort(regions.begin(), regions.end());
+  const uint64_t target = stats_.host_mapping_limit * 3 / 4;
+  for (const auto& [last, space, region] : regions) {
+    if (stats_.host_mappings <= target) break;
+    drop_region(space, region);
+    ++stats_.region_evictions;
+  }
+}
+
+// --- Tracked tables ---------------------------------------------------------
+
+void GuestViews::track(uint32_t table, TableUser user) {
+  auto [it, fresh] = tables_.try_emplace(table);
+  it->second.users.push_back(user);
+  it->second.writes = 0;
+  if (!fresh) return;
+  ++stats_.tables;
+  mmu_.mark_table_page(table);
+  protect(table);
+}
+
+void GuestViews::untrack(uint32_t table, TableUser user) {
+  auto it = tables_.find(table);
+  if (it == tables_.end()) return;
+  auto& users = it->second.users;
+  for (size_t i = 0; i < users.size(); ++i) {
+    if (users[i].space == user.space && users[i].region == user.region) {
+      users[i] = users.back();
+      users.pop_back();
+      break;
+    }
+  }
+  if (!users.empty()) return;
+  tables_.erase(it);
+  --stats_.tables;
+  mmu_.clear_table_page(table);
+}
+
+void GuestViews::table_written(uint32_t phys, unsigned size) {
+  auto it = tables_.find(phys & kPageMask);
+  if (it == tables_.end()) return;
+  ++stats_.table_writes;
+  const std::vector<TableUser> users = it->second.users;  // Dropping edits the list.
+  if (++it->second.writes > kFloodWrites) {
+    // Written over and over with nothing mapped through it: a table being
+    // filled or torn down, or a page no longer a table. Its mappings go, and
+    // with them the tracking, so the writes that follow run at full speed.
+    ++stats_.table_floods;
+    for (const TableUser& u : users) {
+      if (u.region != kDirectory) {
+        drop_region(u.space, u.region);
+      } else if (u.space != current_) {
+        drop_space(u.space);
+      } else {
+        // The current space keeps its slot (translated code holds its view
+        // base) and its directory stays tracked.
+        clear_space(u.space);
+        if (auto t = tables_.find(phys & kPageMask); t != tables_.end()) t->second.writes = 0;
+      }
+    }
+    return;
+  }
+  // The entries written: each maps a 4 KiB page (a page table) or a 4 MiB
+  // region (a page directory).
+  const uint32_t first = (phys & ~kPageMask) / 4;
+  const uint32_t last = std::min<uint32_t>(((phys & ~kPageMask) + size - 1) / 4, kRegionPages - 1);
+  for (const TableUser& u : users) {
+    for (uint32_t i = first; i <= last; ++i) {
+      if (u.region == kDirectory) drop_region(u.space, i);
+      else drop_page(u.space, u.region * kRegionPages + i);
+    }
+  }
+}
+
+void GuestViews::protect(uint32_t phys_page) {
+  auto it = writable_.find(phys_page);
+  if (it == writable_.end()) return;
+  // Unmapped rather than made read-only: the next read maps it again as the
+  // TLB allows it then.
+  const std::vector<WritableRef> refs = std::move(it->second);
+  writable_.erase(it);
+  for (const WritableRef& w : refs) {
+    if (!(entry(w.space, w.idx, w.lin_page) & kWritable)) continue;
+    set_entry(w.space, w.idx, w.lin_page, 0);
+    unmap_host(view_base(w.space, w.idx) + uint64_t{w.lin_page} * kPageSize, kPageSize);
+    ++stats_.write_protects;
+  }
+}
+
+// --- Mapping ----------------------------------------------------------------
+
 void GuestViews::mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e) {
   const uint32_t page = lin & kPageMask;
   // A tag equal to the page number has no tlbflag bits: the fast path is allowed.
   if (e.tag_read != page) return;
-  map(idx, page, e.phys_page, e.tag_write == page, e.global != 0);
-}
-
-void GuestViews::clear_bit(unsigned idx, uint32_t lin) {
-  mapped_[idx][(lin >> 12) / 64] &= ~(uint64_t{1} << ((lin >> 12) % 64));
-}
-
-void GuestViews::map(unsigned idx, uint32_t lin, uint32_t phys, bool writable, bool global) {
-  if (phys >= ram_bytes_ || ram_bytes_ - phys < kPageSize) return;  // Not RAM: stays unmapped.
-  if (mappings_ >= kMaxMappings) flush_all();
-  const int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-  if (mmap(reinterpret_cast<void*>(base(idx) + lin), kPageSize, prot, MAP_SHARED | MAP_FIXED, fd_, phys) ==
-      MAP_FAILED)
-    return;  // The access keeps taking the slow path.
-  ++mappings_;
-  ++stats_.pages_mapped;
-  if (!mapped(idx, lin)) {
-    mapped_[idx][(lin >> 12) / 64] |= uint64_t{1} << ((lin >> 12) % 64);
-    mapped_list_.push_back(lin | idx);
-  }
-  // Listed again if remapped (read-only, then writable): unmapping twice is harmless.
-  if (!global) local_list_.push_back(lin | idx);
-  if (writable) writable_[phys].push_back(lin | idx);
-}
-
-void GuestViews::tlb_flushed(bool keep_global) {
-  if (!mappings_) return;
-  if (!keep_global || local_list_.size() > kMaxLocalUnmaps) {
-    flush_all();
+  Space& s = spaces_[current_];
+  const bool paging = s.key != kNoPaging;
+  // What the tables in memory say of a linear page: its physical page and
+  // whether it may be written now (without a walk setting D), or nothing
+  // when a walk would fault or change the tables (A clear).
+  struct Want {
+    bool ok;
+    uint32_t phys;
+    bool writable;
+    uint32_t table;
+  };
+  auto want = [&](uint32_t p_lin) -> Want {
+    if (!paging) return {true, p_lin, !mmu_.is_code_page(p_lin) && !mmu_.is_table_page(p_lin), kNoTable};
+    PageWalk w;
+    if (!mmu_.peek(p_lin, idx, w) || !w.present || !w.accessed || (idx == kMmuUser && !w.user_ok))
+      return {false, 0, false, 0};
+    const uint32_t phys = w.phys & kPageMask;
+    const bool writable = w.may_write && w.dirty && !mmu_.is_code_page(phys) && !mmu_.is_table_page(phys);
+    return {true, phys, writable, w.large ? kLargePage : w.table_page()};
+  };
+  const Want here = want(page);
+  if (!here.ok || here.phys != e.phys_page) {
+    ++stats_.stale_entries;  // The TLB entry is older than the tables: it stays on the slow path.
     return;
   }
-  // A CR3 load: the TLB keeps its global entries, and so do the views;
-  // the other pages are unmapped one by one.
-  for (uint32_t v : local_list_) {
-    const unsigned idx = v & (kPageSize - 1);
-    const uint32_t lin = v & kPageMask;
-    if (!mapped(idx, lin)) continue;
-    unmap(base(idx) + lin, kPageSize);
-    clear_bit(idx, lin);
+  const bool writable = here.writable && e.tag_write == page;
+  auto is_ram = [&](uint32_t phys) { return phys < ram_bytes_ && ram_bytes_ - phys >= kPageSize; };
+  if (!is_ram(here.phys)) return;
+
+  // Room first: making it may drop the region this page goes into.
+  if (stats_.host_mappings + 2 > stats_.host_mapping_limit) make_room();
+  const uint32_t p = page >> 12;
+  const uint32_t region = p / kRegionPages;
+  Region& r = region_of(current_, region);
+  if (paging && r.table != here.table) {
+    // The region's pages came through another table: its directory entry
+    // changed (a write we saw dropped them already) or none were mapped.
+    if (r.table != kNoTable) drop_region(current_, region);
+    r.table = here.table;
+    if (here.table != kLargePage) track(here.table, {static_cast<uint16_t>(current_), static_cast<uint16_t>(region)});
+  } else if (paging && here.table != kLargePage) {
+    if (auto t = tables_.find(here.table); t != tables_.end()) t->second.writes = 0;  // In use as a table.
   }
-  local_list_.clear();
-  ++stats_.global_keeps;
+  if (paging) {
+    if (auto t = tables_.find(s.key); t != tables_.end()) t->second.writes = 0;  // The directory too.
+  }
+
+  // The pages around it that map on from it (a 4 MiB page, or a table
+  // mapping physically contiguous pages) go in the same host mapping,
+  // unless some pages need per-access checks.
+  uint32_t lo = p, hi = p;
+  if (!mmu_.checks_active()) {
+    const uint32_t reach = here.table == kLargePage || !paging ? kRegionPages : 16;
+    const uint32_t first = region * kRegionPages, end = first + kRegionPages;
+    auto continues = [&](uint32_t q) {
+      if (entry(current_, idx, q)) return false;  // Mapped already.
+      const Want w = want(q << 12);
+      const uint32_t expect = here.phys + (q - p) * kPageSize;
+      return w.ok && w.phys == expect && w.writable == writable && w.table == here.table && is_ram(expect);
+    };
+    while (hi + 1 < end && hi + 1 - p < reach && continues(hi + 1)) ++hi;
+    while (lo > first && p - (lo - 1) < reach && here.phys >= (p - lo + 1) * kPageSize && continues(lo - 1)) --lo;
+  }
+  if (map_run(current_, idx, lo, here.phys - (p - lo) * kPageSize, hi - lo + 1, writable))
+    stats_.pages_ahead += hi - lo;
 }
 
-void GuestViews::flush_all() {
-  unmap(reinterpret_cast<uintptr_t>(region_), kRegionBytes);
-  mappings_ = 0;
-  writable_.clear();
-  for (uint32_t v : mapped_list_) mapped_[v & (kPageSize - 1)][(v >> 12) / 64] = 0;
-  mapped_list_.clear();
-  local_list_.clear();
-  ++stats_.flushes;
+// --- Invalidations ----------------------------------------------------------
+
+uint64_t GuestViews::signature() const {
+  return (uint64_t{mmu_.check_generation()} << 32) | (cpu_.cr0 & (cr0::PG | cr0::WP)) | (cpu_.cr4 & cr4::PSE);
 }
 
-void GuestViews::tlb_page_flushed(uint32_t lin) {
-  bool any = false;
-  for (unsigned idx = 0; idx < kMmuCount; ++idx) {
-    if (!mapped(idx, lin)) continue;
-    unmap(base(idx) + (lin & kPageMask), kPageSize);
-    clear_bit(idx, lin);
-    any = true;
+void GuestViews::tlb_flushed(bool) {
+  // A TLB flush leaves the views as they are: they follow the tables in
+  // memory, not the TLB. Only a change of what a translation means (or of
+  // which pages need per-access checks) drops them.
+  if (signature() != signature_) {
+    signature_ = signature();
+    drop_everything();
   }
-  if (any) ++stats_.page_unmaps;
+  select_space();
 }
 
-void GuestViews::code_page_marked(uint32_t phys_page) {
-  auto it = writable_.find(phys_page);
-  if (it == writable_.end()) return;
-  // Unmapped rather than made read-only: an entry may be stale, and read
-  // access to a reservation page would read zeros instead of faulting.
-  for (uint32_t v : it->second) {
-    unmap(base(v & (kPageSize - 1)) + (v & kPageMask), kPageSize);
-    clear_bit(v & (kPageSize - 1), v & kPageMask);
-  }
-  stats_.write_protects += it->second.size();
-  writable_.erase(it);
+void GuestViews::tlb_page_flushed(uint32_t) {
+  // INVLPG: nothing to do. A mapping is dropped when an entry it came from
+  // is written, which the guest must do before an INVLPG means anything.
 }
+
+void GuestViews::code_page_marked(uint32_t phys_page) { protect(phys_page); }
 
 }  // namespace vmm::jit

@@ -1,39 +1,73 @@
-// The JIT's host-MMU path: guest memory seen through the host's own MMU.
+// The JIT's host-MMU path: shadow paging through the host's own MMU.
 //
-// Each MMU index (supervisor, user) has a view: 4 GiB of reserved host
-// address space in which a guest linear page, once the softmmu has
-// translated it to a RAM page, is mapped from the guest RAM file at its
-// linear offset. Translated code then accesses guest address A as
-// [view base + A] (R14 + R8): no TLB probe, and the guest flags stay in
-// RFLAGS. A page not mapped (not yet touched, not RAM, a page holding code
-// for writes, watched or alignment-checked) faults on the host; the fault
-// handler (host_trap.cpp) sends the access to the same slow path a TLB miss
-// takes, which goes through the softmmu and maps the page when it is plain
-// RAM for that access.
+// Each guest address space (a page directory, keyed by CR3; or paging off)
+// has, per MMU index (supervisor, user), a view: 4 GiB of reserved host
+// address space in which a guest linear page, once translated, is mapped
+// from the guest RAM file at its linear offset. Translated code accesses
+// guest address A as [view base + A] (R14 + R8): no TLB probe, and the guest
+// flags stay in RFLAGS. A page not mapped (not yet touched, not RAM, a page
+// holding code or page tables for writes, watched or alignment-checked)
+// faults on the host; the fault handler (host_trap.cpp) sends the access to
+// the slow path a TLB miss takes, which goes through the softmmu and maps
+// the page here when it is plain RAM for that access.
 //
-// The views only ever hold what the softmmu's TLB would: a page is mapped
-// read-only or read-write exactly when the TLB entry allows that access on
-// the fast path, and every TLB invalidation (flush, INVLPG, a page becoming
-// code) is mirrored here (SoftMmu::mirror). Guest page tables are read by the
-// softmmu only, so A/D bits, #PF and MMIO keep one implementation.
+// The views are shadow page tables of the guest's, kept by write
+// protection rather than by following TLB flushes:
+//   - A page is mapped only as the guest's tables in memory say at the time
+//     (SoftMmu::peek, the walk without side effects), with A already set,
+//     and writable only with D set, and only if the softmmu's TLB entry
+//     agrees (a stale TLB entry stays on the slow path).
+//   - The page directory of each address space and every page table a
+//     mapping went through are tracked: the softmmu sends writes to them
+//     down its slow path and reports them (TlbMirror::table_written), and
+//     exactly the mappings derived from the entries written are dropped. A
+//     table written many times with no mapping made through it in between
+//     is untracked, with its mappings (Linux's fork and munmap loops).
+// So the views stay true across CR3 loads, INVLPG and TLB flushes, and are
+// kept for up to kSpaces address spaces: switching back to a process finds
+// its pages mapped. Only a change of what translation means (CR0.PG/WP,
+// CR4.PSE, watchpoints, alignment checks) drops everything.
+//
+// The host allows a process about 65,000 mappings (vm.max_map_count), and a
+// mapping is a run of pages contiguous in both guest-linear and guest-
+// physical order with the same protection (the kernel merges adjacent ones).
+// The runs are counted, and when near that limit the 4 MiB regions least
+// recently mapped into are unmapped, never everything at once. A guest's 4
+// MiB pages and contiguous 4 KiB runs are mapped ahead with one mmap.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/cpu_state.h"
 #include "runtime/softmmu.h"
 
 namespace vmm::jit {
 
 struct GuestViewStats {
   uint64_t pages_mapped = 0;     // Pages mapped into a view (read-only or read-write).
-  uint64_t flushes = 0;          // Whole-view unmaps (TLB flushes that found pages mapped).
-  uint64_t global_keeps = 0;     // CR3 loads that kept the global pages mapped, unmapping the others.
-  uint64_t page_unmaps = 0;      // INVLPG of a page while views held pages.
-  uint64_t write_protects = 0;   // Writable mappings dropped because their page became code.
+  uint64_t pages_ahead = 0;      // ... of which mapped ahead of an access (4 MiB pages, contiguous runs).
+  uint64_t maps = 0;             // mmap calls mapping pages.
   uint64_t faults = 0;           // Host faults in translated code sent to the slow path.
+  uint64_t stale_entries = 0;    // TLB entries not mapped: the tables in memory say otherwise.
+  uint64_t space_switches = 0;   // CR3 loads (or paging changes) selecting another address space.
+  uint64_t space_hits = 0;       // ... that found its views kept.
+  uint64_t space_evictions = 0;  // Address spaces dropped to make room for another.
+  uint64_t flushes = 0;          // Everything dropped: CR0.PG/WP, CR4.PSE, watchpoints or #AC checks changed.
+  uint64_t table_writes = 0;     // Guest writes to tracked page tables and directories.
+  uint64_t pages_dropped = 0;    // Mapped pages dropped because an entry they came from was written.
+  uint64_t table_floods = 0;     // Tables untracked (with their mappings) for being written over and over.
+  uint64_t region_evictions = 0; // 4 MiB regions unmapped to stay under the host's mapping limit.
+  uint64_t write_protects = 0;   // Writable mappings dropped because their page became code or a table.
+  // Gauges.
+  uint64_t host_mappings = 0;    // Host mappings (runs) the views hold now.
+  uint64_t host_mappings_peak = 0;
+  uint64_t host_mapping_limit = 0;  // Where eviction starts.
+  uint64_t spaces = 0;           // Address spaces holding views now.
+  uint64_t tables = 0;           // Page tables and directories tracked now.
 };
 
 class GuestViews : public TlbMirror {
@@ -41,66 +75,122 @@ class GuestViews : public TlbMirror {
   // Bytes of one view: the 4 GiB linear space plus a guard for accesses
   // that start below 4 GiB and end above it (they fault and take the slow path).
   static constexpr uint64_t kViewBytes = (uint64_t{1} << 32) + 65536;
+  // Address spaces whose views are kept (a process switched back to finds
+  // its pages mapped); the least recently used one makes room for another.
+  static constexpr unsigned kSpaces = 32;
 
   // Reserves the views (no memory is committed). Throws std::runtime_error
   // when the host refuses the reservation.
-  GuestViews(int ram_fd, uint32_t ram_bytes);
+  GuestViews(SoftMmu& mmu, const CpuState& cpu, int ram_fd, uint32_t ram_bytes);
   ~GuestViews() override;
   GuestViews(const GuestViews&) = delete;
   GuestViews& operator=(const GuestViews&) = delete;
 
-  uintptr_t base(unsigned idx) const { return reinterpret_cast<uintptr_t>(region_) + idx * kViewBytes; }
+  // The view of MMU index `idx` in the current address space.
+  uintptr_t base(unsigned idx) const { return view_base(current_, idx); }
   // The host range of all views (faults there are guest accesses).
   uintptr_t region_begin() const { return reinterpret_cast<uintptr_t>(region_); }
   uintptr_t region_end() const { return region_begin() + kRegionBytes; }
 
-  // Maps the page of `lin` in view `idx` as the TLB entry `e` (just filled
-  // for it) allows on the fast path: read-only, read-write (not a clean
-  // page, not code), or not at all (MMIO, watched or alignment-checked).
+  // Maps the page of `lin` in view `idx` of the current address space as
+  // the TLB entry `e` (just filled for it) allows on the fast path, if the
+  // tables in memory agree; and with it the pages around it that the same
+  // 4 MiB page or a contiguous run of the same table maps.
   void mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e);
 
   // TlbMirror.
   void tlb_flushed(bool keep_global) override;
   void tlb_page_flushed(uint32_t lin) override;
   void code_page_marked(uint32_t phys_page) override;
+  void table_written(uint32_t phys, unsigned size) override;
 
   GuestViewStats& stats() { return stats_; }
   const GuestViewStats& stats() const { return stats_; }
 
+  // For tests: sets the host-mapping limit (normally from vm.max_map_count).
+  void set_mapping_limit(uint64_t runs) { stats_.host_mapping_limit = runs; }
+
  private:
-  static constexpr uint64_t kRegionBytes = kMmuCount * kViewBytes;
-  // Mappings made since the last flush; above this many the views are
-  // flushed rather than grow towards the host's limit on mappings.
-  static constexpr uint32_t kMaxMappings = 16384;
+  static constexpr uint64_t kRegionBytes = uint64_t{kSpaces} * kMmuCount * kViewBytes;
+  static constexpr uint32_t kRegionPages = 1024;  // One page table's worth: 4 MiB.
+  static constexpr uint32_t kRegions = 1024;
+  // Region::table when no table is recorded, or for a 4 MiB page / no paging.
+  static constexpr uint32_t kNoTable = 1, kLargePage = 2;
+  // Space::key of a free slot, and of the address space with paging off.
+  static constexpr uint32_t kFree = 3, kNoPaging = 1;
+  static constexpr uint16_t kDirectory = 0xFFFF;  // TableUser::region of a page directory.
+  // Writes to a table with no mapping made through it in between, after
+  // which it is untracked.
+  static constexpr uint32_t kFloodWrites = 32;
+  // A page entry: physical page | these bits; 0 = not mapped.
+  static constexpr uint32_t kMapped = 1, kWritable = 2;
 
-  void map(unsigned idx, uint32_t lin, uint32_t phys, bool writable, bool global);
-  void flush_all();
-  void clear_bit(unsigned idx, uint32_t lin);
-  void unmap(uintptr_t host, size_t bytes);
+  struct Region {  // 4 MiB of an address space, both views.
+    uint32_t table = kNoTable;  // The page table its pages were mapped through.
+    uint32_t pages = 0;         // Pages mapped (both views).
+    uint64_t last_map = 0;      // Tick of the last page mapped.
+    bool listed = false;        // In Space::active.
+    std::unique_ptr<uint32_t[]> entry;  // [kMmuCount * kRegionPages], allocated at the first page.
+  };
+  struct Space {
+    uint32_t key = kFree;  // Page-directory page (CR3), kNoPaging or kFree.
+    uint64_t last_use = 0;
+    std::vector<Region> regions;   // kRegions once used.
+    std::vector<uint16_t> active;  // Regions with pages or a table.
+  };
+  struct TableUser {
+    uint16_t space;
+    uint16_t region;  // The directory entry that points to the table, or kDirectory.
+  };
+  struct Table {
+    std::vector<TableUser> users;
+    uint32_t writes = 0;  // Since the last page mapped through it.
+  };
+  struct WritableRef {  // A writable mapping of a physical page.
+    uint16_t space;
+    uint16_t idx;
+    uint32_t lin_page;
+  };
 
-  bool mapped(unsigned idx, uint32_t lin) const {
-    const uint32_t p = lin >> 12;
-    return mapped_[idx][p / 64] & (uint64_t{1} << (p % 64));
+  uintptr_t view_base(unsigned space, unsigned idx) const {
+    return region_begin() + (uint64_t{space} * kMmuCount + idx) * kViewBytes;
   }
+  uint32_t space_key() const;
+  void select_space();
+  void drop_everything();
+  void drop_space(unsigned space);
+  void clear_space(unsigned space);  // Drops its regions; the slot and directory stay.
+  uint64_t signature() const;
+  void drop_region(unsigned space, uint32_t region);
+  void drop_page(unsigned space, uint32_t lin_page);  // Both views.
+  void make_room();
+  // Makes writable mappings of a physical page read-only (unmaps them).
+  void protect(uint32_t phys_page);
+  void track(uint32_t table, TableUser user);
+  void untrack(uint32_t table, TableUser user);
 
+  Region& region_of(unsigned space, uint32_t region);
+  // The entry of linear page number `p` in view `idx` of `space`.
+  uint32_t entry(unsigned space, unsigned idx, uint32_t p) const;
+  // Sets it, keeping the run count and the writable references.
+  void set_entry(unsigned space, unsigned idx, uint32_t p, uint32_t value);
+  // mmap of `n` pages from linear page `p`, physical `phys`; entries set.
+  bool map_run(unsigned space, unsigned idx, uint32_t p, uint32_t phys, uint32_t n, bool writable);
+  void unmap_host(uintptr_t host, size_t bytes);
+
+  SoftMmu& mmu_;
+  const CpuState& cpu_;
   uint8_t* region_ = nullptr;
-  // Pages mapped in each view since the last flush (a bit per linear page),
-  // so that INVLPG of a page no view holds makes no system call.
-  std::vector<uint64_t> mapped_[kMmuCount];
-  std::vector<uint32_t> mapped_list_;  // lin page | idx, for clearing the bits at a flush.
-  // Non-global pages mapped since the last flush (lin page | idx): what a
-  // CR3 load unmaps one by one, keeping the global pages (the kernel's, in
-  // Linux) mapped across context switches. Beyond kMaxLocalUnmaps, a CR3
-  // load unmaps the views whole instead.
-  std::vector<uint32_t> local_list_;
-  static constexpr size_t kMaxLocalUnmaps = 256;
   int fd_;
   uint32_t ram_bytes_;
-  uint32_t mappings_ = 0;
-  // Writable mappings by physical page, as linear page | MMU index, to make
-  // read-only when the page becomes code. Entries may be stale (the page was
-  // unmapped since); protecting a stale one only costs a later fault.
-  std::unordered_map<uint32_t, std::vector<uint32_t>> writable_;
+  unsigned current_ = 0;
+  uint64_t tick_ = 0;
+  // What translation means (CR0.PG/WP, CR4.PSE, the softmmu's checks) when
+  // the views were made: a change drops them all.
+  uint64_t signature_ = 0;
+  std::vector<Space> spaces_;
+  std::unordered_map<uint32_t, Table> tables_;  // By physical page.
+  std::unordered_map<uint32_t, std::vector<WritableRef>> writable_;  // By physical page.
   GuestViewStats stats_;
 };
 

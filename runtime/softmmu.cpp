@@ -24,7 +24,7 @@ void invalidate(TlbEntry& e) {
 }  // namespace
 
 SoftMmu::SoftMmu(CpuState& cpu, GuestRam& ram, Bus& bus)
-    : cpu_(cpu), ram_(ram), bus_(bus), code_pages_((ram.size() + kPageSize - 1) / kPageSize, 0) {
+    : cpu_(cpu), ram_(ram), bus_(bus), page_flags_((ram.size() + kPageSize - 1) / kPageSize, 0) {
   for (auto& t : tlb_)
     for (auto& e : t) invalidate(e);
 }
@@ -54,9 +54,50 @@ void SoftMmu::phys_write(uint32_t phys, uint32_t value, unsigned size) {
   if (on_unassigned) on_unassigned(phys, size, true);
 }
 
-// 32-bit paging walk, SDM Vol. 3A 4.3; access rights per 4.6; accessed and
-// dirty flags per 4.8. A and D are set only once the access is known to
-// succeed, so a faulting access leaves the tables untouched.
+// 32-bit paging, SDM Vol. 3A 4.3; access rights per 4.6. `read` returns
+// the paging entry at a physical address, or false when it cannot.
+template <typename ReadEntry>
+PageWalk SoftMmu::lookup(uint32_t lin, unsigned idx, ReadEntry read) const {
+  PageWalk w;
+  w.pde_addr = (cpu_.cr3 & kPageMask) | ((lin >> 22) << 2);
+  if (!read(w.pde_addr, w.pde) || !(w.pde & kPtePresent)) return w;
+  w.large = (w.pde & kPdeLargePage) && (cpu_.cr4 & cr4::PSE);
+  uint32_t rights, leaf;
+  if (w.large) {
+    rights = leaf = w.pde;
+    w.phys = (w.pde & 0xFFC00000u) | (lin & 0x003FFFFFu);
+  } else {
+    w.pte_addr = (w.pde & kPageMask) | (((lin >> 12) & 0x3FF) << 2);
+    if (!read(w.pte_addr, w.pte) || !(w.pte & kPtePresent)) return w;
+    rights = w.pde & w.pte;
+    leaf = w.pte;
+    w.phys = (w.pte & kPageMask) | (lin & 0xFFFu);
+  }
+  w.present = true;
+  // User accesses need U/S=1 at both levels and, to write, R/W=1 at both.
+  // Supervisor writes need R/W=1 only when CR0.WP=1.
+  const bool rw = rights & kPteWritable;
+  w.user_ok = rights & kPteUser;
+  w.may_write = idx == kMmuUser ? rw && w.user_ok : (rw || !(cpu_.cr0 & cr0::WP));
+  w.accessed = (w.pde & kPteAccessed) && (leaf & kPteAccessed);
+  w.dirty = leaf & kPteDirty;
+  w.global = (cpu_.cr4 & cr4::PGE) && (leaf & kPteGlobal);
+  return w;
+}
+
+bool SoftMmu::peek(uint32_t lin, unsigned idx, PageWalk& out) const {
+  bool in_ram = true;
+  out = lookup(lin, idx, [&](uint32_t addr, uint32_t& v) {
+    if (!ram_.contains(addr, 4)) return in_ram = false;
+    std::memcpy(&v, ram_.ptr(addr), 4);
+    return true;
+  });
+  return in_ram;
+}
+
+// The walk: the lookup, its faults, and the accessed and dirty flags (SDM
+// Vol. 3A, 4.8), set only once the access is known to succeed, so a
+// faulting access leaves the tables untouched.
 uint32_t SoftMmu::walk(uint32_t lin, Access acc, unsigned idx, bool& writable_now, bool& global) {
   global = false;
   if (!(cpu_.cr0 & cr0::PG)) {
@@ -72,43 +113,26 @@ uint32_t SoftMmu::walk(uint32_t lin, Access acc, unsigned idx, bool& writable_no
     raise_exception(kPF, (present ? pferr::kPresent : 0) | (write ? pferr::kWrite : 0) |
                              (user ? pferr::kUser : 0));
   };
+  const PageWalk w = lookup(lin, idx, [&](uint32_t addr, uint32_t& v) {
+    v = phys_read(addr, 4);
+    return true;
+  });
+  if (!w.present) fault(false);
+  if (user && !w.user_ok) fault(true);
+  if (write && !w.may_write) fault(true);
 
-  const uint32_t pde_addr = (cpu_.cr3 & kPageMask) | ((lin >> 22) << 2);
-  uint32_t pde = phys_read(pde_addr, 4);
-  if (!(pde & kPtePresent)) fault(false);
-
-  const bool large = (pde & kPdeLargePage) && (cpu_.cr4 & cr4::PSE);
-  uint32_t pte_addr = 0, pte = 0, rights, phys;
-  if (large) {
-    rights = pde;
-    phys = (pde & 0xFFC00000u) | (lin & 0x003FFFFFu);
+  global = w.global;
+  if (w.large) {
+    uint32_t n = w.pde | kPteAccessed | (write ? kPteDirty : 0);
+    if (n != w.pde) phys_write(w.pde_addr, n, 4);
+    writable_now = w.may_write && (n & kPteDirty);
   } else {
-    pte_addr = (pde & kPageMask) | (((lin >> 12) & 0x3FF) << 2);
-    pte = phys_read(pte_addr, 4);
-    if (!(pte & kPtePresent)) fault(false);
-    rights = pde & pte;
-    phys = (pte & kPageMask) | (lin & 0xFFFu);
+    if (!(w.pde & kPteAccessed)) phys_write(w.pde_addr, w.pde | kPteAccessed, 4);
+    uint32_t n = w.pte | kPteAccessed | (write ? kPteDirty : 0);
+    if (n != w.pte) phys_write(w.pte_addr, n, 4);
+    writable_now = w.may_write && (n & kPteDirty);
   }
-
-  // User accesses need U/S=1 at both levels and, to write, R/W=1 at both.
-  // Supervisor writes need R/W=1 only when CR0.WP=1.
-  const bool rw = rights & kPteWritable;
-  const bool may_write = user ? rw : (rw || !(cpu_.cr0 & cr0::WP));
-  if (user && !(rights & kPteUser)) fault(true);
-  if (write && !may_write) fault(true);
-
-  global = (cpu_.cr4 & cr4::PGE) && ((large ? pde : pte) & kPteGlobal);
-  if (large) {
-    uint32_t n = pde | kPteAccessed | (write ? kPteDirty : 0);
-    if (n != pde) phys_write(pde_addr, n, 4);
-    writable_now = may_write && (n & kPteDirty);
-  } else {
-    if (!(pde & kPteAccessed)) phys_write(pde_addr, pde | kPteAccessed, 4);
-    uint32_t n = pte | kPteAccessed | (write ? kPteDirty : 0);
-    if (n != pte) phys_write(pte_addr, n, 4);
-    writable_now = may_write && (n & kPteDirty);
-  }
-  return phys;
+  return w.phys;
 }
 
 void SoftMmu::fill(uint32_t lin, uint32_t phys, Access acc, unsigned idx, bool writable_now, bool global) {
@@ -128,7 +152,7 @@ void SoftMmu::fill(uint32_t lin, uint32_t phys, Access acc, unsigned idx, bool w
   e.tag_read = page | extra;
   e.tag_fetch = page | extra;
   if (acc == Access::kWrite || writable_now) {
-    e.tag_write = page | extra | (is_code_page(ppage) ? tlbflag::kCode : 0);
+    e.tag_write = page | extra | write_flags(ppage);
   }
 }
 
@@ -158,12 +182,14 @@ bool SoftMmu::page_watched(uint32_t page) const {
 void SoftMmu::set_watchpoints(const Watchpoint* w, unsigned count, uint32_t enabled_mask) {
   for (unsigned i = 0; i < 4 && i < count; ++i) watch_[i] = w[i];
   watch_mask_ = enabled_mask & 0xF;
+  ++check_generation_;
   flush_all();
 }
 
 void SoftMmu::set_alignment_check(bool on) {
   if (on == align_check_) return;
   align_check_ = on;
+  ++check_generation_;
   flush_all();
 }
 
@@ -209,9 +235,12 @@ void SoftMmu::write_slow(uint32_t lin, uint64_t value, unsigned size, unsigned i
     return;
   }
   const uint32_t phys = translate(lin, Access::kWrite, idx);
-  if (is_code_page(phys)) {
-    ++stats_.code_writes;
-    if (on_code_write) on_code_write(phys, size);
+  if (const uint8_t f = page_flags(phys)) {
+    if ((f & kPageTable) && mirror) mirror->table_written(phys, size);
+    if (f & kPageCode) {
+      ++stats_.code_writes;
+      if (on_code_write) on_code_write(phys, size);
+    }
   }
   if (size == 8) {
     phys_write(phys, static_cast<uint32_t>(value), 4);
@@ -233,7 +262,7 @@ uint8_t* SoftMmu::host_run(uint32_t lin, uint32_t len, Access acc, unsigned idx)
   // Accesses that need per-access checks go through read/write.
   if ((align_check_ && idx == kMmuUser) || (watch_mask_ && page_watched(lin & kPageMask))) return nullptr;
   if (!ram_.contains(phys, len)) return nullptr;
-  if (acc == Access::kWrite && is_code_page(phys)) return nullptr;
+  if (acc == Access::kWrite && page_flags(phys)) return nullptr;  // Code or tracked tables: writes are seen.
   return ram_.ptr(phys);
 }
 
@@ -251,24 +280,27 @@ void SoftMmu::flush_page(uint32_t lin) {
   if (mirror) mirror->tlb_page_flushed(lin);
 }
 
-void SoftMmu::mark_code_page(uint32_t phys_page) {
+bool SoftMmu::set_page_flag(uint32_t phys_page, uint8_t flag, bool on) {
   const uint32_t p = phys_page >> 12;
-  if (p >= code_pages_.size() || code_pages_[p]) return;
-  code_pages_[p] = 1;
+  if (p >= page_flags_.size() || bool(page_flags_[p] & flag) == on) return false;
+  page_flags_[p] = on ? page_flags_[p] | flag : page_flags_[p] & ~flag;
+  const uint32_t ppage = phys_page & kPageMask;
+  const uint32_t flags = write_flags(ppage);
   for (auto& t : tlb_)
     for (auto& e : t)
-      if (e.phys_page == (phys_page & kPageMask) && !(e.tag_write & tlbflag::kInvalid))
-        e.tag_write |= tlbflag::kCode;
-  if (mirror) mirror->code_page_marked(phys_page & kPageMask);
+      if (e.phys_page == ppage && !(e.tag_write & tlbflag::kInvalid))
+        e.tag_write = (e.tag_write & ~(tlbflag::kCode | tlbflag::kTable)) | flags;
+  return true;
 }
 
-void SoftMmu::clear_code_page(uint32_t phys_page) {
-  const uint32_t p = phys_page >> 12;
-  if (p >= code_pages_.size() || !code_pages_[p]) return;
-  code_pages_[p] = 0;
-  for (auto& t : tlb_)
-    for (auto& e : t)
-      if (e.phys_page == (phys_page & kPageMask)) e.tag_write &= ~tlbflag::kCode;
+void SoftMmu::mark_code_page(uint32_t phys_page) {
+  if (set_page_flag(phys_page, kPageCode, true) && mirror) mirror->code_page_marked(phys_page & kPageMask);
 }
+
+void SoftMmu::clear_code_page(uint32_t phys_page) { set_page_flag(phys_page, kPageCode, false); }
+
+void SoftMmu::mark_table_page(uint32_t phys_page) { set_page_flag(phys_page, kPageTable, true); }
+
+void SoftMmu::clear_table_page(uint32_t phys_page) { set_page_flag(phys_page, kPageTable, false); }
 
 }  // namespace vmm

@@ -26,6 +26,7 @@ inline constexpr uint32_t kInvalid = 1u << 0;  // Entry holds nothing for this a
 inline constexpr uint32_t kMmio = 1u << 1;     // Page is not RAM: device or unassigned.
 inline constexpr uint32_t kCode = 1u << 2;     // Write tag only: page holds decoded/translated code.
 inline constexpr uint32_t kCheck = 1u << 3;    // Every access checks watchpoints / alignment (slow path).
+inline constexpr uint32_t kTable = 1u << 4;    // Write tag only: page holds page tables the JIT's views derive from.
 }  // namespace tlbflag
 
 inline constexpr uint32_t kPageSize = 4096;
@@ -50,6 +51,25 @@ enum MmuIdx : uint8_t { kMmuKernel = 0, kMmuUser = 1, kMmuCount = 2 };
 // Accesses at CPL 3 are user accesses (SDM Vol. 3A, 4.6).
 constexpr unsigned mmu_idx_of_cpl(unsigned cpl) { return cpl == 3 ? kMmuUser : kMmuKernel; }
 
+// One linear page translated by 32-bit paging (SDM Vol. 3A, 4.3) from the
+// paging entries as they are in memory: what a walk would find, computed
+// without faulting or setting A/D. The walk and the JIT's views (which check
+// a TLB entry against the tables before mapping it) share it.
+struct PageWalk {
+  uint32_t pde_addr = 0, pde = 0;
+  uint32_t pte_addr = 0, pte = 0;  // Unused for a 4 MiB page.
+  bool large = false;              // PDE.PS with CR4.PSE.
+  bool present = false;            // Present at every level.
+  uint32_t phys = 0;               // Physical address of the linear address.
+  bool user_ok = false;            // U/S=1 at every level (SDM Vol. 3A, 4.6).
+  bool may_write = false;          // Writes allowed to this MMU index (R/W, CR0.WP).
+  bool accessed = false;           // A set at every level.
+  bool dirty = false;              // D set in the entry that maps the page.
+  bool global = false;             // G with CR4.PGE.
+  // The page-table page the translation went through (0 for a 4 MiB page).
+  uint32_t table_page() const { return large ? 0 : pde & 0xFFFFF000u; }
+};
+
 struct SoftMmuStats {
   uint64_t walks = 0;
   uint64_t page_faults = 0;
@@ -69,6 +89,9 @@ class TlbMirror {
   virtual void tlb_flushed(bool keep_global) = 0;
   virtual void tlb_page_flushed(uint32_t lin) = 0;         // One linear page, all MMU indices.
   virtual void code_page_marked(uint32_t phys_page) = 0;   // Writes to this page must now be seen.
+  // A page marked with mark_table_page is about to be written (before the
+  // write): [phys, phys + size) on one page.
+  virtual void table_written(uint32_t phys, unsigned size) = 0;
 };
 
 class SoftMmu {
@@ -142,13 +165,20 @@ class SoftMmu {
   void flush_all(bool keep_global = false);
   void flush_page(uint32_t lin);
 
+  // The translation of `lin` for MMU index `idx` by the tables in memory
+  // (paging on), with no side effect: false when a paging entry is not in
+  // RAM. See PageWalk.
+  bool peek(uint32_t lin, unsigned idx, PageWalk& out) const;
+
   // Code-page tracking for self-modifying code.
   void mark_code_page(uint32_t phys_page);
   void clear_code_page(uint32_t phys_page);
-  bool is_code_page(uint32_t phys) const {
-    uint32_t p = phys >> 12;
-    return p < code_pages_.size() && code_pages_[p];
-  }
+  bool is_code_page(uint32_t phys) const { return page_flags(phys) & kPageCode; }
+  // Page-table pages the mirror derived mappings from: writes to them take
+  // the slow path and are reported to TlbMirror::table_written first.
+  void mark_table_page(uint32_t phys_page);
+  void clear_table_page(uint32_t phys_page);
+  bool is_table_page(uint32_t phys) const { return page_flags(phys) & kPageTable; }
 
   // Data breakpoints (DR0-DR3 with R/W = 01 or 11): accesses that touch a
   // watched range set its bit in the hit mask (SDM Vol. 3B, 18.2.4). Pages
@@ -168,6 +198,11 @@ class SoftMmu {
   // accesses raise #AC(0) (SDM Vol. 3A, 6.15 "Interrupt 17").
   void set_alignment_check(bool on);
   bool alignment_check() const { return align_check_; }
+  // Some pages need per-access checks (watchpoints, #AC): not every RAM page
+  // may be accessed on a fast path.
+  bool checks_active() const { return watch_mask_ != 0 || align_check_; }
+  // Changes whenever the pages needing those checks may have changed.
+  uint32_t check_generation() const { return check_generation_; }
 
   const TlbEntry* tlb(unsigned idx) const { return tlb_[idx]; }
   // The entry `lin` falls on in the TLB of `idx` (whatever page it holds).
@@ -190,6 +225,8 @@ class SoftMmu {
   // Walks the page tables for one page; returns the physical address and the
   // access kinds the mapping allows without another walk (tlb fill rights).
   uint32_t walk(uint32_t lin, Access acc, unsigned idx, bool& writable_now, bool& global);
+  template <typename ReadEntry>
+  PageWalk lookup(uint32_t lin, unsigned idx, ReadEntry read) const;
   void fill(uint32_t lin, uint32_t phys, Access acc, unsigned idx, bool writable_now, bool global);
 
   CpuState& cpu_;
@@ -199,12 +236,26 @@ class SoftMmu {
   void check_special(uint32_t lin, unsigned size, bool write, unsigned idx);
   bool page_watched(uint32_t page) const;
 
-  std::vector<uint8_t> code_pages_;
+  static constexpr uint8_t kPageCode = 1, kPageTable = 2;
+  uint8_t page_flags(uint32_t phys) const {
+    const uint32_t p = phys >> 12;
+    return p < page_flags_.size() ? page_flags_[p] : 0;
+  }
+  // Sets or clears `flag` of a page and re-tags the TLB's write entries for it.
+  bool set_page_flag(uint32_t phys_page, uint8_t flag, bool on);
+  // The write tag flags a page's kinds call for.
+  uint32_t write_flags(uint32_t phys_page) const {
+    const uint8_t f = page_flags(phys_page);
+    return (f & kPageCode ? tlbflag::kCode : 0) | (f & kPageTable ? tlbflag::kTable : 0);
+  }
+
+  std::vector<uint8_t> page_flags_;  // kPageCode | kPageTable per physical page of RAM.
   SoftMmuStats stats_;
   Watchpoint watch_[4] = {};
   uint32_t watch_mask_ = 0;  // Bit i: watch_[i] active.
   uint32_t watch_hits_ = 0;
   bool align_check_ = false;
+  uint32_t check_generation_ = 0;
 };
 
 }  // namespace vmm

@@ -153,11 +153,24 @@ void add_jit_sections(StatsReport& report, const CpuStats& c, const jit::JitEngi
   const jit::GuestViewStats v = views ? views->stats() : jit::GuestViewStats{};
   hm.text("host_mmu", "host-MMU path", views ? "on" : "off");
   hm.count("pages_mapped", "guest pages mapped", v.pages_mapped);
+  hm.count("pages_ahead", "  mapped ahead (4 MiB pages, contiguous runs)", v.pages_ahead);
+  hm.count("maps", "host mmap calls", v.maps);
   hm.count("faults", "host faults sent to the slow path", v.faults);
-  hm.count("flushes", "views unmapped whole (TLB flushes)", v.flushes);
-  hm.count("global_keeps", "CR3 loads keeping global pages mapped", v.global_keeps);
-  hm.count("page_unmaps", "pages unmapped (INVLPG)", v.page_unmaps);
-  hm.count("write_protects", "writable pages unmapped (became code)", v.write_protects);
+  hm.count("stale_entries", "TLB entries left unmapped (tables changed)", v.stale_entries);
+  hm.count("host_mappings", "host mappings held at exit", v.host_mappings);
+  hm.count("host_mappings_peak", "host mappings held at most", v.host_mappings_peak);
+  hm.count("host_mapping_limit", "host mappings before eviction", v.host_mapping_limit);
+  hm.count("region_evictions", "4 MiB regions evicted (host mapping limit)", v.region_evictions);
+  hm.count("spaces", "address spaces kept at exit", v.spaces);
+  hm.count("space_switches", "address-space switches (CR3 loads)", v.space_switches);
+  hm.count("space_hits", "  to a space with its views kept", v.space_hits);
+  hm.count("space_evictions", "address spaces evicted", v.space_evictions);
+  hm.count("tables", "page tables tracked at exit", v.tables);
+  hm.count("table_writes", "guest writes to tracked page tables", v.table_writes);
+  hm.count("pages_dropped", "  mapped pages they dropped", v.pages_dropped);
+  hm.count("table_floods", "  tables untracked (written over and over)", v.table_floods);
+  hm.count("flushes", "views dropped whole (paging mode, checks)", v.flushes);
+  hm.count("write_protects", "writable pages unmapped (became code or table)", v.write_protects);
 }
 
 // Text layout: labels padded to the longest one, values right-aligned.

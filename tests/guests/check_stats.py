@@ -43,8 +43,10 @@ JIT_SCHEMA = {
                       "mem_slow_calls", "mem_slow_refills", "mem_slow_crossing", "mem_slow_special",
                       "mem_slow_faults", "demoted_accesses", "probed_accesses",
                       "helper_calls_by_mnemonic"],
-    "jit_host_mmu": ["host_mmu", "pages_mapped", "faults", "flushes", "global_keeps", "page_unmaps",
-                     "write_protects"],
+    "jit_host_mmu": ["host_mmu", "pages_mapped", "pages_ahead", "maps", "faults", "stale_entries",
+                     "host_mappings", "host_mappings_peak", "host_mapping_limit", "region_evictions", "spaces",
+                     "space_switches", "space_hits", "space_evictions", "tables", "table_writes",
+                     "pages_dropped", "table_floods", "flushes", "write_protects"],
 }
 REAL_SUFFIXES = ("_seconds", "seconds", "mips", "_per_guest_instruction")
 RATE_SUFFIXES = ("_rate", "_share")
@@ -110,6 +112,11 @@ def check_consistency(d, jit):
     hm = d["jit_host_mmu"]
     # Every host fault in a view is a slow-path call; the slow path also serves REP probes.
     check(hm["faults"] <= ex["mem_slow_calls"], "more view faults than memory slow-path calls")
+    check(hm["pages_ahead"] <= hm["pages_mapped"], "more pages mapped ahead than mapped")
+    check(hm["maps"] <= hm["pages_mapped"], "more mmap calls than pages mapped")
+    check(hm["host_mappings"] <= hm["host_mappings_peak"], "host mappings above their peak")
+    check(hm["space_hits"] <= hm["space_switches"], "more address-space hits than switches")
+    check(hm["spaces"] <= 32, "more address spaces than kept")
     if hm["host_mmu"] == "off":
         check(hm["pages_mapped"] == 0 and hm["faults"] == 0 and tr["view_accesses"] == 0,
               "guest views used with the host-MMU path off")
