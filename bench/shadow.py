@@ -166,7 +166,9 @@ def vmm_cmd(vmm, elf, mem, append, extra, stats):
 def fmt_time(results):
     ok = [r.loop for r in results if r.loop is not None]
     if not ok:
-        return "-", None
+        if results and all(r.error and r.error.startswith("timeout") for r in results):
+            return f"timeout (> {results[0].wall:.0f} s)", None
+        return "error" if results else "-", None
     med = statistics.median(ok)
     s = f"{med:8.3f} ({min(ok):.3f}-{max(ok):.3f})"
     if len(ok) < len(results):
