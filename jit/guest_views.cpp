@@ -29,7 +29,8 @@ uint64_t host_map_count_limit() {
 }  // namespace
 
 GuestViews::GuestViews(SoftMmu& mmu, const CpuState& cpu, int ram_fd, uint32_t ram_bytes)
-    : mmu_(mmu), cpu_(cpu), fd_(ram_fd), ram_bytes_(ram_bytes), spaces_(kSpaces) {
+    : mmu_(mmu), cpu_(cpu), fd_(ram_fd), ram_bytes_(ram_bytes), spaces_(kSpaces),
+      writable_(ram_bytes / kPageSize) {
   void* p = mmap(nullptr, kRegionBytes, PROT_NONE, kReserveFlags, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("JIT: cannot reserve address space for the host-MMU path");
   region_ = static_cast<uint8_t*>(p);
@@ -94,17 +95,13 @@ void GuestViews::set_entry(unsigned space, unsigned idx, uint32_t p, uint32_t va
     if (joins(old, right)) ++stats_.host_mappings;
     --r.pages;
     if (old & kWritable) {
-      auto it = writable_.find(old & kPageMask);
-      if (it != writable_.end()) {
-        auto& refs = it->second;
-        for (size_t i = 0; i < refs.size(); ++i) {
-          if (refs[i].space == space && refs[i].idx == idx && refs[i].lin_page == p) {
-            refs[i] = refs.back();
-            refs.pop_back();
-            break;
-          }
+      auto& refs = writable_[(old & kPageMask) >> 12];
+      for (size_t i = 0; i < refs.size(); ++i) {
+        if (refs[i].space == space && refs[i].idx == idx && refs[i].lin_page == p) {
+          refs[i] = refs.back();
+          refs.pop_back();
+          break;
         }
-        if (refs.empty()) writable_.erase(it);
       }
     }
   }
@@ -115,7 +112,7 @@ void GuestViews::set_entry(unsigned space, unsigned idx, uint32_t p, uint32_t va
     ++r.pages;
     r.last_map = tick_;
     if (value & kWritable)
-      writable_[value & kPageMask].push_back({static_cast<uint16_t>(space), static_cast<uint16_t>(idx), p});
+      writable_[(value & kPageMask) >> 12].push_back({static_cast<uint16_t>(space), static_cast<uint16_t>(idx), p});
   }
   if (r.entry) r.entry[idx * kRegionPages + p % kRegionPages] = value;
   stats_.host_mappings_peak = std::max(stats_.host_mappings_peak, stats_.host_mappings);
@@ -231,7 +228,7 @@ void GuestViews::drop_everything() {
   }
   for (const auto& [table, t] : tables_) mmu_.clear_table_page(table);
   tables_.clear();
-  writable_.clear();
+  for (auto& refs : writable_) refs.clear();
   for (Space& s : spaces_) s = Space{};
   stats_.host_mappings = 0;
   stats_.spaces = 0;
@@ -320,12 +317,13 @@ void GuestViews::table_written(uint32_t phys, unsigned size) {
 }
 
 void GuestViews::protect(uint32_t phys_page) {
-  auto it = writable_.find(phys_page);
-  if (it == writable_.end()) return;
+  if ((phys_page >> 12) >= writable_.size()) return;
+  auto& listed = writable_[phys_page >> 12];
+  if (listed.empty()) return;
   // Unmapped rather than made read-only: the next read maps it again as the
   // TLB allows it then.
-  const std::vector<WritableRef> refs = std::move(it->second);
-  writable_.erase(it);
+  const std::vector<WritableRef> refs = std::move(listed);
+  listed.clear();
   for (const WritableRef& w : refs) {
     if (!(entry(w.space, w.idx, w.lin_page) & kWritable)) continue;
     set_entry(w.space, w.idx, w.lin_page, 0);

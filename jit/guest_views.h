@@ -190,7 +190,7 @@ class GuestViews : public TlbMirror {
   uint64_t signature_ = 0;
   std::vector<Space> spaces_;
   std::unordered_map<uint32_t, Table> tables_;  // By physical page.
-  std::unordered_map<uint32_t, std::vector<WritableRef>> writable_;  // By physical page.
+  std::vector<std::vector<WritableRef>> writable_;  // By physical page number (RAM only is mapped).
   GuestViewStats stats_;
 };
 
