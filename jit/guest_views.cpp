@@ -29,7 +29,7 @@ uint64_t host_map_count_limit() {
 }  // namespace
 
 GuestViews::GuestViews(SoftMmu& mmu, const CpuState& cpu, int ram_fd, uint32_t ram_bytes)
-    : mmu_(mmu), cpu_(cpu), fd_(ram_fd), ram_bytes_(ram_bytes), spaces_(kSpaces),
+    : mmu_(mmu), cpu_(cpu), fd_(ram_fd), ram_bytes_(ram_bytes), spaces_(kSpaces + 1),
       writable_(ram_bytes / kPageSize) {
   void* p = mmap(nullptr, kRegionBytes, PROT_NONE, kReserveFlags, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("JIT: cannot reserve address space for the host-MMU path");
@@ -40,6 +40,7 @@ GuestViews::GuestViews(SoftMmu& mmu, const CpuState& cpu, int ram_fd, uint32_t r
   const uint64_t limit = host_map_count_limit();
   stats_.host_mapping_limit = (limit > 16384 ? limit - 8192 : limit / 2) / 2;
   signature_ = signature();
+  spaces_[kShared].key = kSharedKey;
   select_space();
 }
 
@@ -118,7 +119,8 @@ void GuestViews::set_entry(unsigned space, unsigned idx, uint32_t p, uint32_t va
   stats_.host_mappings_peak = std::max(stats_.host_mappings_peak, stats_.host_mappings);
 }
 
-bool GuestViews::map_run(unsigned space, unsigned idx, uint32_t p, uint32_t phys, uint32_t n, bool writable) {
+bool GuestViews::map_run(unsigned space, unsigned idx, uint32_t p, uint32_t phys, uint32_t n, bool writable,
+                         uint32_t extra) {
   const int prot = PROT_READ | (writable ? PROT_WRITE : 0);
   if (mmap(reinterpret_cast<void*>(view_base(space, idx) + uint64_t{p} * kPageSize), uint64_t{n} * kPageSize, prot,
            MAP_SHARED | MAP_FIXED, fd_, phys) == MAP_FAILED)
@@ -126,7 +128,7 @@ bool GuestViews::map_run(unsigned space, unsigned idx, uint32_t p, uint32_t phys
   ++stats_.maps;
   stats_.pages_mapped += n;
   for (uint32_t i = 0; i < n; ++i)
-    set_entry(space, idx, p + i, (phys + i * kPageSize) | kMapped | (writable ? kWritable : 0));
+    set_entry(space, idx, p + i, (phys + i * kPageSize) | kMapped | (writable ? kWritable : 0) | extra);
   return true;
 }
 
@@ -230,6 +232,8 @@ void GuestViews::drop_everything() {
   tables_.clear();
   for (auto& refs : writable_) refs.clear();
   for (Space& s : spaces_) s = Space{};
+  spaces_[kShared].key = kSharedKey;
+  kernel_local_.clear();
   stats_.host_mappings = 0;
   stats_.spaces = 0;
   stats_.tables = 0;
@@ -239,7 +243,7 @@ void GuestViews::drop_everything() {
 // (those of other address spaces first, as a rule), down to three quarters.
 void GuestViews::make_room() {
   std::vector<std::tuple<uint64_t, unsigned, uint16_t>> regions;
-  for (unsigned i = 0; i < kSpaces; ++i)
+  for (unsigned i = 0; i <= kShared; ++i)
     for (uint16_t r : spaces_[i].active)
       if (spaces_[i].regions[r].pages) regions.emplace_back(spaces_[i].regions[r].last_map, i, r);
   std::sort(regions.begin(), regions.end());
@@ -338,6 +342,10 @@ void GuestViews::mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e) {
   const uint32_t page = lin & kPageMask;
   // A tag equal to the page number has no tlbflag bits: the fast path is allowed.
   if (e.tag_read != page) return;
+  if (idx == kMmuKernel) {
+    mirror_kernel(lin, e);
+    return;
+  }
   Space& s = spaces_[current_];
   const bool paging = s.key != kNoPaging;
   // What the tables in memory say of a linear page: its physical page and
@@ -405,26 +413,103 @@ void GuestViews::mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e) {
     stats_.pages_ahead += hi - lo;
 }
 
+// The supervisor view: what the TLB holds, and the pages around it that
+// the same 4 MiB page or contiguous run maps with the same protection and
+// global bit, while the tables in memory say so; dropped as the TLB is.
+void GuestViews::mirror_kernel(uint32_t lin, const TlbEntry& e) {
+  const uint32_t page = lin & kPageMask;
+  const bool paging = cpu_.cr0 & cr0::PG;
+  struct Want {
+    bool ok;
+    uint32_t phys;
+    bool writable, global, large;
+  };
+  auto want = [&](uint32_t p_lin) -> Want {
+    // With paging off, CR3 loads change nothing: the identity map is global.
+    if (!paging) return {true, p_lin, !mmu_.is_code_page(p_lin) && !mmu_.is_table_page(p_lin), true, true};
+    PageWalk w;
+    if (!mmu_.peek(p_lin, kMmuKernel, w) || !w.present || !w.accessed) return {false, 0, false, false, false};
+    const uint32_t phys = w.phys & kPageMask;
+    const bool writable = w.may_write && w.dirty && !mmu_.is_code_page(phys) && !mmu_.is_table_page(phys);
+    return {true, phys, writable, w.global, w.large};
+  };
+  const Want here = want(page);
+  if (!here.ok || here.phys != e.phys_page) {
+    ++stats_.stale_entries;
+    return;
+  }
+  auto is_ram = [&](uint32_t phys) { return phys < ram_bytes_ && ram_bytes_ - phys >= kPageSize; };
+  if (!is_ram(here.phys)) return;
+  const bool writable = here.writable && e.tag_write == page;
+  if (stats_.host_mappings + 2 > stats_.host_mapping_limit) make_room();
+  ++tick_;
+  const uint32_t p = page >> 12;
+  uint32_t lo = p, hi = p;
+  if (!mmu_.checks_active()) {
+    const uint32_t reach = here.large ? kRegionPages : 16;
+    const uint32_t first = p / kRegionPages * kRegionPages, end = first + kRegionPages;
+    auto continues = [&](uint32_t q) {
+      if (entry(kShared, kMmuKernel, q)) return false;
+      const Want w = want(q << 12);
+      const uint32_t expect = here.phys + (q - p) * kPageSize;
+      return w.ok && w.phys == expect && w.writable == writable && w.global == here.global && is_ram(expect);
+    };
+    while (hi + 1 < end && hi + 1 - p < reach && continues(hi + 1)) ++hi;
+    while (lo > first && p - (lo - 1) < reach && here.phys >= (p - lo + 1) * kPageSize && continues(lo - 1)) --lo;
+  }
+  if (!map_run(kShared, kMmuKernel, lo, here.phys - (p - lo) * kPageSize, hi - lo + 1, writable,
+               here.global ? kGlobal : 0))
+    return;
+  stats_.pages_ahead += hi - lo;
+  if (!here.global)
+    for (uint32_t q = lo; q <= hi; ++q) kernel_local_.push_back(q);
+}
+
+void GuestViews::unmap_kernel_page(uint32_t q) {
+  if (!entry(kShared, kMmuKernel, q)) return;
+  set_entry(kShared, kMmuKernel, q, 0);
+  unmap_host(view_base(kShared, kMmuKernel) + uint64_t{q} * kPageSize, kPageSize);
+  ++stats_.kernel_unmaps;
+}
+
+void GuestViews::drop_kernel_view() {
+  kernel_local_.clear();
+  if (spaces_[kShared].active.empty()) return;
+  ++stats_.kernel_flushes;
+  clear_space(kShared);
+}
+
 // --- Invalidations ----------------------------------------------------------
 
 uint64_t GuestViews::signature() const {
   return (uint64_t{mmu_.check_generation()} << 32) | (cpu_.cr0 & (cr0::PG | cr0::WP)) | (cpu_.cr4 & cr4::PSE);
 }
 
-void GuestViews::tlb_flushed(bool) {
-  // A TLB flush leaves the views as they are: they follow the tables in
-  // memory, not the TLB. Only a change of what a translation means (or of
-  // which pages need per-access checks) drops them.
+void GuestViews::tlb_flushed(bool keep_global) {
+  // A TLB flush leaves the user views as they are: they follow the tables
+  // in memory, not the TLB. Only a change of what a translation means (or
+  // of which pages need per-access checks) drops them.
   if (signature() != signature_) {
     signature_ = signature();
     drop_everything();
+  } else if (!keep_global || kernel_local_.size() > kMaxLocalUnmaps) {
+    drop_kernel_view();
+  } else {
+    // A CR3 load: the supervisor view keeps its global pages, as the TLB does.
+    for (uint32_t q : kernel_local_) {
+      const uint32_t v = entry(kShared, kMmuKernel, q);
+      if ((v & kMapped) && !(v & kGlobal)) unmap_kernel_page(q);
+    }
+    kernel_local_.clear();
   }
   select_space();
 }
 
-void GuestViews::tlb_page_flushed(uint32_t) {
-  // INVLPG: nothing to do. A mapping is dropped when an entry it came from
-  // is written, which the guest must do before an INVLPG means anything.
+void GuestViews::tlb_page_flushed(uint32_t lin) {
+  // INVLPG: the supervisor view drops the page, as the TLB does. The user
+  // views need nothing: a mapping there is dropped when an entry it came
+  // from is written, which the guest must do before an INVLPG means anything.
+  unmap_kernel_page(lin >> 12);
 }
 
 void GuestViews::code_page_marked(uint32_t phys_page) { protect(phys_page); }

@@ -1,9 +1,10 @@
 // The JIT's host-MMU path: shadow paging through the host's own MMU.
 //
-// Each guest address space (a page directory, keyed by CR3; or paging off)
-// has, per MMU index (supervisor, user), a view: 4 GiB of reserved host
-// address space in which a guest linear page, once translated, is mapped
-// from the guest RAM file at its linear offset. Translated code accesses
+// A view is 4 GiB of reserved host address space in which a guest linear
+// page, once translated, is mapped from the guest RAM file at its linear
+// offset. User-mode accesses go through a view of their address space (a
+// page directory, keyed by CR3; or paging off), kept across context
+// switches; supervisor accesses through one view shared by all spaces. Translated code accesses
 // guest address A as [view base + A] (R14 + R8): no TLB probe, and the guest
 // flags stay in RFLAGS. A page not mapped (not yet touched, not RAM, a page
 // holding code or page tables for writes, watched or alignment-checked)
@@ -11,7 +12,7 @@
 // the slow path a TLB miss takes, which goes through the softmmu and maps
 // the page here when it is plain RAM for that access.
 //
-// The views are shadow page tables of the guest's, kept by write
+// The user views are shadow page tables of the guest's, kept by write
 // protection rather than by following TLB flushes:
 //   - A page is mapped only as the guest's tables in memory say at the time
 //     (SoftMmu::peek, the walk without side effects), with A already set,
@@ -23,10 +24,17 @@
 //     exactly the mappings derived from the entries written are dropped. A
 //     table written many times with no mapping made through it in between
 //     is untracked, with its mappings (Linux's fork and munmap loops).
-// So the views stay true across CR3 loads, INVLPG and TLB flushes, and are
-// kept for up to kSpaces address spaces: switching back to a process finds
-// its pages mapped. Only a change of what translation means (CR0.PG/WP,
-// CR4.PSE, watchpoints, alignment checks) drops everything.
+// So the user views stay true across CR3 loads, INVLPG and TLB flushes, and
+// are kept for up to kSpaces address spaces: switching back to a process
+// finds its pages mapped. Only a change of what translation means (CR0.PG/
+// WP, CR4.PSE, watchpoints, alignment checks) drops everything.
+//
+// The supervisor view follows the TLB instead, as a TLB would: a CR3 load
+// unmaps its non-global pages, INVLPG its page, any other flush all of it.
+// Its global pages (an OS kernel's) so stay at one host address across
+// context switches: a view per space would give every process's kernel
+// accesses host pages of their own, cold in the host's TLB and caches after
+// each switch (measured: fork/exec on Linux ran 2.7 times slower so).
 //
 // The host allows a process about 65,000 mappings (vm.max_map_count), and a
 // mapping is a run of pages contiguous in both guest-linear and guest-
@@ -57,6 +65,8 @@ struct GuestViewStats {
   uint64_t space_hits = 0;       // ... that found its views kept.
   uint64_t space_evictions = 0;  // Address spaces dropped to make room for another.
   uint64_t flushes = 0;          // Everything dropped: CR0.PG/WP, CR4.PSE, watchpoints or #AC checks changed.
+  uint64_t kernel_flushes = 0;   // The supervisor view dropped whole (TLB flushes of global pages too).
+  uint64_t kernel_unmaps = 0;    // Its non-global pages unmapped at CR3 loads, and its pages at INVLPG.
   uint64_t table_writes = 0;     // Guest writes to tracked page tables and directories.
   uint64_t pages_dropped = 0;    // Mapped pages dropped because an entry they came from was written.
   uint64_t table_floods = 0;     // Tables untracked (with their mappings) for being written over and over.
@@ -86,8 +96,11 @@ class GuestViews : public TlbMirror {
   GuestViews(const GuestViews&) = delete;
   GuestViews& operator=(const GuestViews&) = delete;
 
-  // The view of MMU index `idx` in the current address space.
-  uintptr_t base(unsigned idx) const { return view_base(current_, idx); }
+  // The view of MMU index `idx`: the shared supervisor view, or the current
+  // address space's user view.
+  uintptr_t base(unsigned idx) const {
+    return idx == kMmuKernel ? view_base(kShared, kMmuKernel) : view_base(current_, kMmuUser);
+  }
   // The host range of all views (faults there are guest accesses).
   uintptr_t region_begin() const { return reinterpret_cast<uintptr_t>(region_); }
   uintptr_t region_end() const { return region_begin() + kRegionBytes; }
@@ -111,19 +124,25 @@ class GuestViews : public TlbMirror {
   void set_mapping_limit(uint64_t runs) { stats_.host_mapping_limit = runs; }
 
  private:
-  static constexpr uint64_t kRegionBytes = uint64_t{kSpaces} * kMmuCount * kViewBytes;
+  // The supervisor view's pseudo address space (its view is its kernel one).
+  static constexpr unsigned kShared = kSpaces;
+  static constexpr uint64_t kRegionBytes = (uint64_t{kSpaces} * kMmuCount + 1) * kViewBytes;
   static constexpr uint32_t kRegionPages = 1024;  // One page table's worth: 4 MiB.
   static constexpr uint32_t kRegions = 1024;
   // Region::table when no table is recorded, or for a 4 MiB page / no paging.
   static constexpr uint32_t kNoTable = 1, kLargePage = 2;
-  // Space::key of a free slot, and of the address space with paging off.
-  static constexpr uint32_t kFree = 3, kNoPaging = 1;
+  // Space::key of a free slot, of the address space with paging off, and of
+  // the shared supervisor view.
+  static constexpr uint32_t kFree = 3, kNoPaging = 1, kSharedKey = 5;
+  // Non-global pages of the supervisor view beyond which a CR3 load drops
+  // it whole rather than page by page.
+  static constexpr size_t kMaxLocalUnmaps = 256;
   static constexpr uint16_t kDirectory = 0xFFFF;  // TableUser::region of a page directory.
   // Writes to a table with no mapping made through it in between, after
   // which it is untracked.
   static constexpr uint32_t kFloodWrites = 32;
   // A page entry: physical page | these bits; 0 = not mapped.
-  static constexpr uint32_t kMapped = 1, kWritable = 2;
+  static constexpr uint32_t kMapped = 1, kWritable = 2, kGlobal = 4;
 
   struct Region {  // 4 MiB of an address space, both views.
     uint32_t table = kNoTable;  // The page table its pages were mapped through.
@@ -164,6 +183,9 @@ class GuestViews : public TlbMirror {
   void drop_region(unsigned space, uint32_t region);
   void drop_page(unsigned space, uint32_t lin_page);  // Both views.
   void make_room();
+  void mirror_kernel(uint32_t lin, const TlbEntry& e);
+  void unmap_kernel_page(uint32_t lin_page);
+  void drop_kernel_view();
   // Makes writable mappings of a physical page read-only (unmaps them).
   void protect(uint32_t phys_page);
   void track(uint32_t table, TableUser user);
@@ -175,7 +197,8 @@ class GuestViews : public TlbMirror {
   // Sets it, keeping the run count and the writable references.
   void set_entry(unsigned space, unsigned idx, uint32_t p, uint32_t value);
   // mmap of `n` pages from linear page `p`, physical `phys`; entries set.
-  bool map_run(unsigned space, unsigned idx, uint32_t p, uint32_t phys, uint32_t n, bool writable);
+  bool map_run(unsigned space, unsigned idx, uint32_t p, uint32_t phys, uint32_t n, bool writable,
+               uint32_t extra = 0);
   void unmap_host(uintptr_t host, size_t bytes);
 
   SoftMmu& mmu_;
@@ -188,7 +211,10 @@ class GuestViews : public TlbMirror {
   // What translation means (CR0.PG/WP, CR4.PSE, the softmmu's checks) when
   // the views were made: a change drops them all.
   uint64_t signature_ = 0;
-  std::vector<Space> spaces_;
+  std::vector<Space> spaces_;  // kSpaces address spaces, then the shared supervisor view.
+  // Non-global pages mapped in the supervisor view since the last CR3 load
+  // (linear page numbers; may list pages unmapped since).
+  std::vector<uint32_t> kernel_local_;
   std::unordered_map<uint32_t, Table> tables_;  // By physical page.
   std::vector<std::vector<WritableRef>> writable_;  // By physical page number (RAM only is mapped).
   GuestViewStats stats_;

@@ -170,6 +170,8 @@ void add_jit_sections(StatsReport& report, const CpuStats& c, const jit::JitEngi
   hm.count("pages_dropped", "  mapped pages they dropped", v.pages_dropped);
   hm.count("table_floods", "  tables untracked (written over and over)", v.table_floods);
   hm.count("flushes", "views dropped whole (paging mode, checks)", v.flushes);
+  hm.count("kernel_flushes", "supervisor view dropped whole (TLB flushes)", v.kernel_flushes);
+  hm.count("kernel_unmaps", "supervisor-view pages unmapped (CR3 loads, INVLPG)", v.kernel_unmaps);
   hm.count("write_protects", "writable pages unmapped (became code or table)", v.write_protects);
 }
 
