@@ -28,8 +28,8 @@ uint64_t host_map_count_limit() {
 }
 }  // namespace
 
-GuestViews::GuestViews(SoftMmu& mmu, const CpuState& cpu, int ram_fd, uint32_t ram_bytes)
-    : mmu_(mmu), cpu_(cpu), fd_(ram_fd), ram_bytes_(ram_bytes), spaces_(kSpaces + 1),
+GuestViews::GuestViews(SoftMmu& mmu, const CpuState& cpu, int ram_fd, const uint8_t* ram, uint32_t ram_bytes)
+    : mmu_(mmu), cpu_(cpu), fd_(ram_fd), ram_base_(ram), ram_bytes_(ram_bytes), spaces_(kSpaces + 1),
       writable_(ram_bytes / kPageSize) {
   void* p = mmap(nullptr, kRegionBytes, PROT_NONE, kReserveFlags, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("JIT: cannot reserve address space for the host-MMU path");
@@ -44,10 +44,7 @@ GuestViews::GuestViews(SoftMmu& mmu, const CpuState& cpu, int ram_fd, uint32_t r
   select_space();
 }
 
-GuestViews::~GuestViews() {
-  for (const auto& [table, t] : tables_) mmu_.clear_table_page(table);
-  munmap(region_, kRegionBytes);
-}
+GuestViews::~GuestViews() { munmap(region_, kRegionBytes); }
 
 void GuestViews::unmap_host(uintptr_t host, size_t bytes) {
   // Replacing the range with a fresh reservation drops the file pages in one call.
@@ -161,8 +158,6 @@ void GuestViews::select_space() {
     }
     spaces_[pick].key = key;
     ++stats_.spaces;
-    // Every mapping of the space depends on its page directory.
-    if (key != kNoPaging) track(key, {static_cast<uint16_t>(pick), kDirectory});
   }
   current_ = pick;
   spaces_[pick].last_use = tick_;
@@ -185,12 +180,9 @@ void GuestViews::drop_region(unsigned space, uint32_t region) {
                           uint64_t{kRegionPages} * kPageSize);
     }
   }
-  if (r.table != kNoTable && r.table != kLargePage) {
-    const uint32_t table = r.table;
-    r.table = kNoTable;
-    untrack(table, {static_cast<uint16_t>(space), static_cast<uint16_t>(region)});
-  }
   r.table = kNoTable;
+  r.pde = 0;
+  r.pte.reset();
 }
 
 void GuestViews::drop_page(unsigned space, uint32_t p) {
@@ -217,7 +209,6 @@ void GuestViews::drop_space(unsigned space) {
   Space& s = spaces_[space];
   if (s.key == kFree) return;
   clear_space(space);
-  if (s.key != kNoPaging) untrack(s.key, {static_cast<uint16_t>(space), kDirectory});
   s.key = kFree;
   s.last_use = 0;
   --stats_.spaces;
@@ -228,15 +219,12 @@ void GuestViews::drop_everything() {
     ++stats_.flushes;
     unmap_host(region_begin(), kRegionBytes);
   }
-  for (const auto& [table, t] : tables_) mmu_.clear_table_page(table);
-  tables_.clear();
   for (auto& refs : writable_) refs.clear();
   for (Space& s : spaces_) s = Space{};
   spaces_[kShared].key = kSharedKey;
   kernel_local_.clear();
   stats_.host_mappings = 0;
   stats_.spaces = 0;
-  stats_.tables = 0;
 }
 
 // When near the host's limit, the regions mapped into least recently go
@@ -255,67 +243,47 @@ void GuestViews::make_room() {
   }
 }
 
-// --- Tracked tables ---------------------------------------------------------
+// --- Coherence ------------------------------------------------------------
 
-void GuestViews::track(uint32_t table, TableUser user) {
-  auto [it, fresh] = tables_.try_emplace(table);
-  it->second.users.push_back(user);
-  it->second.writes = 0;
-  if (!fresh) return;
-  ++stats_.tables;
-  mmu_.mark_table_page(table);
-  protect(table);
+namespace {
+// A paging entry changed in a way a mapping made through it must see: any
+// bit but A and D, or A or D cleared (a walk sets them, never clears them).
+bool entry_changed(uint32_t was, uint32_t now) {
+  constexpr uint32_t kAD = (1u << 5) | (1u << 6);
+  return ((was ^ now) & ~kAD) || (was & ~now & kAD);
 }
+}  // namespace
 
-void GuestViews::untrack(uint32_t table, TableUser user) {
-  auto it = tables_.find(table);
-  if (it == tables_.end()) return;
-  auto& users = it->second.users;
-  for (size_t i = 0; i < users.size(); ++i) {
-    if (users[i].space == user.space && users[i].region == user.region) {
-      users[i] = users.back();
-      users.pop_back();
-      break;
+void GuestViews::verify(unsigned space) {
+  Space& s = spaces_[space];
+  if (s.key == kNoPaging || s.key == kFree) return;
+  ++stats_.verifications;
+  auto read_ram = [&](uint32_t phys) -> const uint32_t* {
+    return phys < ram_bytes_ && ram_bytes_ - phys >= 4 ? reinterpret_cast<const uint32_t*>(ram_base_ + phys) : nullptr;
+  };
+  const std::vector<uint16_t> active = s.active;
+  for (uint16_t region : active) {
+    Region& r = s.regions[region];
+    if (!r.pages || r.table == kNoTable) continue;
+    const uint32_t* pde = read_ram(s.key + region * 4);
+    if (!pde || entry_changed(r.pde, *pde)) {
+      ++stats_.regions_dropped;
+      drop_region(space, region);
+      continue;
     }
-  }
-  if (!users.empty()) return;
-  tables_.erase(it);
-  --stats_.tables;
-  mmu_.clear_table_page(table);
-}
-
-void GuestViews::table_written(uint32_t phys, unsigned size) {
-  auto it = tables_.find(phys & kPageMask);
-  if (it == tables_.end()) return;
-  ++stats_.table_writes;
-  const std::vector<TableUser> users = it->second.users;  // Dropping edits the list.
-  if (++it->second.writes > kFloodWrites) {
-    // Written over and over with nothing mapped through it: a table being
-    // filled or torn down, or a page no longer a table. Its mappings go, and
-    // with them the tracking, so the writes that follow run at full speed.
-    ++stats_.table_floods;
-    for (const TableUser& u : users) {
-      if (u.region != kDirectory) {
-        drop_region(u.space, u.region);
-      } else if (u.space != current_) {
-        drop_space(u.space);
-      } else {
-        // The current space keeps its slot (translated code holds its view
-        // base) and its directory stays tracked.
-        clear_space(u.space);
-        if (auto t = tables_.find(phys & kPageMask); t != tables_.end()) t->second.writes = 0;
-      }
+    r.pde = *pde;
+    if (r.table == kLargePage || !r.pte) continue;
+    const uint32_t* table = read_ram(r.table);
+    if (!table || ram_bytes_ - r.table < kPageSize) {
+      drop_region(space, region);
+      continue;
     }
-    return;
-  }
-  // The entries written: each maps a 4 KiB page (a page table) or a 4 MiB
-  // region (a page directory).
-  const uint32_t first = (phys & ~kPageMask) / 4;
-  const uint32_t last = std::min<uint32_t>(((phys & ~kPageMask) + size - 1) / 4, kRegionPages - 1);
-  for (const TableUser& u : users) {
-    for (uint32_t i = first; i <= last; ++i) {
-      if (u.region == kDirectory) drop_region(u.space, i);
-      else drop_page(u.space, u.region * kRegionPages + i);
+    if (std::memcmp(r.pte.get(), table, kPageSize) == 0) continue;
+    ++stats_.tables_changed;
+    for (uint32_t i = 0; i < kRegionPages; ++i) {
+      if (r.pte[i] == table[i]) continue;
+      if (entry_changed(r.pte[i], table[i])) drop_page(space, region * kRegionPages + i);
+      r.pte[i] = table[i];
     }
   }
 }
@@ -355,16 +323,15 @@ void GuestViews::mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e) {
     bool ok;
     uint32_t phys;
     bool writable;
-    uint32_t table;
+    uint32_t table, pde;
   };
   auto want = [&](uint32_t p_lin) -> Want {
-    if (!paging) return {true, p_lin, !mmu_.is_code_page(p_lin) && !mmu_.is_table_page(p_lin), kNoTable};
+    if (!paging) return {true, p_lin, !mmu_.is_code_page(p_lin), kNoTable, 0};
     PageWalk w;
-    if (!mmu_.peek(p_lin, idx, w) || !w.present || !w.accessed || (idx == kMmuUser && !w.user_ok))
-      return {false, 0, false, 0};
+    if (!mmu_.peek(p_lin, idx, w) || !w.present || !w.accessed || !w.user_ok) return {false, 0, false, 0, 0};
     const uint32_t phys = w.phys & kPageMask;
-    const bool writable = w.may_write && w.dirty && !mmu_.is_code_page(phys) && !mmu_.is_table_page(phys);
-    return {true, phys, writable, w.large ? kLargePage : w.table_page()};
+    const bool writable = w.may_write && w.dirty && !mmu_.is_code_page(phys);
+    return {true, phys, writable, w.large ? kLargePage : w.table_page(), w.pde};
   };
   const Want here = want(page);
   if (!here.ok || here.phys != e.phys_page) {
@@ -374,23 +341,23 @@ void GuestViews::mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e) {
   const bool writable = here.writable && e.tag_write == page;
   auto is_ram = [&](uint32_t phys) { return phys < ram_bytes_ && ram_bytes_ - phys >= kPageSize; };
   if (!is_ram(here.phys)) return;
+  if (paging && here.table != kLargePage && !is_ram(here.table)) return;
 
   // Room first: making it may drop the region this page goes into.
   if (stats_.host_mappings + 2 > stats_.host_mapping_limit) make_room();
+  ++tick_;
   const uint32_t p = page >> 12;
   const uint32_t region = p / kRegionPages;
   Region& r = region_of(current_, region);
-  if (paging && r.table != here.table) {
-    // The region's pages came through another table: its directory entry
-    // changed (a write we saw dropped them already) or none were mapped.
+  if (paging && (r.table != here.table || r.pde != here.pde)) {
+    // Mapped through another directory entry before: what came through it goes.
     if (r.table != kNoTable) drop_region(current_, region);
     r.table = here.table;
-    if (here.table != kLargePage) track(here.table, {static_cast<uint16_t>(current_), static_cast<uint16_t>(region)});
-  } else if (paging && here.table != kLargePage) {
-    if (auto t = tables_.find(here.table); t != tables_.end()) t->second.writes = 0;  // In use as a table.
-  }
-  if (paging) {
-    if (auto t = tables_.find(s.key); t != tables_.end()) t->second.writes = 0;  // The directory too.
+    r.pde = here.pde;
+    if (here.table != kLargePage) {
+      r.pte = std::make_unique<uint32_t[]>(kRegionPages);
+      std::memcpy(r.pte.get(), ram_base_ + here.table, kPageSize);
+    }
   }
 
   // The pages around it that map on from it (a 4 MiB page, or a table
@@ -404,13 +371,18 @@ void GuestViews::mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e) {
       if (entry(current_, idx, q)) return false;  // Mapped already.
       const Want w = want(q << 12);
       const uint32_t expect = here.phys + (q - p) * kPageSize;
-      return w.ok && w.phys == expect && w.writable == writable && w.table == here.table && is_ram(expect);
+      return w.ok && w.phys == expect && w.writable == writable && w.table == here.table && w.pde == here.pde &&
+             is_ram(expect);
     };
     while (hi + 1 < end && hi + 1 - p < reach && continues(hi + 1)) ++hi;
     while (lo > first && p - (lo - 1) < reach && here.phys >= (p - lo + 1) * kPageSize && continues(lo - 1)) --lo;
   }
-  if (map_run(current_, idx, lo, here.phys - (p - lo) * kPageSize, hi - lo + 1, writable))
-    stats_.pages_ahead += hi - lo;
+  if (!map_run(current_, idx, lo, here.phys - (p - lo) * kPageSize, hi - lo + 1, writable)) return;
+  stats_.pages_ahead += hi - lo;
+  // The table entries the pages were mapped through, as they are now.
+  if (r.pte)
+    for (uint32_t q = lo; q <= hi; ++q)
+      std::memcpy(&r.pte[q % kRegionPages], ram_base_ + here.table + (q % kRegionPages) * 4, 4);
 }
 
 // The supervisor view: what the TLB holds, and the pages around it that
@@ -426,11 +398,11 @@ void GuestViews::mirror_kernel(uint32_t lin, const TlbEntry& e) {
   };
   auto want = [&](uint32_t p_lin) -> Want {
     // With paging off, CR3 loads change nothing: the identity map is global.
-    if (!paging) return {true, p_lin, !mmu_.is_code_page(p_lin) && !mmu_.is_table_page(p_lin), true, true};
+    if (!paging) return {true, p_lin, !mmu_.is_code_page(p_lin), true, true};
     PageWalk w;
     if (!mmu_.peek(p_lin, kMmuKernel, w) || !w.present || !w.accessed) return {false, 0, false, false, false};
     const uint32_t phys = w.phys & kPageMask;
-    const bool writable = w.may_write && w.dirty && !mmu_.is_code_page(phys) && !mmu_.is_table_page(phys);
+    const bool writable = w.may_write && w.dirty && !mmu_.is_code_page(phys);
     return {true, phys, writable, w.global, w.large};
   };
   const Want here = want(page);
@@ -502,7 +474,9 @@ void GuestViews::tlb_flushed(bool keep_global) {
     }
     kernel_local_.clear();
   }
+  // The space about to run: its mappings must now be what its tables say.
   select_space();
+  verify(current_);
 }
 
 void GuestViews::tlb_page_flushed(uint32_t lin) {
@@ -510,6 +484,7 @@ void GuestViews::tlb_page_flushed(uint32_t lin) {
   // views need nothing: a mapping there is dropped when an entry it came
   // from is written, which the guest must do before an INVLPG means anything.
   unmap_kernel_page(lin >> 12);
+  drop_page(current_, lin >> 12);
 }
 
 void GuestViews::code_page_marked(uint32_t phys_page) { protect(phys_page); }

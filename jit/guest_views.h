@@ -7,27 +7,29 @@
 // switches; supervisor accesses through one view shared by all spaces. Translated code accesses
 // guest address A as [view base + A] (R14 + R8): no TLB probe, and the guest
 // flags stay in RFLAGS. A page not mapped (not yet touched, not RAM, a page
-// holding code or page tables for writes, watched or alignment-checked)
+// holding code for writes, watched or alignment-checked)
 // faults on the host; the fault handler (host_trap.cpp) sends the access to
 // the slow path a TLB miss takes, which goes through the softmmu and maps
 // the page here when it is plain RAM for that access.
 //
-// The user views are shadow page tables of the guest's, kept by write
-// protection rather than by following TLB flushes:
+// The user views are shadow page tables of the guest's, kept for up to
+// kSpaces address spaces, so that switching back to a process finds its
+// pages mapped:
 //   - A page is mapped only as the guest's tables in memory say at the time
 //     (SoftMmu::peek, the walk without side effects), with A already set,
 //     and writable only with D set, and only if the softmmu's TLB entry
 //     agrees (a stale TLB entry stays on the slow path).
-//   - The page directory of each address space and every page table a
-//     mapping went through are tracked: the softmmu sends writes to them
-//     down its slow path and reports them (TlbMirror::table_written), and
-//     exactly the mappings derived from the entries written are dropped. A
-//     table written many times with no mapping made through it in between
-//     is untracked, with its mappings (Linux's fork and munmap loops).
-// So the user views stay true across CR3 loads, INVLPG and TLB flushes, and
-// are kept for up to kSpaces address spaces: switching back to a process
-// finds its pages mapped. Only a change of what translation means (CR0.PG/
-// WP, CR4.PSE, watchpoints, alignment checks) drops everything.
+//   - Each mapping remembers the directory and table entries it came from.
+//     Where a TLB would have to forget its translations (a CR3 load, of the
+//     same or another directory; a flush), the entries of the space about
+//     to run are compared with what they were (a 4 KiB compare per table
+//     when nothing changed), and the mappings whose entries changed are
+//     dropped, A and D being set by a walk excepted. INVLPG drops its page.
+// Between those points a view may hold a translation the tables no longer
+// give, as a TLB may (SDM Vol. 3A, 4.10.4.2): the guest's page-table writes
+// run at full speed, with no write protection.
+// Only a change of what translation means (CR0.PG/WP, CR4.PSE, watchpoints,
+// alignment checks) drops everything.
 //
 // The supervisor view follows the TLB instead, as a TLB would: a CR3 load
 // unmaps its non-global pages, INVLPG its page, any other flush all of it.
@@ -47,7 +49,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
 #include "runtime/cpu_state.h"
@@ -67,17 +68,17 @@ struct GuestViewStats {
   uint64_t flushes = 0;          // Everything dropped: CR0.PG/WP, CR4.PSE, watchpoints or #AC checks changed.
   uint64_t kernel_flushes = 0;   // The supervisor view dropped whole (TLB flushes of global pages too).
   uint64_t kernel_unmaps = 0;    // Its non-global pages unmapped at CR3 loads, and its pages at INVLPG.
-  uint64_t table_writes = 0;     // Guest writes to tracked page tables and directories.
-  uint64_t pages_dropped = 0;    // Mapped pages dropped because an entry they came from was written.
-  uint64_t table_floods = 0;     // Tables untracked (with their mappings) for being written over and over.
+  uint64_t verifications = 0;    // User views checked against the tables (CR3 loads, flushes).
+  uint64_t tables_changed = 0;   // ... tables found changed.
+  uint64_t pages_dropped = 0;    // Mapped pages dropped: their table entry changed, or INVLPG.
+  uint64_t regions_dropped = 0;  // 4 MiB regions dropped: their directory entry changed.
   uint64_t region_evictions = 0; // 4 MiB regions unmapped to stay under the host's mapping limit.
-  uint64_t write_protects = 0;   // Writable mappings dropped because their page became code or a table.
+  uint64_t write_protects = 0;   // Writable mappings dropped because their page became code.
   // Gauges.
   uint64_t host_mappings = 0;    // Host mappings (runs) the views hold now.
   uint64_t host_mappings_peak = 0;
   uint64_t host_mapping_limit = 0;  // Where eviction starts.
   uint64_t spaces = 0;           // Address spaces holding views now.
-  uint64_t tables = 0;           // Page tables and directories tracked now.
 };
 
 class GuestViews : public TlbMirror {
@@ -91,7 +92,7 @@ class GuestViews : public TlbMirror {
 
   // Reserves the views (no memory is committed). Throws std::runtime_error
   // when the host refuses the reservation.
-  GuestViews(SoftMmu& mmu, const CpuState& cpu, int ram_fd, uint32_t ram_bytes);
+  GuestViews(SoftMmu& mmu, const CpuState& cpu, int ram_fd, const uint8_t* ram, uint32_t ram_bytes);
   ~GuestViews() override;
   GuestViews(const GuestViews&) = delete;
   GuestViews& operator=(const GuestViews&) = delete;
@@ -115,7 +116,6 @@ class GuestViews : public TlbMirror {
   void tlb_flushed(bool keep_global) override;
   void tlb_page_flushed(uint32_t lin) override;
   void code_page_marked(uint32_t phys_page) override;
-  void table_written(uint32_t phys, unsigned size) override;
 
   GuestViewStats& stats() { return stats_; }
   const GuestViewStats& stats() const { return stats_; }
@@ -129,7 +129,7 @@ class GuestViews : public TlbMirror {
   static constexpr uint64_t kRegionBytes = (uint64_t{kSpaces} * kMmuCount + 1) * kViewBytes;
   static constexpr uint32_t kRegionPages = 1024;  // One page table's worth: 4 MiB.
   static constexpr uint32_t kRegions = 1024;
-  // Region::table when no table is recorded, or for a 4 MiB page / no paging.
+  // Region::table when no table is recorded, or for a 4 MiB page.
   static constexpr uint32_t kNoTable = 1, kLargePage = 2;
   // Space::key of a free slot, of the address space with paging off, and of
   // the shared supervisor view.
@@ -137,15 +137,15 @@ class GuestViews : public TlbMirror {
   // Non-global pages of the supervisor view beyond which a CR3 load drops
   // it whole rather than page by page.
   static constexpr size_t kMaxLocalUnmaps = 256;
-  static constexpr uint16_t kDirectory = 0xFFFF;  // TableUser::region of a page directory.
-  // Writes to a table with no mapping made through it in between, after
-  // which it is untracked.
-  static constexpr uint32_t kFloodWrites = 32;
   // A page entry: physical page | these bits; 0 = not mapped.
   static constexpr uint32_t kMapped = 1, kWritable = 2, kGlobal = 4;
 
   struct Region {  // 4 MiB of an address space, both views.
-    uint32_t table = kNoTable;  // The page table its pages were mapped through.
+    uint32_t table = kNoTable;  // The page table its pages were mapped through (or kLargePage).
+    uint32_t pde = 0;           // The directory entry they were mapped through.
+    // The table's entries as its mapped pages were mapped through them
+    // (4 KiB tables; allocated with the first page).
+    std::unique_ptr<uint32_t[]> pte;
     uint32_t pages = 0;         // Pages mapped (both views).
     uint64_t last_map = 0;      // Tick of the last page mapped.
     bool listed = false;        // In Space::active.
@@ -156,14 +156,6 @@ class GuestViews : public TlbMirror {
     uint64_t last_use = 0;
     std::vector<Region> regions;   // kRegions once used.
     std::vector<uint16_t> active;  // Regions with pages or a table.
-  };
-  struct TableUser {
-    uint16_t space;
-    uint16_t region;  // The directory entry that points to the table, or kDirectory.
-  };
-  struct Table {
-    std::vector<TableUser> users;
-    uint32_t writes = 0;  // Since the last page mapped through it.
   };
   struct WritableRef {  // A writable mapping of a physical page.
     uint16_t space;
@@ -188,8 +180,8 @@ class GuestViews : public TlbMirror {
   void drop_kernel_view();
   // Makes writable mappings of a physical page read-only (unmaps them).
   void protect(uint32_t phys_page);
-  void track(uint32_t table, TableUser user);
-  void untrack(uint32_t table, TableUser user);
+  // Drops what the tables of `space` no longer give (see the top).
+  void verify(unsigned space);
 
   Region& region_of(unsigned space, uint32_t region);
   // The entry of linear page number `p` in view `idx` of `space`.
@@ -205,6 +197,7 @@ class GuestViews : public TlbMirror {
   const CpuState& cpu_;
   uint8_t* region_ = nullptr;
   int fd_;
+  const uint8_t* ram_base_;  // Guest RAM (the page tables verify() compares).
   uint32_t ram_bytes_;
   unsigned current_ = 0;
   uint64_t tick_ = 0;
@@ -215,7 +208,6 @@ class GuestViews : public TlbMirror {
   // Non-global pages mapped in the supervisor view since the last CR3 load
   // (linear page numbers; may list pages unmapped since).
   std::vector<uint32_t> kernel_local_;
-  std::unordered_map<uint32_t, Table> tables_;  // By physical page.
   std::vector<std::vector<WritableRef>> writable_;  // By physical page number (RAM only is mapped).
   GuestViewStats stats_;
 };

@@ -26,7 +26,7 @@ JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes, bool host_mmu)
     : cpu_(cpu), buffer_(buffer_bytes) {
   if (host_mmu) {
     try {
-      views_ = std::make_unique<GuestViews>(cpu_.mmu, cpu_.s, cpu_.ram.fd(), cpu_.ram.size());
+      views_ = std::make_unique<GuestViews>(cpu_.mmu, cpu_.s, cpu_.ram.fd(), cpu_.ram.data(), cpu_.ram.size());
       cpu_.mmu.mirror = views_.get();
     } catch (const std::runtime_error& e) {
       // A host that limits address space (ulimit -v) still runs the JIT.

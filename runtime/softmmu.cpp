@@ -235,12 +235,9 @@ void SoftMmu::write_slow(uint32_t lin, uint64_t value, unsigned size, unsigned i
     return;
   }
   const uint32_t phys = translate(lin, Access::kWrite, idx);
-  if (const uint8_t f = page_flags(phys)) {
-    if ((f & kPageTable) && mirror) mirror->table_written(phys, size);
-    if (f & kPageCode) {
-      ++stats_.code_writes;
-      if (on_code_write) on_code_write(phys, size);
-    }
+  if (page_flags(phys) & kPageCode) {
+    ++stats_.code_writes;
+    if (on_code_write) on_code_write(phys, size);
   }
   if (size == 8) {
     phys_write(phys, static_cast<uint32_t>(value), 4);
@@ -262,7 +259,7 @@ uint8_t* SoftMmu::host_run(uint32_t lin, uint32_t len, Access acc, unsigned idx)
   // Accesses that need per-access checks go through read/write.
   if ((align_check_ && idx == kMmuUser) || (watch_mask_ && page_watched(lin & kPageMask))) return nullptr;
   if (!ram_.contains(phys, len)) return nullptr;
-  if (acc == Access::kWrite && page_flags(phys)) return nullptr;  // Code or tracked tables: writes are seen.
+  if (acc == Access::kWrite && is_code_page(phys)) return nullptr;
   return ram_.ptr(phys);
 }
 
@@ -289,7 +286,7 @@ bool SoftMmu::set_page_flag(uint32_t phys_page, uint8_t flag, bool on) {
   for (auto& t : tlb_)
     for (auto& e : t)
       if (e.phys_page == ppage && !(e.tag_write & tlbflag::kInvalid))
-        e.tag_write = (e.tag_write & ~(tlbflag::kCode | tlbflag::kTable)) | flags;
+        e.tag_write = (e.tag_write & ~tlbflag::kCode) | flags;
   return true;
 }
 
@@ -298,9 +295,5 @@ void SoftMmu::mark_code_page(uint32_t phys_page) {
 }
 
 void SoftMmu::clear_code_page(uint32_t phys_page) { set_page_flag(phys_page, kPageCode, false); }
-
-void SoftMmu::mark_table_page(uint32_t phys_page) { set_page_flag(phys_page, kPageTable, true); }
-
-void SoftMmu::clear_table_page(uint32_t phys_page) { set_page_flag(phys_page, kPageTable, false); }
 
 }  // namespace vmm

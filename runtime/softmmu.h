@@ -26,7 +26,6 @@ inline constexpr uint32_t kInvalid = 1u << 0;  // Entry holds nothing for this a
 inline constexpr uint32_t kMmio = 1u << 1;     // Page is not RAM: device or unassigned.
 inline constexpr uint32_t kCode = 1u << 2;     // Write tag only: page holds decoded/translated code.
 inline constexpr uint32_t kCheck = 1u << 3;    // Every access checks watchpoints / alignment (slow path).
-inline constexpr uint32_t kTable = 1u << 4;    // Write tag only: page holds page tables the JIT's views derive from.
 }  // namespace tlbflag
 
 inline constexpr uint32_t kPageSize = 4096;
@@ -89,9 +88,6 @@ class TlbMirror {
   virtual void tlb_flushed(bool keep_global) = 0;
   virtual void tlb_page_flushed(uint32_t lin) = 0;         // One linear page, all MMU indices.
   virtual void code_page_marked(uint32_t phys_page) = 0;   // Writes to this page must now be seen.
-  // A page marked with mark_table_page is about to be written (before the
-  // write): [phys, phys + size) on one page.
-  virtual void table_written(uint32_t phys, unsigned size) = 0;
 };
 
 class SoftMmu {
@@ -174,11 +170,7 @@ class SoftMmu {
   void mark_code_page(uint32_t phys_page);
   void clear_code_page(uint32_t phys_page);
   bool is_code_page(uint32_t phys) const { return page_flags(phys) & kPageCode; }
-  // Page-table pages the mirror derived mappings from: writes to them take
-  // the slow path and are reported to TlbMirror::table_written first.
-  void mark_table_page(uint32_t phys_page);
-  void clear_table_page(uint32_t phys_page);
-  bool is_table_page(uint32_t phys) const { return page_flags(phys) & kPageTable; }
+
 
   // Data breakpoints (DR0-DR3 with R/W = 01 or 11): accesses that touch a
   // watched range set its bit in the hit mask (SDM Vol. 3B, 18.2.4). Pages
@@ -236,7 +228,7 @@ class SoftMmu {
   void check_special(uint32_t lin, unsigned size, bool write, unsigned idx);
   bool page_watched(uint32_t page) const;
 
-  static constexpr uint8_t kPageCode = 1, kPageTable = 2;
+  static constexpr uint8_t kPageCode = 1;
   uint8_t page_flags(uint32_t phys) const {
     const uint32_t p = phys >> 12;
     return p < page_flags_.size() ? page_flags_[p] : 0;
@@ -246,10 +238,10 @@ class SoftMmu {
   // The write tag flags a page's kinds call for.
   uint32_t write_flags(uint32_t phys_page) const {
     const uint8_t f = page_flags(phys_page);
-    return (f & kPageCode ? tlbflag::kCode : 0) | (f & kPageTable ? tlbflag::kTable : 0);
+    return f & kPageCode ? tlbflag::kCode : 0;
   }
 
-  std::vector<uint8_t> page_flags_;  // kPageCode | kPageTable per physical page of RAM.
+  std::vector<uint8_t> page_flags_;  // kPageCode per physical page of RAM.
   SoftMmuStats stats_;
   Watchpoint watch_[4] = {};
   uint32_t watch_mask_ = 0;  // Bit i: watch_[i] active.

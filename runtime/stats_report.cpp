@@ -165,14 +165,14 @@ void add_jit_sections(StatsReport& report, const CpuStats& c, const jit::JitEngi
   hm.count("space_switches", "address-space switches (CR3 loads)", v.space_switches);
   hm.count("space_hits", "  to a space with its views kept", v.space_hits);
   hm.count("space_evictions", "address spaces evicted", v.space_evictions);
-  hm.count("tables", "page tables tracked at exit", v.tables);
-  hm.count("table_writes", "guest writes to tracked page tables", v.table_writes);
-  hm.count("pages_dropped", "  mapped pages they dropped", v.pages_dropped);
-  hm.count("table_floods", "  tables untracked (written over and over)", v.table_floods);
+  hm.count("verifications", "user views checked against the tables", v.verifications);
+  hm.count("tables_changed", "  tables found changed", v.tables_changed);
+  hm.count("pages_dropped", "  mapped pages dropped (entry changed, INVLPG)", v.pages_dropped);
+  hm.count("regions_dropped", "  4 MiB regions dropped (directory entry changed)", v.regions_dropped);
   hm.count("flushes", "views dropped whole (paging mode, checks)", v.flushes);
   hm.count("kernel_flushes", "supervisor view dropped whole (TLB flushes)", v.kernel_flushes);
   hm.count("kernel_unmaps", "supervisor-view pages unmapped (CR3 loads, INVLPG)", v.kernel_unmaps);
-  hm.count("write_protects", "writable pages unmapped (became code or table)", v.write_protects);
+  hm.count("write_protects", "writable pages unmapped (became code)", v.write_protects);
 }
 
 // Text layout: labels padded to the longest one, values right-aligned.

@@ -45,8 +45,8 @@ JIT_SCHEMA = {
                       "helper_calls_by_mnemonic"],
     "jit_host_mmu": ["host_mmu", "pages_mapped", "pages_ahead", "maps", "faults", "stale_entries",
                      "host_mappings", "host_mappings_peak", "host_mapping_limit", "region_evictions", "spaces",
-                     "space_switches", "space_hits", "space_evictions", "tables", "table_writes",
-                     "pages_dropped", "table_floods", "flushes", "kernel_flushes", "kernel_unmaps",
+                     "space_switches", "space_hits", "space_evictions", "verifications", "tables_changed",
+                     "pages_dropped", "regions_dropped", "flushes", "kernel_flushes", "kernel_unmaps",
                      "write_protects"],
 }
 REAL_SUFFIXES = ("_seconds", "seconds", "mips", "_per_guest_instruction")

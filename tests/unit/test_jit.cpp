@@ -426,14 +426,11 @@ TEST_P(Jit, GlobalPagesStayMappedAcrossCr3Loads) {
   EXPECT_EQ(p.jit.cpu.s.gpr[EBX], 0xDDDD0000u);  // Not global: the new one.
   if (GetParam()) {
     const jit::GuestViewStats& v = p.jit.cpu.jit()->views()->stats();
+    // Supervisor accesses: the shared view follows the TLB. The global page
+    // stays mapped; the other one is unmapped at each CR3 load, until its
+    // access becomes a TLB probe (JitEngine::note_view_refill).
     EXPECT_EQ(v.flushes, 0u);
-    // Both pages are mapped once and kept across the 21 CR3 loads (the
-    // views follow the tables, not the TLB); the PTE writes drop them; the
-    // changed global page's TLB entry then disagrees with the tables and is
-    // not mapped again; the other page is mapped as the tables now say.
-    EXPECT_LE(v.pages_mapped, 3u);
-    EXPECT_GE(v.stale_entries, 1u);
-    EXPECT_EQ(v.table_writes, 2u);
+    EXPECT_GE(v.kernel_unmaps, 5u);
   }
 }
 
