@@ -411,6 +411,7 @@ void Cpu::retire_block(std::unordered_map<uint64_t, std::unique_ptr<Block>>::ite
 
 void Cpu::handle_exception(const GuestException& e) {
   ++stats_.exceptions;
+  if (stop_after_exception_) end_slice_ = true;
   ++stats_.exceptions_by_vector[e.vector];
   if (log && log->enabled(LogMask::kInt)) {
     log->printf(LogMask::kInt, "exception %s (vector %u) error=0x%x eip=0x%08x cr2=0x%08x\n", vector_name(e.vector),

@@ -129,6 +129,11 @@ class Cpu final : private CodeSource {
   jit::JitEngine* jit() { return jit_.get(); }
   // Lockstep testing: each run() executes at most one block (translated or interpreted).
   void set_single_block(bool on);
+  // Lockstep: run() returns right after delivering an exception, so that a
+  // reference can be brought to the point where translated code, which may
+  // run a few instructions past its budget, stopped: the delivery of a fault
+  // at the instruction after its last one.
+  void set_stop_after_exception(bool on) { stop_after_exception_ = on; }
 
   // --- Memory through segmentation and paging. ---
   uint32_t linear(uint8_t seg, uint32_t off) const { return s.seg[seg].base + off; }
@@ -335,6 +340,7 @@ class Cpu final : private CodeSource {
   const InstrRecord* first_ = nullptr;  // Block the interpreter is in (null between blocks).
   bool exit_block_ = false;
   bool end_slice_ = false;  // run() returns at the next block boundary (iteration_break).
+  bool stop_after_exception_ = false;  // run() returns once an exception has been delivered.
   bool intr_ = false;
   bool halted_ = false;
   bool event_delivered_ = false;
