@@ -112,6 +112,10 @@ class GuestViews : public TlbMirror {
   // 4 MiB page or a contiguous run of the same table maps.
   void mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e);
 
+  // `lin`'s page is mapped in view `idx` (as base(idx) addresses it).
+  bool is_mapped(unsigned idx, uint32_t lin) const {
+    return entry(idx == kMmuKernel ? kShared : current_, idx, lin >> 12) & kMapped;
+  }
   // TlbMirror.
   void tlb_flushed(bool keep_global) override;
   void tlb_page_flushed(uint32_t lin) override;
