@@ -88,7 +88,7 @@ class GuestViews : public TlbMirror {
   static constexpr uint64_t kViewBytes = (uint64_t{1} << 32) + 65536;
   // Address spaces whose views are kept (a process switched back to finds
   // its pages mapped); the least recently used one makes room for another.
-  static constexpr unsigned kSpaces = 32;
+  static constexpr unsigned kSpaces = 64;
 
   // Reserves the views (no memory is committed). Throws std::runtime_error
   // when the host refuses the reservation.
@@ -130,7 +130,7 @@ class GuestViews : public TlbMirror {
  private:
   // The supervisor view's pseudo address space (its view is its kernel one).
   static constexpr unsigned kShared = kSpaces;
-  static constexpr uint64_t kRegionBytes = (uint64_t{kSpaces} * kMmuCount + 1) * kViewBytes;
+  static constexpr uint64_t kRegionBytes = (uint64_t{kSpaces} + 1) * kViewBytes;
   static constexpr uint32_t kRegionPages = 1024;  // One page table's worth: 4 MiB.
   static constexpr uint32_t kRegions = 1024;
   // Region::table when no table is recorded, or for a 4 MiB page.
@@ -167,9 +167,9 @@ class GuestViews : public TlbMirror {
     uint32_t lin_page;
   };
 
-  uintptr_t view_base(unsigned space, unsigned idx) const {
-    return region_begin() + (uint64_t{space} * kMmuCount + idx) * kViewBytes;
-  }
+  // Each address space has a user view; the shared supervisor view comes
+  // after them. (`idx` is the space's only view, or kMmuKernel for kShared.)
+  uintptr_t view_base(unsigned space, unsigned /*idx*/) const { return region_begin() + uint64_t{space} * kViewBytes; }
   uint32_t space_key() const;
   void select_space();
   void drop_everything();

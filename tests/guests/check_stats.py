@@ -117,7 +117,7 @@ def check_consistency(d, jit):
     check(hm["maps"] <= hm["pages_mapped"], "more mmap calls than pages mapped")
     check(hm["host_mappings"] <= hm["host_mappings_peak"], "host mappings above their peak")
     check(hm["space_hits"] <= hm["space_switches"], "more address-space hits than switches")
-    check(hm["spaces"] <= 32, "more address spaces than kept")
+    check(hm["spaces"] <= 64, "more address spaces than kept")
     if hm["host_mmu"] == "off":
         check(hm["pages_mapped"] == 0 and hm["faults"] == 0 and tr["view_accesses"] == 0,
               "guest views used with the host-MMU path off")

@@ -210,17 +210,18 @@ TEST_P(ShadowPaging, DirtyClearedByTheGuestIsSetAgain) {
   EXPECT_EQ(p.jit.get32(0x200004), 0x2222u);
 }
 
-// 40 address spaces, more than are kept, round-robin three times; each maps
+// More address spaces than are kept, round-robin three times; each maps
 // 0x400000 to a page of its own, which every pass reads and increments.
 TEST_P(ShadowPaging, AddressSpacesEvictedAndRebuilt) {
+  constexpr uint32_t kN = jit::GuestViews::kSpaces + 8;
   Pair p;
   std::vector<Phase> phases;
   for (int round = 0; round < 3; ++round)
-    for (uint32_t k = 0; k < 40; ++k) phases.push_back({0x20000 + k * 0x2000, kAddInc, 3});
+    for (uint32_t k = 0; k < kN; ++k) phases.push_back({0x20000 + k * 0x2000, kAddInc, 3});
   run_phases(
       p,
       [](Vm& v) {
-        for (uint32_t k = 0; k < 40; ++k) {
+        for (uint32_t k = 0; k < kN; ++k) {
           const uint32_t pd = 0x20000 + k * 0x2000, pt = pd + 0x1000, frame = 0x100000 + k * 0x1000;
           v.put32(pd, 0x000000E7);
           v.put32(pd + 4, pt | 0x27);
@@ -234,8 +235,8 @@ TEST_P(ShadowPaging, AddressSpacesEvictedAndRebuilt) {
       },
       phases);
   // Each space's page is read as k*1000, k*1000 + 1, k*1000 + 2.
-  EXPECT_EQ(p.jit.cpu.s.gpr[EAX], 3u * (1000u * 39 * 40 / 2) + 40u * 3);
-  for (uint32_t k = 0; k < 40; ++k) EXPECT_EQ(p.jit.get32(0x100000 + k * 0x1000), k * 1000 + 3);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EAX], 3u * (1000u * (kN - 1) * kN / 2) + kN * 3);
+  for (uint32_t k = 0; k < kN; ++k) EXPECT_EQ(p.jit.get32(0x100000 + k * 0x1000), k * 1000 + 3);
   if (const auto* v = views(p)) {
     EXPECT_GT(v->space_evictions, 0u);
     EXPECT_LE(v->spaces, jit::GuestViews::kSpaces);
