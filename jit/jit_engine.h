@@ -129,8 +129,9 @@ class JitEngine {
   std::deque<ChainSite> sites_;                                   // Exits of current translations.
   std::unordered_map<const Block*, std::vector<ChainSite*>> incoming_;  // Chained jumps into a block.
   struct ViewChurn {
+    uintptr_t view = 0;     // The view it mapped it in (an address space's, or the supervisor one).
     uint32_t page = 0;      // Page the access mapped last.
-    uint32_t refaults = 0;  // Times it found that same page unmapped again.
+    uint32_t refaults = 0;  // Times it found that page, in that view, unmapped again.
     bool seen = false;
   };
   std::unordered_map<const SlowSite*, ViewChurn> churn_;  // By view access, until the next flush.

@@ -9,9 +9,11 @@ uint64_t sys_idt[256] __attribute__((aligned(16)));
 struct sys_tss sys_tss __attribute__((aligned(128)));
 
 /* Ring-0 stack for entries from ring 3 (TSS.ESP0) and the ring-3 stack of
- * sys_run_user; both separate from crt0's stack, on which the kernel runs. */
-uint8_t sys_kstack[16384] __attribute__((aligned(16)));
-uint8_t sys_ustack[16384] __attribute__((aligned(16)));
+ * sys_run_user; both separate from crt0's stack, on which the kernel runs.
+ * Page aligned (and a whole number of pages), so that a guest can give the
+ * user stack's pages the U bit without exposing anything else. */
+uint8_t sys_kstack[16384] __attribute__((aligned(4096)));
+uint8_t sys_ustack[16384] __attribute__((aligned(4096)));
 /* Exported as symbols for asm and C: the first byte past each stack. */
 __asm__(".globl sys_kstack_top\n\t.set sys_kstack_top, sys_kstack + 16384\n\t"
         ".globl sys_ustack_top\n\t.set sys_ustack_top, sys_ustack + 16384");

@@ -251,6 +251,10 @@ extern volatile uint32_t sys_fixup;
  * return value is returned.  The kernel's callee-saved registers and EFLAGS
  * are restored.  fn must not print unless IOPL = 3. */
 uint32_t sys_run_user(uint32_t (*fn)(uint32_t), uint32_t arg, uint32_t eflags);
+/* The user stack is the 4 pages below sys_ustack_top (page aligned, shared
+ * with nothing else), the ring-0 stack of TSS.ESP0 the 4 below
+ * sys_kstack_top. */
+#define SYS_USTACK_SIZE 16384u
 extern uint8_t sys_ustack_top[];
 /* Ring-3 code: ends the sys_run_user call with return value v. */
 void sys_user_exit(uint32_t v) __attribute__((noreturn));
