@@ -129,6 +129,32 @@ bool GuestViews::map_run(unsigned space, unsigned idx, uint32_t p, uint32_t phys
   return true;
 }
 
+void GuestViews::map_rest_of_region(unsigned space, unsigned idx, uint32_t region,
+                                    const std::function<uint32_t(uint32_t)>& page_at,
+                                    const std::function<void(uint32_t)>& mapped) {
+  const uint32_t first = region * kRegionPages, end = first + kRegionPages;
+  for (uint32_t q = first; q < end;) {
+    const uint32_t v = entry(space, idx, q) ? 0 : page_at(q);
+    if (!v) {
+      ++q;
+      continue;
+    }
+    uint32_t n = 1;
+    while (q + n < end && !entry(space, idx, q + n)) {
+      const uint32_t w = page_at(q + n);
+      if (!w || (w & ~kPageMask) != (v & ~kPageMask) || (w & kPageMask) != (v & kPageMask) + n * kPageSize) break;
+      ++n;
+    }
+    // Near the host's limit, no more: eviction is for pages in use.
+    if (stats_.host_mappings + 2 > stats_.host_mapping_limit) return;
+    if (map_run(space, idx, q, v & kPageMask, n, v & kWritable, v & kGlobal)) {
+      stats_.pages_ahead += n;
+      for (uint32_t i = 0; i < n; ++i) mapped(q + i);
+    }
+    q += n;
+  }
+}
+
 // --- Address spaces ---------------------------------------------------------
 
 uint32_t GuestViews::space_key() const { return (cpu_.cr0 & cr0::PG) ? (cpu_.cr3 & kPageMask) : kNoPaging; }
@@ -183,6 +209,7 @@ void GuestViews::drop_region(unsigned space, uint32_t region) {
   r.table = kNoTable;
   r.pde = 0;
   r.pte.reset();
+  r.faults = 0;
 }
 
 void GuestViews::drop_page(unsigned space, uint32_t p) {
@@ -380,9 +407,20 @@ void GuestViews::mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e) {
   if (!map_run(current_, idx, lo, here.phys - (p - lo) * kPageSize, hi - lo + 1, writable)) return;
   stats_.pages_ahead += hi - lo;
   // The table entries the pages were mapped through, as they are now.
-  if (r.pte)
-    for (uint32_t q = lo; q <= hi; ++q)
-      std::memcpy(&r.pte[q % kRegionPages], ram_base_ + here.table + (q % kRegionPages) * 4, 4);
+  auto note_entry = [&](uint32_t q) {
+    if (r.pte) std::memcpy(&r.pte[q % kRegionPages], ram_base_ + here.table + (q % kRegionPages) * 4, 4);
+  };
+  for (uint32_t q = lo; q <= hi; ++q) note_entry(q);
+  if (++r.faults == kBulkAfter && !mmu_.checks_active()) {
+    map_rest_of_region(
+        current_, idx, region,
+        [&](uint32_t q) -> uint32_t {
+          const Want w = want(q << 12);
+          if (!w.ok || !is_ram(w.phys) || w.table != here.table || w.pde != here.pde) return 0;
+          return w.phys | kMapped | (w.writable ? kWritable : 0);
+        },
+        note_entry);
+  }
 }
 
 // The supervisor view: what the TLB holds, and the pages around it that
@@ -435,6 +473,19 @@ void GuestViews::mirror_kernel(uint32_t lin, const TlbEntry& e) {
   stats_.pages_ahead += hi - lo;
   if (!here.global)
     for (uint32_t q = lo; q <= hi; ++q) kernel_local_.push_back(q);
+  Region& r = region_of(kShared, p / kRegionPages);
+  if (++r.faults == kBulkAfter && !mmu_.checks_active()) {
+    map_rest_of_region(
+        kShared, kMmuKernel, p / kRegionPages,
+        [&](uint32_t q) -> uint32_t {
+          const Want w = want(q << 12);
+          if (!w.ok || !is_ram(w.phys)) return 0;
+          return w.phys | kMapped | (w.writable ? kWritable : 0) | (w.global ? kGlobal : 0);
+        },
+        [&](uint32_t q) {
+          if (!(entry(kShared, kMmuKernel, q) & kGlobal)) kernel_local_.push_back(q);
+        });
+  }
 }
 
 void GuestViews::unmap_kernel_page(uint32_t q) {
