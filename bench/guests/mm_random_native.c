@@ -6,8 +6,8 @@
  *   ./mm_random_native MIB ITERS [SEED]
  *
  * Same array contents, same LCG, same read-modify-write loop and the same
- * FNV-1a checksum as the guest (its helpers are copied from
- * tests/guests/sys/mm_common.h and mm_random.c: keep them in step), on a
+ * FNV-1a checksum as the guest (the loop and its helpers are the guest's
+ * own, tests/guests/sys/mm_random_loop.h), on a
  * malloc'd array of MIB MiB (4 KiB pages unless transparent huge pages are
  * "always" on the host).  Prints the guest's "checksum 0x..." line, which
  * bench/shadow.py compares with the guest's, and "loop seconds: S", the
@@ -19,39 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#define K_MUL 0x9e3779b1u
-#define FNV_INIT 0x811c9dc5u
-
-static inline uint32_t mix(uint32_t h)
-{
-    h *= 0x9e3779b1u;
-    h ^= h >> 15;
-    h *= 0x85ebca77u;
-    h ^= h >> 13;
-    return h;
-}
-
-static inline uint32_t lcg(uint32_t x)
-{
-    return x * 1664525u + 1013904223u;
-}
-
-static inline uint32_t scale(uint32_t x, uint32_t n)
-{
-    return (uint32_t)(((uint64_t)x * n) >> 32);
-}
-
-/* The guest's timed loop, word for word. */
-__attribute__((noinline)) static uint32_t work(uint32_t *a, uint32_t nwords, uint32_t iters, uint32_t x)
-{
-#pragma GCC unroll 8
-    for (uint32_t j = 0; j < iters; j++) {
-        x = lcg(x);
-        uint32_t i = scale(x, nwords);
-        a[i] = a[i] * K_MUL + j;
-    }
-    return x;
-}
+#include "../../tests/guests/sys/mm_random_loop.h"
 
 static double now(void)
 {
@@ -81,15 +49,15 @@ int main(int argc, char **argv)
     }
     uint32_t tmpl[1024];
     for (int w = 0; w < 1024; w++)
-        tmpl[w] = mix((uint32_t)w + 0x1234567u);
+        tmpl[w] = mm_mix((uint32_t)w + 0x1234567u);
     for (uint32_t p = 0; p < npages; p++) {
         memcpy(a + p * 1024, tmpl, 4096);
-        a[p * 1024] = mix(p) ^ 0xa5a5a5a5u;
+        a[p * 1024] = mm_mix(p) ^ 0xa5a5a5a5u;
     }
     double t0 = now();
-    uint32_t x = work(a, nwords, iters, seed);
+    uint32_t x = mm_random_work(a, nwords, iters, seed);
     double t1 = now();
-    uint32_t h = FNV_INIT;
+    uint32_t h = MM_FNV_INIT;
     for (uint32_t i = 0; i < nwords; i++)
         h = (h ^ a[i]) * 0x01000193u;
     printf("checksum 0x%08x\n", h);

@@ -16,6 +16,7 @@
 #define MM_COMMON_H
 
 #include "sys.h"
+#include "mm_random_loop.h"
 
 #define MM_FREE_BASE 0x00400000u
 #define MM_ARG_MAX   0xffffffffu
@@ -102,29 +103,7 @@ static inline uint32_t *mm_pte(uint32_t *pd, uint32_t va)
     return &((uint32_t *)(*pde & ~0xfffu))[(va >> 12) & 0x3ff];
 }
 
-/* ---- integer mixing (bench/guests/mm_random_native.c has copies) ------------- */
-
-static inline uint32_t mm_mix(uint32_t h)
-{
-    h *= 0x9e3779b1u;
-    h ^= h >> 15;
-    h *= 0x85ebca77u;
-    h ^= h >> 13;
-    return h;
-}
-
-static inline uint32_t mm_lcg(uint32_t x)
-{
-    return x * 1664525u + 1013904223u;
-}
-
-/* Maps a 32-bit random number onto [0, n): the high half of x * n. */
-static inline uint32_t mm_scale(uint32_t x, uint32_t n)
-{
-    return (uint32_t)(((uint64_t)x * n) >> 32);
-}
-
-#define MM_FNV_INIT 0x811c9dc5u
+/* ---- integer mixing: mm_mix, mm_lcg, mm_scale, MM_FNV_INIT ---------------------- */
 
 /* FNV-1a over the 1024 words of a page. */
 static inline uint32_t mm_hash_page(uint32_t h, const volatile uint32_t *p)

@@ -42,7 +42,6 @@
 #define RAM_CAP     ARRAY_VA
 #define SAMPLE_SHIFT 6          /* the model follows word i when (i & 63) == SAMPLE_OFF */
 #define SAMPLE_OFF  37u
-#define K_MUL       0x9e3779b1u
 
 static uint32_t *pd;
 
@@ -51,18 +50,6 @@ static uint32_t tmpl[1024];
 static uint32_t initial_value(uint32_t i)
 {
     return (i & 1023) ? tmpl[i & 1023] : mm_mix(i >> 10) ^ 0xa5a5a5a5u;
-}
-
-/* The timed loop.  Returns the final LCG state. */
-__attribute__((noinline)) static uint32_t work(uint32_t *a, uint32_t nwords, uint32_t iters, uint32_t x)
-{
-#pragma GCC unroll 8
-    for (uint32_t j = 0; j < iters; j++) {
-        x = mm_lcg(x);
-        uint32_t i = mm_scale(x, nwords);
-        a[i] = a[i] * K_MUL + j;
-    }
-    return x;
 }
 
 int guest_main(void)
@@ -137,7 +124,7 @@ int guest_main(void)
         model[s] = initial_value((s << SAMPLE_SHIFT) | SAMPLE_OFF);
 
     printf("-- begin timed loop\n");
-    uint32_t x = work(a, nwords, iters, seed);
+    uint32_t x = mm_random_work(a, nwords, iters, seed);
     printf("-- end timed loop\n");
 
     /* The model: replay the index stream, follow the sampled words. */
@@ -146,7 +133,7 @@ int guest_main(void)
         y = mm_lcg(y);
         uint32_t i = mm_scale(y, nwords);
         if ((i & ((1u << SAMPLE_SHIFT) - 1)) == SAMPLE_OFF)
-            model[i >> SAMPLE_SHIFT] = model[i >> SAMPLE_SHIFT] * K_MUL + j;
+            model[i >> SAMPLE_SHIFT] = model[i >> SAMPLE_SHIFT] * MM_K_MUL + j;
     }
     uint32_t bad = 0, first_bad = 0;
     for (uint32_t s = 0; s < nsamples; s++) {
