@@ -472,7 +472,7 @@ void GuestViews::mirror_kernel(uint32_t lin, const TlbEntry& e) {
     return;
   stats_.pages_ahead += hi - lo;
   if (!here.global)
-    for (uint32_t q = lo; q <= hi; ++q) kernel_local_.push_back(q);
+    for (uint32_t q = lo; q <= hi; ++q) note_kernel_local(q);
   Region& r = region_of(kShared, p / kRegionPages);
   if (++r.faults == kBulkAfter && !mmu_.checks_active()) {
     map_rest_of_region(
@@ -483,7 +483,7 @@ void GuestViews::mirror_kernel(uint32_t lin, const TlbEntry& e) {
           return w.phys | kMapped | (w.writable ? kWritable : 0) | (w.global ? kGlobal : 0);
         },
         [&](uint32_t q) {
-          if (!(entry(kShared, kMmuKernel, q) & kGlobal)) kernel_local_.push_back(q);
+          if (!(entry(kShared, kMmuKernel, q) & kGlobal)) note_kernel_local(q);
         });
   }
 }

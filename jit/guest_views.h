@@ -186,6 +186,12 @@ class GuestViews : public TlbMirror {
   void drop_page(unsigned space, uint32_t lin_page);  // Both views.
   void make_room();
   void mirror_kernel(uint32_t lin, const TlbEntry& e);
+  // Lists a non-global supervisor-view page for the next CR3 load; past
+  // kMaxLocalUnmaps that load drops the view whole, so the list stops
+  // growing there (a guest that never loads CR3 cannot grow it forever).
+  void note_kernel_local(uint32_t lin_page) {
+    if (kernel_local_.size() <= kMaxLocalUnmaps) kernel_local_.push_back(lin_page);
+  }
   // Maps the pages of `region` that no view holds yet and `page_at` gives
   // (physical page | kWritable | kGlobal, or 0), in runs of physically
   // contiguous pages with the same bits; `mapped` is told of each page.
