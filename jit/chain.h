@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "jit/code_buffer.h"
+
 namespace vmm::jit {
 
 struct ChainSite {
@@ -18,10 +20,11 @@ struct ChainSite {
   uint8_t* target = nullptr;  // Host code it is chained to, or null.
 };
 
-// Points the jump ending at `jump_end` at `dest`.
-inline void patch_jump(uint8_t* jump_end, const uint8_t* dest) {
+// Points the jump ending at `jump_end` at `dest` (executable addresses),
+// writing through the code buffer's writable alias.
+inline void patch_jump(CodeBuffer& buffer, uint8_t* jump_end, const uint8_t* dest) {
   const int32_t rel = static_cast<int32_t>(dest - jump_end);
-  __builtin_memcpy(jump_end - 4, &rel, 4);
+  buffer.write(jump_end - 4, &rel, 4);
 }
 
 }  // namespace vmm::jit

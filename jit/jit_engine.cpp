@@ -203,7 +203,7 @@ void JitEngine::emit_trampolines() {
   uint8_t* dst = buffer_.allocate(size);
   if (!dst || reinterpret_cast<uintptr_t>(dst) != base) throw std::runtime_error("JIT: code buffer too small");
   code.relocateToBase(base);
-  code.copyFlattenedData(dst, size);
+  code.copyFlattenedData(buffer_.writable(dst), size);
   enter_ = reinterpret_cast<EnterFn>(dst);
   exit_common_ = base + code.labelOffsetFromBase(exit_common);
   exit_synced_ = base + code.labelOffsetFromBase(exit_synced);
@@ -339,7 +339,7 @@ void JitEngine::block_retired(Block* b) {
   if (it != incoming_.end()) {
     for (ChainSite* site : it->second) {
       if (site->target == b->host_code) {
-        patch_jump(site->jump_end, site->stub);
+        patch_jump(buffer_, site->jump_end, site->stub);
         site->target = nullptr;
         ++stats_.unchains;
       }
@@ -368,7 +368,7 @@ void JitEngine::try_chain(Block& b) {
   if (!site || site->target || site->target_eip != b.virt_pc) return;
   if ((b.phys_pc & kPageMask) != site->from_page || b.mode != site->from_mode) return;
   if (b.phys_page2 != ~0u) return;  // Its second page is checked at lookup; keep it behind the dispatcher.
-  patch_jump(site->jump_end, static_cast<uint8_t*>(b.host_code));
+  patch_jump(buffer_, site->jump_end, static_cast<uint8_t*>(b.host_code));
   site->target = static_cast<uint8_t*>(b.host_code);
   incoming_[&b].push_back(site);
   ++stats_.chains;

@@ -309,7 +309,7 @@ void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
     return nullptr;
   }
   code.relocateToBase(base);
-  code.copyFlattenedData(dst, size);
+  code.copyFlattenedData(buffer_.writable(dst), size);
   for (const auto& x : e.exits()) {
     x.site->jump_end = dst + code.labelOffsetFromBase(x.jump_end);
     x.site->stub = dst + code.labelOffsetFromBase(x.stub);

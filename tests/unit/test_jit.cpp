@@ -576,5 +576,29 @@ TEST_P(Jit, HelperEndingTheBlockBeforeABranchTargetCountsExactly) {
   EXPECT_EQ(p.jit.get32(0x3000) & 0xFFFFFF, 0xCCC390u);
 }
 
+// W^X (jit/code_buffer.h): while translated code runs and blocks are
+// chained, no mapping of the process is writable and executable at once; the
+// code buffer is executable through one mapping and written through another.
+TEST(JitWriteXorExecute, NoMappingIsWritableAndExecutable) {
+  Vm v(true);
+  // mov ecx, 1000; L: add eax, ecx; dec ecx; jnz L; hlt (a chained loop)
+  v.put(kCode, {0xB9, 0xE8, 0x03, 0x00, 0x00, 0x01, 0xC8, 0x49, 0x75, 0xFB, 0xF4});
+  v.cpu.run(1'000'000);
+  EXPECT_EQ(v.cpu.s.gpr[EAX], 500500u);
+  ASSERT_GT(v.cpu.jit()->stats().translations, 0u);
+  FILE* maps = std::fopen("/proc/self/maps", "r");
+  ASSERT_NE(maps, nullptr);
+  char line[512];
+  int code_views = 0;
+  while (std::fgets(line, sizeof line, maps)) {
+    char perms[8] = {};
+    if (std::sscanf(line, "%*s %7s", perms) != 1) continue;
+    EXPECT_FALSE(perms[1] == 'w' && perms[2] == 'x') << line;
+    if (std::strstr(line, "vmm-jit-code")) ++code_views;
+  }
+  std::fclose(maps);
+  EXPECT_EQ(code_views, 2);  // Executable and writable, separately.
+}
+
 }  // namespace
 }  // namespace vmm
