@@ -24,6 +24,10 @@ struct Block {
   // Never translated: on a page whose code keeps being rewritten, or decoded
   // under a CS limit below 4 GiB (Cpu::build_block).
   bool interp_only = false;
+  // Its code's pages were reached through global TLB entries when it was
+  // last cached: its jump-cache and jump-table entries stay across CR3
+  // loads, as the translations do (SDM Vol. 3A, 4.10.4.1).
+  bool global_code = false;
   uint32_t executions = 0;    // Entries by the interpreter while not translated (Cpu::enable_jit's threshold).
   std::vector<InstrRecord> instrs;
   // Host code translated from this block by the JIT (null until translated;

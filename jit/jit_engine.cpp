@@ -241,7 +241,22 @@ JumpTable& JitEngine::jump_table_of(uint32_t mode) {
   return *t;
 }
 
-void JitEngine::clear(JumpTable& t) const {
+void JitEngine::clear(JumpTable& t, bool keep_global) const {
+  if (keep_global) {
+    // A CR3 load: blocks of global code stay, as their translations do.
+    std::vector<uint16_t> kept;
+    for (const unsigned slot : t.filled) {
+      if (t.host[slot] == miss_stub_) continue;
+      if (t.global[slot]) {
+        kept.push_back(static_cast<uint16_t>(slot));
+        continue;
+      }
+      t.eip[slot] = 0;
+      t.host[slot] = miss_stub_;
+    }
+    t.filled = std::move(kept);
+    return;
+  }
   if (t.filled.size() < kJumpTableSize / 8) {
     for (const unsigned slot : t.filled) {
       t.eip[slot] = 0;
@@ -254,8 +269,8 @@ void JitEngine::clear(JumpTable& t) const {
   t.filled.clear();
 }
 
-void JitEngine::clear_jump_table() {
-  for (auto& [mode, t] : jump_tables_) clear(*t);
+void JitEngine::clear_jump_table(bool keep_global) {
+  for (auto& [mode, t] : jump_tables_) clear(*t, keep_global);
 }
 
 void JitEngine::drop_jump_table_page(uint32_t lin_page) {
@@ -442,6 +457,7 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
     }
     t.eip[slot] = b.virt_pc;
     t.host[slot] = reinterpret_cast<uintptr_t>(code);
+    t.global[slot] = b.global_code;
   }
   // Within +-2^31 for the budget test on backward exits (Translator).
   const int64_t start = static_cast<int64_t>(std::min<uint64_t>(budget, uint64_t{1} << 30));

@@ -72,7 +72,9 @@ class JitEngine {
   void set_chaining(bool on) { chaining_ = on; }
 
   // Empties the inline lookup tables (the virtual-to-physical mapping changed).
-  void clear_jump_table();
+  // Empties the inline lookup tables (but for blocks of global code with
+  // keep_global: a CR3 load).
+  void clear_jump_table(bool keep_global = false);
   // Drops the jump-table entries of blocks on one linear page (INVLPG).
   void drop_jump_table_page(uint32_t lin_page);
   // Counts inline lookups of indirect branches (--stats), for blocks translated from now on.
@@ -103,7 +105,7 @@ class JitEngine {
  private:
   void emit_trampolines();
   JumpTable& jump_table_of(uint32_t mode);
-  void clear(JumpTable& t) const;
+  void clear(JumpTable& t, bool keep_global = false) const;
   void* translate(Block& b);
   void try_chain(Block& b);
   // For the host-fault message: the guest EIP of the block holding host address `pc`.

@@ -140,27 +140,45 @@ void Cpu::triple_fault() {
 void Cpu::paging_changed(bool keep_global) {
   ++(keep_global ? stats_.cr3_flushes : stats_.paging_flushes);
   mmu.flush_all(keep_global);
-  if (jit_) jit_->clear_jump_table();
-  jump_cache_.clear();
+  if (jit_) jit_->clear_jump_table(keep_global);
+  if (keep_global) {
+    // A CR3 load keeps global translations (SDM Vol. 3A, 4.10.4.1), and
+    // with them the jump-cache entries of blocks whose code came through
+    // them: an OS kernel's code stays found across context switches.
+    jump_cache_.drop_if([](const Block& b) { return !b.global_code; });
+  } else {
+    jump_cache_.clear();
+    for (uint32_t p : global_code_list_) global_code_pages_[p / 64] = 0;
+    global_code_list_.clear();
+  }
   for (uint32_t p : cached_code_list_) cached_code_pages_[p / 64] = 0;
   cached_code_list_.clear();
   exit_block_ = true;
 }
 
-void Cpu::note_cached_code_page(uint32_t lin_page) {
+void Cpu::note_cached_code_page(uint32_t lin_page, bool global) {
   const uint32_t p = lin_page >> 12;
-  uint64_t& word = cached_code_pages_[p / 64];
+  auto& pages = global ? global_code_pages_ : cached_code_pages_;
+  uint64_t& word = pages[p / 64];
   if (word & (uint64_t{1} << (p % 64))) return;
   word |= uint64_t{1} << (p % 64);
-  cached_code_list_.push_back(p);
+  (global ? global_code_list_ : cached_code_list_).push_back(p);
 }
 
-// Puts `b` in the jump cache and notes the linear pages of its code.
+bool Cpu::fetched_through_global(uint32_t lin) const {
+  const TlbEntry& e = mmu.tlb_entry(mmu_idx(), lin);
+  return e.global && !(e.tag_fetch & tlbflag::kInvalid) && (e.tag_fetch & kPageMask) == (lin & kPageMask);
+}
+
+// Puts `b` in the jump cache and notes the linear pages of its code (just
+// translated for fetch: their TLB entries say whether they are global).
 void Cpu::cache_block(uint32_t eip, Block* b) {
   jump_cache_.set(eip, b);
-  const uint32_t first = b->cs_base + eip;
-  note_cached_code_page(first & kPageMask);
-  if (b->phys_page2 != ~0u) note_cached_code_page((first + b->byte_length - 1) & kPageMask);
+  const uint32_t first = b->cs_base + eip, last = first + b->byte_length - 1;
+  const bool two = b->phys_page2 != ~0u;
+  b->global_code = fetched_through_global(first) && (!two || fetched_through_global(last));
+  note_cached_code_page(first & kPageMask, b->global_code);
+  if (two) note_cached_code_page(last & kPageMask, b->global_code);
 }
 
 void Cpu::tlb_flush_page(uint32_t lin) {
@@ -170,9 +188,12 @@ void Cpu::tlb_flush_page(uint32_t lin) {
   // a page that holds no cached block's code (a data page, the usual INVLPG)
   // costs nothing more.
   const uint32_t p = lin >> 12;
+  const uint64_t bit = uint64_t{1} << (p % 64);
   uint64_t& word = cached_code_pages_[p / 64];
-  if (!(word & (uint64_t{1} << (p % 64)))) return;
-  word &= ~(uint64_t{1} << (p % 64));
+  uint64_t& global_word = global_code_pages_[p / 64];
+  if (!((word | global_word) & bit)) return;
+  word &= ~bit;
+  global_word &= ~bit;
   const uint32_t page = lin & kPageMask;
   jump_cache_.drop_if([page](const Block& b) {
     const uint32_t first = b.cs_base + b.virt_pc;

@@ -298,13 +298,19 @@ class Cpu final : private CodeSource {
   BlockBuilder builder16_{dec16_};
 
   JumpCache jump_cache_;
+  // The fetch TLB entry of `lin`'s page is valid and global.
+  bool fetched_through_global(uint32_t lin) const;
+  void cache_block(uint32_t eip, Block* b);
   // Linear pages holding the code of blocks in the jump cache (or, through
   // it, in the JIT's jump tables): INVLPG of any other page leaves both alone.
   // A bit per page, and the pages set since the last full clear.
-  void note_cached_code_page(uint32_t lin_page);
-  void cache_block(uint32_t eip, Block* b);
+  void note_cached_code_page(uint32_t lin_page, bool global);
   std::vector<uint64_t> cached_code_pages_ = std::vector<uint64_t>((1u << 20) / 64, 0);
   std::vector<uint32_t> cached_code_list_;
+  // The same for pages reached through global translations: kept across
+  // CR3 loads with the blocks (Block::global_code), dropped at other flushes.
+  std::vector<uint64_t> global_code_pages_ = std::vector<uint64_t>((1u << 20) / 64, 0);
+  std::vector<uint32_t> global_code_list_;
   // Blocks by physical PC, mode and linear page: the same physical code
   // reached through two linear aliases keeps a block for each.
   static uint64_t block_key(uint32_t phys, uint32_t mode, uint32_t lin) {

@@ -576,6 +576,39 @@ TEST_P(Jit, HelperEndingTheBlockBeforeABranchTargetCountsExactly) {
   EXPECT_EQ(p.jit.get32(0x3000) & 0xFFFFFF, 0xCCC390u);
 }
 
+// Two address spaces map 0x400000 to different code (non-global); the loop
+// calling it sits on a global 4 MiB page. After each CR3 load the call must
+// run the current space's code, while the loop's own blocks stay in the jump
+// caches (Block::global_code), as their global translations stay in the TLB.
+TEST_P(Jit, CodeOnGlobalPagesStaysCachedAcrossCr3Loads) {
+  Pair p;
+  // 0x1000: mov esi, 20; L: mov ecx, 0x10000; mov cr3, ecx; call 0x400000; add ebx, eax;
+  //         mov ecx, 0x12000; mov cr3, ecx; call 0x400000; add ebx, eax; dec esi; jnz L; hlt
+  run_both(p,
+           {0xBE, 0x14, 0x00, 0x00, 0x00, 0xB9, 0x00, 0x00, 0x01, 0x00, 0x0F, 0x22, 0xD9,
+            0xE8, 0xEE, 0xEF, 0x3F, 0x00, 0x01, 0xC3, 0xB9, 0x00, 0x20, 0x01, 0x00, 0x0F,
+            0x22, 0xD9, 0xE8, 0xDF, 0xEF, 0x3F, 0x00, 0x01, 0xC3, 0x4E, 0x75, 0xDF, 0xF4},
+           [](Vm& v) {
+             for (uint32_t pd : {0x10000u, 0x12000u}) {
+               v.put32(pd, 0x00000183);                 // 0-4 MiB: 4 MiB page, global.
+               v.put32(pd + 4, (pd + 0x1000) | 0x003);  // 0x400000 through its own table.
+             }
+             v.put32(0x11000, 0x00200003);  // A: 0x400000 -> 0x200000 (not global)
+             v.put32(0x13000, 0x00201003);  // B: 0x400000 -> 0x201000
+             v.put(0x200000, {0xB8, 0x0A, 0x00, 0x00, 0x00, 0xC3});  // mov eax, 0xA; ret
+             v.put(0x201000, {0xB8, 0x0B, 0x00, 0x00, 0x00, 0xC3});  // mov eax, 0xB; ret
+             v.cpu.s.gpr[ESP] = 0x20000;
+             v.cpu.s.cr4 |= cr4::PSE | cr4::PGE;
+             v.cpu.s.cr3 = 0x10000;
+             v.cpu.s.cr0 |= cr0::PG;
+             v.cpu.paging_changed();
+           });
+  EXPECT_EQ(p.jit.cpu.s.gpr[EBX], 20u * (0xA + 0xB));
+  // 40 CR3 loads: each call looks its target up in the block table again;
+  // the loop's blocks (on the global page) do not.
+  EXPECT_LE(p.jit.cpu.stats().block_map_lookups, 40u + 10u);
+}
+
 // W^X (jit/code_buffer.h): while translated code runs and blocks are
 // chained, no mapping of the process is writable and executable at once; the
 // code buffer is executable through one mapping and written through another.
