@@ -69,15 +69,15 @@ GuestViews::Region& GuestViews::region_of(unsigned space, uint32_t region) {
   return r;
 }
 
-uint32_t GuestViews::entry(unsigned space, unsigned idx, uint32_t p) const {
+uint32_t GuestViews::entry(unsigned space, uint32_t p) const {
   const Space& s = spaces_[space];
   if (s.regions.empty()) return 0;
   const Region& r = s.regions[p / kRegionPages];
-  return r.entry ? r.entry[idx * kRegionPages + p % kRegionPages] : 0;
+  return r.entry ? r.entry[p % kRegionPages] : 0;
 }
 
-void GuestViews::set_entry(unsigned space, unsigned idx, uint32_t p, uint32_t value) {
-  const uint32_t old = entry(space, idx, p);
+void GuestViews::set_entry(unsigned space, uint32_t p, uint32_t value) {
+  const uint32_t old = entry(space, p);
   if (old == value) return;
   // Two neighbouring pages are one host mapping when both are mapped with
   // the same protection and their physical pages follow each other.
@@ -85,8 +85,8 @@ void GuestViews::set_entry(unsigned space, unsigned idx, uint32_t p, uint32_t va
     return (a & kMapped) && (b & kMapped) && ((a ^ b) & kWritable) == 0 &&
            (b & kPageMask) == (a & kPageMask) + kPageSize;
   };
-  const uint32_t left = p > 0 ? entry(space, idx, p - 1) : 0;
-  const uint32_t right = p < (1u << 20) - 1 ? entry(space, idx, p + 1) : 0;
+  const uint32_t left = p > 0 ? entry(space, p - 1) : 0;
+  const uint32_t right = p < (1u << 20) - 1 ? entry(space, p + 1) : 0;
   Region& r = region_of(space, p / kRegionPages);
   if (old & kMapped) {
     if (!joins(left, old)) --stats_.host_mappings;
@@ -95,7 +95,7 @@ void GuestViews::set_entry(unsigned space, unsigned idx, uint32_t p, uint32_t va
     if (old & kWritable) {
       auto& refs = writable_[(old & kPageMask) >> 12];
       for (size_t i = 0; i < refs.size(); ++i) {
-        if (refs[i].space == space && refs[i].idx == idx && refs[i].lin_page == p) {
+        if (refs[i].space == space && refs[i].lin_page == p) {
           refs[i] = refs.back();
           refs.pop_back();
           break;
@@ -104,50 +104,49 @@ void GuestViews::set_entry(unsigned space, unsigned idx, uint32_t p, uint32_t va
     }
   }
   if (value & kMapped) {
-    if (!r.entry) r.entry = std::make_unique<uint32_t[]>(kMmuCount * kRegionPages);  // Zeroed.
+    if (!r.entry) r.entry = std::make_unique<uint32_t[]>(kRegionPages);  // Zeroed.
     if (!joins(left, value)) ++stats_.host_mappings;
     if (joins(value, right)) --stats_.host_mappings;
     ++r.pages;
     r.last_map = tick_;
     if (value & kWritable)
-      writable_[(value & kPageMask) >> 12].push_back({static_cast<uint16_t>(space), static_cast<uint16_t>(idx), p});
+      writable_[(value & kPageMask) >> 12].push_back({space, p});
   }
-  if (r.entry) r.entry[idx * kRegionPages + p % kRegionPages] = value;
+  if (r.entry) r.entry[p % kRegionPages] = value;
   stats_.host_mappings_peak = std::max(stats_.host_mappings_peak, stats_.host_mappings);
 }
 
-bool GuestViews::map_run(unsigned space, unsigned idx, uint32_t p, uint32_t phys, uint32_t n, bool writable,
-                         uint32_t extra) {
+bool GuestViews::map_run(unsigned space, uint32_t p, uint32_t phys, uint32_t n, bool writable, uint32_t extra) {
   const int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-  if (mmap(reinterpret_cast<void*>(view_base(space, idx) + uint64_t{p} * kPageSize), uint64_t{n} * kPageSize, prot,
+  if (mmap(reinterpret_cast<void*>(view_base(space) + uint64_t{p} * kPageSize), uint64_t{n} * kPageSize, prot,
            MAP_SHARED | MAP_FIXED, fd_, phys) == MAP_FAILED)
     return false;  // The accesses keep taking the slow path.
   ++stats_.maps;
   stats_.pages_mapped += n;
   for (uint32_t i = 0; i < n; ++i)
-    set_entry(space, idx, p + i, (phys + i * kPageSize) | kMapped | (writable ? kWritable : 0) | extra);
+    set_entry(space, p + i, (phys + i * kPageSize) | kMapped | (writable ? kWritable : 0) | extra);
   return true;
 }
 
-void GuestViews::map_rest_of_region(unsigned space, unsigned idx, uint32_t region,
+void GuestViews::map_rest_of_region(unsigned space, uint32_t region,
                                     const std::function<uint32_t(uint32_t)>& page_at,
                                     const std::function<void(uint32_t)>& mapped) {
   const uint32_t first = region * kRegionPages, end = first + kRegionPages;
   for (uint32_t q = first; q < end;) {
-    const uint32_t v = entry(space, idx, q) ? 0 : page_at(q);
+    const uint32_t v = entry(space, q) ? 0 : page_at(q);
     if (!v) {
       ++q;
       continue;
     }
     uint32_t n = 1;
-    while (q + n < end && !entry(space, idx, q + n)) {
+    while (q + n < end && !entry(space, q + n)) {
       const uint32_t w = page_at(q + n);
       if (!w || (w & ~kPageMask) != (v & ~kPageMask) || (w & kPageMask) != (v & kPageMask) + n * kPageSize) break;
       ++n;
     }
     // Near the host's limit, no more: eviction is for pages in use.
     if (stats_.host_mappings + 2 > stats_.host_mapping_limit) return;
-    if (map_run(space, idx, q, v & kPageMask, n, v & kWritable, v & kGlobal)) {
+    if (map_run(space, q, v & kPageMask, n, v & kWritable, v & kGlobal)) {
       stats_.pages_ahead += n;
       for (uint32_t i = 0; i < n; ++i) mapped(q + i);
     }
@@ -194,17 +193,9 @@ void GuestViews::drop_region(unsigned space, uint32_t region) {
   if (s.regions.empty()) return;
   Region& r = s.regions[region];
   if (r.pages) {
-    for (unsigned idx = 0; idx < kMmuCount; ++idx) {
-      if (!r.entry) break;
-      bool any = false;
-      for (uint32_t i = 0; i < kRegionPages; ++i) {
-        if (!r.entry[idx * kRegionPages + i]) continue;
-        any = true;
-        set_entry(space, idx, region * kRegionPages + i, 0);
-      }
-      if (any) unmap_host(view_base(space, idx) + uint64_t{region} * kRegionPages * kPageSize,
-                          uint64_t{kRegionPages} * kPageSize);
-    }
+    for (uint32_t i = 0; i < kRegionPages; ++i)
+      if (r.entry[i]) set_entry(space, region * kRegionPages + i, 0);
+    unmap_host(view_base(space) + uint64_t{region} * kRegionPages * kPageSize, uint64_t{kRegionPages} * kPageSize);
   }
   r.table = kNoTable;
   r.pde = 0;
@@ -213,12 +204,10 @@ void GuestViews::drop_region(unsigned space, uint32_t region) {
 }
 
 void GuestViews::drop_page(unsigned space, uint32_t p) {
-  for (unsigned idx = 0; idx < kMmuCount; ++idx) {
-    if (!entry(space, idx, p)) continue;
-    set_entry(space, idx, p, 0);
-    unmap_host(view_base(space, idx) + uint64_t{p} * kPageSize, kPageSize);
-    ++stats_.pages_dropped;
-  }
+  if (!entry(space, p)) return;
+  set_entry(space, p, 0);
+  unmap_host(view_base(space) + uint64_t{p} * kPageSize, kPageSize);
+  ++stats_.pages_dropped;
 }
 
 void GuestViews::clear_space(unsigned space) {
@@ -285,26 +274,20 @@ void GuestViews::verify(unsigned space) {
   Space& s = spaces_[space];
   if (s.key == kNoPaging || s.key == kFree) return;
   ++stats_.verifications;
-  auto read_ram = [&](uint32_t phys) -> const uint32_t* {
-    return phys < ram_bytes_ && ram_bytes_ - phys >= 4 ? reinterpret_cast<const uint32_t*>(ram_base_ + phys) : nullptr;
-  };
-  const std::vector<uint16_t> active = s.active;
-  for (uint16_t region : active) {
+  // The directory and tables were RAM pages when the regions were mapped
+  // (mirror_entry checks), and RAM does not move.
+  const auto* directory = reinterpret_cast<const uint32_t*>(ram_base_ + s.key);
+  for (const uint16_t region : s.active) {  // drop_region leaves the list as it is.
     Region& r = s.regions[region];
     if (!r.pages || r.table == kNoTable) continue;
-    const uint32_t* pde = read_ram(s.key + region * 4);
-    if (!pde || entry_changed(r.pde, *pde)) {
+    if (entry_changed(r.pde, directory[region])) {
       ++stats_.regions_dropped;
       drop_region(space, region);
       continue;
     }
-    r.pde = *pde;
-    if (r.table == kLargePage || !r.pte) continue;
-    const uint32_t* table = read_ram(r.table);
-    if (!table || ram_bytes_ - r.table < kPageSize) {
-      drop_region(space, region);
-      continue;
-    }
+    r.pde = directory[region];
+    if (!r.pte) continue;  // A 4 MiB page.
+    const auto* table = reinterpret_cast<const uint32_t*>(ram_base_ + r.table);
     if (std::memcmp(r.pte.get(), table, kPageSize) == 0) continue;
     ++stats_.tables_changed;
     for (uint32_t i = 0; i < kRegionPages; ++i) {
@@ -324,174 +307,109 @@ void GuestViews::protect(uint32_t phys_page) {
   const std::vector<WritableRef> refs = std::move(listed);
   listed.clear();
   for (const WritableRef& w : refs) {
-    if (!(entry(w.space, w.idx, w.lin_page) & kWritable)) continue;
-    set_entry(w.space, w.idx, w.lin_page, 0);
-    unmap_host(view_base(w.space, w.idx) + uint64_t{w.lin_page} * kPageSize, kPageSize);
+    if (!(entry(w.space, w.lin_page) & kWritable)) continue;
+    set_entry(w.space, w.lin_page, 0);
+    unmap_host(view_base(w.space) + uint64_t{w.lin_page} * kPageSize, kPageSize);
     ++stats_.write_protects;
   }
 }
 
 // --- Mapping ----------------------------------------------------------------
 
+GuestViews::Want GuestViews::want(unsigned idx, uint32_t lin) const {
+  if (!(cpu_.cr0 & cr0::PG)) {
+    // With paging off, CR3 loads change nothing: the identity map is global.
+    const uint32_t phys = lin & kPageMask;
+    return {true, phys, !mmu_.is_code_page(phys), true, true, kNoTable, 0};
+  }
+  PageWalk w;
+  if (!mmu_.peek(lin, idx, w) || !w.present || !w.accessed || (idx == kMmuUser && !w.user_ok)) return {};
+  const uint32_t phys = w.phys & kPageMask;
+  return {true,    phys,    w.may_write && w.dirty && !mmu_.is_code_page(phys), w.global, w.large,
+          w.large ? kLargePage : w.table_page(), w.pde};
+}
+
+// User views: what the tables say, kept across CR3 loads (verify()).
+// The supervisor view: what the TLB holds, dropped as the TLB is
+// (tlb_flushed: non-global pages at CR3 loads).
 void GuestViews::mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e) {
   const uint32_t page = lin & kPageMask;
   // A tag equal to the page number has no tlbflag bits: the fast path is allowed.
   if (e.tag_read != page) return;
-  if (idx == kMmuKernel) {
-    mirror_kernel(lin, e);
-    return;
-  }
-  Space& s = spaces_[current_];
-  const bool paging = s.key != kNoPaging;
-  // What the tables in memory say of a linear page: its physical page and
-  // whether it may be written now (without a walk setting D), or nothing
-  // when a walk would fault or change the tables (A clear).
-  struct Want {
-    bool ok;
-    uint32_t phys;
-    bool writable;
-    uint32_t table, pde;
-  };
-  auto want = [&](uint32_t p_lin) -> Want {
-    if (!paging) return {true, p_lin, !mmu_.is_code_page(p_lin), kNoTable, 0};
-    PageWalk w;
-    if (!mmu_.peek(p_lin, idx, w) || !w.present || !w.accessed || !w.user_ok) return {false, 0, false, 0, 0};
-    const uint32_t phys = w.phys & kPageMask;
-    const bool writable = w.may_write && w.dirty && !mmu_.is_code_page(phys);
-    return {true, phys, writable, w.large ? kLargePage : w.table_page(), w.pde};
-  };
-  const Want here = want(page);
+  const Want here = want(idx, page);
   if (!here.ok || here.phys != e.phys_page) {
     ++stats_.stale_entries;  // The TLB entry is older than the tables: it stays on the slow path.
     return;
   }
+  const bool user = idx == kMmuUser, tables = here.table != kNoTable && here.table != kLargePage;
+  // (peek() read the directory entry from RAM: verify() can read it there.)
+  if (!page_in_ram(here.phys) || (tables && !page_in_ram(here.table))) return;
   const bool writable = here.writable && e.tag_write == page;
-  auto is_ram = [&](uint32_t phys) { return phys < ram_bytes_ && ram_bytes_ - phys >= kPageSize; };
-  if (!is_ram(here.phys)) return;
-  if (paging && here.table != kLargePage && !is_ram(here.table)) return;
 
   // Room first: making it may drop the region this page goes into.
   if (stats_.host_mappings + 2 > stats_.host_mapping_limit) make_room();
   ++tick_;
-  const uint32_t p = page >> 12;
-  const uint32_t region = p / kRegionPages;
-  Region& r = region_of(current_, region);
-  if (paging && (r.table != here.table || r.pde != here.pde)) {
+  const unsigned space = space_of(idx);
+  const uint32_t p = page >> 12, region = p / kRegionPages;
+  Region& r = region_of(space, region);
+  if (user && here.table != kNoTable && (r.table != here.table || r.pde != here.pde)) {
     // Mapped through another directory entry before: what came through it goes.
-    if (r.table != kNoTable) drop_region(current_, region);
+    if (r.table != kNoTable) drop_region(space, region);
     r.table = here.table;
     r.pde = here.pde;
-    if (here.table != kLargePage) {
+    if (tables) {
       r.pte = std::make_unique<uint32_t[]>(kRegionPages);
       std::memcpy(r.pte.get(), ram_base_ + here.table, kPageSize);
     }
   }
+  // What a page mapped here must leave behind: the table entry a user
+  // mapping came through, as it is now; the supervisor view's non-global
+  // pages, for the next CR3 load.
+  auto mapped = [&](uint32_t q) {
+    if (user && r.pte) std::memcpy(&r.pte[q % kRegionPages], ram_base_ + here.table + (q % kRegionPages) * 4, 4);
+    if (!user && !(entry(space, q) & kGlobal)) note_kernel_local(q);
+  };
+  // The same entries, the same protection and global bit, physically contiguous.
+  auto same = [&](const Want& w, uint32_t q) {
+    return w.ok && w.table == here.table && w.pde == here.pde && w.global == here.global &&
+           page_in_ram(w.phys) && w.phys == here.phys + (q - p) * kPageSize;
+  };
 
   // The pages around it that map on from it (a 4 MiB page, or a table
   // mapping physically contiguous pages) go in the same host mapping,
   // unless some pages need per-access checks.
   uint32_t lo = p, hi = p;
   if (!mmu_.checks_active()) {
-    const uint32_t reach = here.table == kLargePage || !paging ? kRegionPages : 16;
+    const uint32_t reach = here.large ? kRegionPages : 16;
     const uint32_t first = region * kRegionPages, end = first + kRegionPages;
     auto continues = [&](uint32_t q) {
-      if (entry(current_, idx, q)) return false;  // Mapped already.
-      const Want w = want(q << 12);
-      const uint32_t expect = here.phys + (q - p) * kPageSize;
-      return w.ok && w.phys == expect && w.writable == writable && w.table == here.table && w.pde == here.pde &&
-             is_ram(expect);
+      if (entry(space, q)) return false;  // Mapped already.
+      const Want w = want(idx, q << 12);
+      return same(w, q) && w.writable == writable;
     };
     while (hi + 1 < end && hi + 1 - p < reach && continues(hi + 1)) ++hi;
     while (lo > first && p - (lo - 1) < reach && here.phys >= (p - lo + 1) * kPageSize && continues(lo - 1)) --lo;
   }
-  if (!map_run(current_, idx, lo, here.phys - (p - lo) * kPageSize, hi - lo + 1, writable)) return;
-  stats_.pages_ahead += hi - lo;
-  // The table entries the pages were mapped through, as they are now.
-  auto note_entry = [&](uint32_t q) {
-    if (r.pte) std::memcpy(&r.pte[q % kRegionPages], ram_base_ + here.table + (q % kRegionPages) * 4, 4);
-  };
-  for (uint32_t q = lo; q <= hi; ++q) note_entry(q);
-  if (++r.faults == kBulkAfter && !mmu_.checks_active()) {
-    map_rest_of_region(
-        current_, idx, region,
-        [&](uint32_t q) -> uint32_t {
-          const Want w = want(q << 12);
-          if (!w.ok || !is_ram(w.phys) || w.table != here.table || w.pde != here.pde) return 0;
-          return w.phys | kMapped | (w.writable ? kWritable : 0);
-        },
-        note_entry);
-  }
-}
-
-// The supervisor view: what the TLB holds, and the pages around it that
-// the same 4 MiB page or contiguous run maps with the same protection and
-// global bit, while the tables in memory say so; dropped as the TLB is.
-void GuestViews::mirror_kernel(uint32_t lin, const TlbEntry& e) {
-  const uint32_t page = lin & kPageMask;
-  const bool paging = cpu_.cr0 & cr0::PG;
-  struct Want {
-    bool ok;
-    uint32_t phys;
-    bool writable, global, large;
-  };
-  auto want = [&](uint32_t p_lin) -> Want {
-    // With paging off, CR3 loads change nothing: the identity map is global.
-    if (!paging) return {true, p_lin, !mmu_.is_code_page(p_lin), true, true};
-    PageWalk w;
-    if (!mmu_.peek(p_lin, kMmuKernel, w) || !w.present || !w.accessed) return {false, 0, false, false, false};
-    const uint32_t phys = w.phys & kPageMask;
-    const bool writable = w.may_write && w.dirty && !mmu_.is_code_page(phys);
-    return {true, phys, writable, w.global, w.large};
-  };
-  const Want here = want(page);
-  if (!here.ok || here.phys != e.phys_page) {
-    ++stats_.stale_entries;
-    return;
-  }
-  auto is_ram = [&](uint32_t phys) { return phys < ram_bytes_ && ram_bytes_ - phys >= kPageSize; };
-  if (!is_ram(here.phys)) return;
-  const bool writable = here.writable && e.tag_write == page;
-  if (stats_.host_mappings + 2 > stats_.host_mapping_limit) make_room();
-  ++tick_;
-  const uint32_t p = page >> 12;
-  uint32_t lo = p, hi = p;
-  if (!mmu_.checks_active()) {
-    const uint32_t reach = here.large ? kRegionPages : 16;
-    const uint32_t first = p / kRegionPages * kRegionPages, end = first + kRegionPages;
-    auto continues = [&](uint32_t q) {
-      if (entry(kShared, kMmuKernel, q)) return false;
-      const Want w = want(q << 12);
-      const uint32_t expect = here.phys + (q - p) * kPageSize;
-      return w.ok && w.phys == expect && w.writable == writable && w.global == here.global && is_ram(expect);
-    };
-    while (hi + 1 < end && hi + 1 - p < reach && continues(hi + 1)) ++hi;
-    while (lo > first && p - (lo - 1) < reach && here.phys >= (p - lo + 1) * kPageSize && continues(lo - 1)) --lo;
-  }
-  if (!map_run(kShared, kMmuKernel, lo, here.phys - (p - lo) * kPageSize, hi - lo + 1, writable,
-               here.global ? kGlobal : 0))
+  if (!map_run(space, lo, here.phys - (p - lo) * kPageSize, hi - lo + 1, writable, here.global ? kGlobal : 0))
     return;
   stats_.pages_ahead += hi - lo;
-  if (!here.global)
-    for (uint32_t q = lo; q <= hi; ++q) note_kernel_local(q);
-  Region& r = region_of(kShared, p / kRegionPages);
+  for (uint32_t q = lo; q <= hi; ++q) mapped(q);
   if (++r.faults == kBulkAfter && !mmu_.checks_active()) {
     map_rest_of_region(
-        kShared, kMmuKernel, p / kRegionPages,
+        space, region,
         [&](uint32_t q) -> uint32_t {
-          const Want w = want(q << 12);
-          if (!w.ok || !is_ram(w.phys)) return 0;
+          const Want w = want(idx, q << 12);
+          if (!w.ok || !page_in_ram(w.phys) || w.table != here.table || w.pde != here.pde) return 0;
           return w.phys | kMapped | (w.writable ? kWritable : 0) | (w.global ? kGlobal : 0);
         },
-        [&](uint32_t q) {
-          if (!(entry(kShared, kMmuKernel, q) & kGlobal)) note_kernel_local(q);
-        });
+        mapped);
   }
 }
 
 void GuestViews::unmap_kernel_page(uint32_t q) {
-  if (!entry(kShared, kMmuKernel, q)) return;
-  set_entry(kShared, kMmuKernel, q, 0);
-  unmap_host(view_base(kShared, kMmuKernel) + uint64_t{q} * kPageSize, kPageSize);
+  if (!entry(kShared, q)) return;
+  set_entry(kShared, q, 0);
+  unmap_host(view_base(kShared) + uint64_t{q} * kPageSize, kPageSize);
   ++stats_.kernel_unmaps;
 }
 
@@ -520,7 +438,7 @@ void GuestViews::tlb_flushed(bool keep_global) {
   } else {
     // A CR3 load: the supervisor view keeps its global pages, as the TLB does.
     for (uint32_t q : kernel_local_) {
-      const uint32_t v = entry(kShared, kMmuKernel, q);
+      const uint32_t v = entry(kShared, q);
       if ((v & kMapped) && !(v & kGlobal)) unmap_kernel_page(q);
     }
     kernel_local_.clear();
@@ -531,9 +449,9 @@ void GuestViews::tlb_flushed(bool keep_global) {
 }
 
 void GuestViews::tlb_page_flushed(uint32_t lin) {
-  // INVLPG: the supervisor view drops the page, as the TLB does. The user
-  // views need nothing: a mapping there is dropped when an entry it came
-  // from is written, which the guest must do before an INVLPG means anything.
+  // INVLPG: the page goes from the supervisor view, as from the TLB, and
+  // from the current user view (which verify() would otherwise check only
+  // at the next CR3 load).
   unmap_kernel_page(lin >> 12);
   drop_page(current_, lin >> 12);
 }

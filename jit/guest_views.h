@@ -101,21 +101,21 @@ class GuestViews : public TlbMirror {
   // The view of MMU index `idx`: the shared supervisor view, or the current
   // address space's user view.
   uintptr_t base(unsigned idx) const {
-    return idx == kMmuKernel ? view_base(kShared, kMmuKernel) : view_base(current_, kMmuUser);
+    return view_base(space_of(idx));
   }
   // The host range of all views (faults there are guest accesses).
   uintptr_t region_begin() const { return reinterpret_cast<uintptr_t>(region_); }
   uintptr_t region_end() const { return region_begin() + kRegionBytes; }
 
-  // Maps the page of `lin` in view `idx` of the current address space as
-  // the TLB entry `e` (just filled for it) allows on the fast path, if the
-  // tables in memory agree; and with it the pages around it that the same
-  // 4 MiB page or a contiguous run of the same table maps.
+  // Maps the page of `lin` in view `idx` (base(idx)) as the TLB entry `e`
+  // (just filled for it) allows on the fast path, if the tables in memory
+  // agree; and with it the pages around it that the same 4 MiB page or a
+  // contiguous run of the same table maps.
   void mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e);
 
   // `lin`'s page is mapped in view `idx` (as base(idx) addresses it).
   bool is_mapped(unsigned idx, uint32_t lin) const {
-    return entry(idx == kMmuKernel ? kShared : current_, idx, lin >> 12) & kMapped;
+    return entry(space_of(idx), lin >> 12) & kMapped;
   }
   // TlbMirror.
   void tlb_flushed(bool keep_global) override;
@@ -149,17 +149,17 @@ class GuestViews : public TlbMirror {
   // A page entry: physical page | these bits; 0 = not mapped.
   static constexpr uint32_t kMapped = 1, kWritable = 2, kGlobal = 4;
 
-  struct Region {  // 4 MiB of an address space, both views.
+  struct Region {  // 4 MiB of a view.
     uint32_t table = kNoTable;  // The page table its pages were mapped through (or kLargePage).
     uint32_t pde = 0;           // The directory entry they were mapped through.
     // The table's entries as its mapped pages were mapped through them
     // (4 KiB tables; allocated with the first page).
     std::unique_ptr<uint32_t[]> pte;
-    uint32_t pages = 0;         // Pages mapped (both views).
+    uint32_t pages = 0;         // Pages mapped.
     uint64_t last_map = 0;      // Tick of the last page mapped.
     uint32_t faults = 0;        // Accesses that faulted into it (up to kBulkAfter).
     bool listed = false;        // In Space::active.
-    std::unique_ptr<uint32_t[]> entry;  // [kMmuCount * kRegionPages], allocated at the first page.
+    std::unique_ptr<uint32_t[]> entry;  // [kRegionPages], allocated at the first page.
   };
   struct Space {
     uint32_t key = kFree;  // Page-directory page (CR3), kNoPaging or kFree.
@@ -168,14 +168,26 @@ class GuestViews : public TlbMirror {
     std::vector<uint16_t> active;  // Regions with pages or a table.
   };
   struct WritableRef {  // A writable mapping of a physical page.
-    uint16_t space;
-    uint16_t idx;
+    uint32_t space;
     uint32_t lin_page;
   };
+  // What the tables in memory say of a linear page for an MMU index: its
+  // physical page, whether it may be written now (without a walk setting
+  // D) and the entries it comes through; !ok when a walk would fault or
+  // change the tables (A clear). With paging off: the identity, global.
+  struct Want {
+    bool ok = false;
+    uint32_t phys = 0;
+    bool writable = false, global = false, large = false;
+    uint32_t table = kNoTable, pde = 0;
+  };
 
-  // Each address space has a user view; the shared supervisor view comes
-  // after them. (`idx` is the space's only view, or kMmuKernel for kShared.)
-  uintptr_t view_base(unsigned space, unsigned /*idx*/) const { return region_begin() + uint64_t{space} * kViewBytes; }
+  // Each address space has one view, for user accesses; the shared
+  // supervisor view comes after them.
+  uintptr_t view_base(unsigned space) const { return region_begin() + uint64_t{space} * kViewBytes; }
+  unsigned space_of(unsigned idx) const { return idx == kMmuKernel ? kShared : current_; }
+  bool page_in_ram(uint32_t phys) const { return phys < ram_bytes_ && ram_bytes_ - phys >= kPageSize; }
+  Want want(unsigned idx, uint32_t lin) const;
   uint32_t space_key() const;
   void select_space();
   void drop_everything();
@@ -183,9 +195,8 @@ class GuestViews : public TlbMirror {
   void clear_space(unsigned space);  // Drops its regions; the slot and directory stay.
   uint64_t signature() const;
   void drop_region(unsigned space, uint32_t region);
-  void drop_page(unsigned space, uint32_t lin_page);  // Both views.
+  void drop_page(unsigned space, uint32_t lin_page);
   void make_room();
-  void mirror_kernel(uint32_t lin, const TlbEntry& e);
   // Lists a non-global supervisor-view page for the next CR3 load; past
   // kMaxLocalUnmaps that load drops the view whole, so the list stops
   // growing there (a guest that never loads CR3 cannot grow it forever).
@@ -195,7 +206,7 @@ class GuestViews : public TlbMirror {
   // Maps the pages of `region` that no view holds yet and `page_at` gives
   // (physical page | kWritable | kGlobal, or 0), in runs of physically
   // contiguous pages with the same bits; `mapped` is told of each page.
-  void map_rest_of_region(unsigned space, unsigned idx, uint32_t region,
+  void map_rest_of_region(unsigned space, uint32_t region,
                           const std::function<uint32_t(uint32_t)>& page_at,
                           const std::function<void(uint32_t)>& mapped);
   void unmap_kernel_page(uint32_t lin_page);
@@ -206,13 +217,12 @@ class GuestViews : public TlbMirror {
   void verify(unsigned space);
 
   Region& region_of(unsigned space, uint32_t region);
-  // The entry of linear page number `p` in view `idx` of `space`.
-  uint32_t entry(unsigned space, unsigned idx, uint32_t p) const;
+  // The entry of linear page number `p` in the view of `space`.
+  uint32_t entry(unsigned space, uint32_t p) const;
   // Sets it, keeping the run count and the writable references.
-  void set_entry(unsigned space, unsigned idx, uint32_t p, uint32_t value);
+  void set_entry(unsigned space, uint32_t p, uint32_t value);
   // mmap of `n` pages from linear page `p`, physical `phys`; entries set.
-  bool map_run(unsigned space, unsigned idx, uint32_t p, uint32_t phys, uint32_t n, bool writable,
-               uint32_t extra = 0);
+  bool map_run(unsigned space, uint32_t p, uint32_t phys, uint32_t n, bool writable, uint32_t extra);
   void unmap_host(uintptr_t host, size_t bytes);
 
   SoftMmu& mmu_;

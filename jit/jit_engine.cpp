@@ -243,18 +243,19 @@ JumpTable& JitEngine::jump_table_of(uint32_t mode) {
 
 void JitEngine::clear(JumpTable& t, bool keep_global) const {
   if (keep_global) {
-    // A CR3 load: blocks of global code stay, as their translations do.
-    std::vector<uint16_t> kept;
-    for (const unsigned slot : t.filled) {
+    // A CR3 load: blocks of global code stay, as their translations do (the
+    // list is compacted in place to the slots kept).
+    size_t kept = 0;
+    for (const uint16_t slot : t.filled) {
       if (t.host[slot] == miss_stub_) continue;
       if (t.global[slot]) {
-        kept.push_back(static_cast<uint16_t>(slot));
+        t.filled[kept++] = slot;
         continue;
       }
       t.eip[slot] = 0;
       t.host[slot] = miss_stub_;
     }
-    t.filled = std::move(kept);
+    t.filled.resize(kept);
     return;
   }
   if (t.filled.size() < kJumpTableSize / 8) {

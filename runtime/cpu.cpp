@@ -148,21 +148,10 @@ void Cpu::paging_changed(bool keep_global) {
     jump_cache_.drop_if([](const Block& b) { return !b.global_code; });
   } else {
     jump_cache_.clear();
-    for (uint32_t p : global_code_list_) global_code_pages_[p / 64] = 0;
-    global_code_list_.clear();
+    global_code_pages_.clear();
   }
-  for (uint32_t p : cached_code_list_) cached_code_pages_[p / 64] = 0;
-  cached_code_list_.clear();
+  cached_code_pages_.clear();
   exit_block_ = true;
-}
-
-void Cpu::note_cached_code_page(uint32_t lin_page, bool global) {
-  const uint32_t p = lin_page >> 12;
-  auto& pages = global ? global_code_pages_ : cached_code_pages_;
-  uint64_t& word = pages[p / 64];
-  if (word & (uint64_t{1} << (p % 64))) return;
-  word |= uint64_t{1} << (p % 64);
-  (global ? global_code_list_ : cached_code_list_).push_back(p);
 }
 
 bool Cpu::fetched_through_global(uint32_t lin) const {
@@ -177,8 +166,9 @@ void Cpu::cache_block(uint32_t eip, Block* b) {
   const uint32_t first = b->cs_base + eip, last = first + b->byte_length - 1;
   const bool two = b->phys_page2 != ~0u;
   b->global_code = fetched_through_global(first) && (!two || fetched_through_global(last));
-  note_cached_code_page(first & kPageMask, b->global_code);
-  if (two) note_cached_code_page(last & kPageMask, b->global_code);
+  PageSet& pages = b->global_code ? global_code_pages_ : cached_code_pages_;
+  pages.insert(first >> 12);
+  if (two) pages.insert(last >> 12);
 }
 
 void Cpu::tlb_flush_page(uint32_t lin) {
@@ -188,12 +178,9 @@ void Cpu::tlb_flush_page(uint32_t lin) {
   // a page that holds no cached block's code (a data page, the usual INVLPG)
   // costs nothing more.
   const uint32_t p = lin >> 12;
-  const uint64_t bit = uint64_t{1} << (p % 64);
-  uint64_t& word = cached_code_pages_[p / 64];
-  uint64_t& global_word = global_code_pages_[p / 64];
-  if (!((word | global_word) & bit)) return;
-  word &= ~bit;
-  global_word &= ~bit;
+  if (!cached_code_pages_.contains(p) && !global_code_pages_.contains(p)) return;
+  cached_code_pages_.erase(p);
+  global_code_pages_.erase(p);
   const uint32_t page = lin & kPageMask;
   jump_cache_.drop_if([page](const Block& b) {
     const uint32_t first = b.cs_base + b.virt_pc;

@@ -18,6 +18,7 @@
 #include "runtime/cpu_state.h"
 #include "runtime/exceptions.h"
 #include "runtime/jump_cache.h"
+#include "runtime/page_set.h"
 #include "runtime/segmentation.h"
 #include "runtime/softmmu.h"
 
@@ -303,14 +304,10 @@ class Cpu final : private CodeSource {
   void cache_block(uint32_t eip, Block* b);
   // Linear pages holding the code of blocks in the jump cache (or, through
   // it, in the JIT's jump tables): INVLPG of any other page leaves both alone.
-  // A bit per page, and the pages set since the last full clear.
-  void note_cached_code_page(uint32_t lin_page, bool global);
-  std::vector<uint64_t> cached_code_pages_ = std::vector<uint64_t>((1u << 20) / 64, 0);
-  std::vector<uint32_t> cached_code_list_;
+  PageSet cached_code_pages_;
   // The same for pages reached through global translations: kept across
   // CR3 loads with the blocks (Block::global_code), dropped at other flushes.
-  std::vector<uint64_t> global_code_pages_ = std::vector<uint64_t>((1u << 20) / 64, 0);
-  std::vector<uint32_t> global_code_list_;
+  PageSet global_code_pages_;
   // Blocks by physical PC, mode and linear page: the same physical code
   // reached through two linear aliases keeps a block for each.
   static uint64_t block_key(uint32_t phys, uint32_t mode, uint32_t lin) {

@@ -24,7 +24,7 @@ void invalidate(TlbEntry& e) {
 }  // namespace
 
 SoftMmu::SoftMmu(CpuState& cpu, GuestRam& ram, Bus& bus)
-    : cpu_(cpu), ram_(ram), bus_(bus), page_flags_((ram.size() + kPageSize - 1) / kPageSize, 0) {
+    : cpu_(cpu), ram_(ram), bus_(bus), code_pages_((ram.size() + kPageSize - 1) / kPageSize, 0) {
   for (auto& t : tlb_)
     for (auto& e : t) invalidate(e);
 }
@@ -152,7 +152,7 @@ void SoftMmu::fill(uint32_t lin, uint32_t phys, Access acc, unsigned idx, bool w
   e.tag_read = page | extra;
   e.tag_fetch = page | extra;
   if (acc == Access::kWrite || writable_now) {
-    e.tag_write = page | extra | write_flags(ppage);
+    e.tag_write = page | extra | (is_code_page(ppage) ? tlbflag::kCode : 0);
   }
 }
 
@@ -235,7 +235,7 @@ void SoftMmu::write_slow(uint32_t lin, uint64_t value, unsigned size, unsigned i
     return;
   }
   const uint32_t phys = translate(lin, Access::kWrite, idx);
-  if (page_flags(phys) & kPageCode) {
+  if (is_code_page(phys)) {
     ++stats_.code_writes;
     if (on_code_write) on_code_write(phys, size);
   }
@@ -277,23 +277,22 @@ void SoftMmu::flush_page(uint32_t lin) {
   if (mirror) mirror->tlb_page_flushed(lin);
 }
 
-bool SoftMmu::set_page_flag(uint32_t phys_page, uint8_t flag, bool on) {
+bool SoftMmu::set_code_page(uint32_t phys_page, bool on) {
   const uint32_t p = phys_page >> 12;
-  if (p >= page_flags_.size() || bool(page_flags_[p] & flag) == on) return false;
-  page_flags_[p] = on ? page_flags_[p] | flag : page_flags_[p] & ~flag;
+  if (p >= code_pages_.size() || bool(code_pages_[p]) == on) return false;
+  code_pages_[p] = on;
   const uint32_t ppage = phys_page & kPageMask;
-  const uint32_t flags = write_flags(ppage);
   for (auto& t : tlb_)
     for (auto& e : t)
       if (e.phys_page == ppage && !(e.tag_write & tlbflag::kInvalid))
-        e.tag_write = (e.tag_write & ~tlbflag::kCode) | flags;
+        e.tag_write = on ? e.tag_write | tlbflag::kCode : e.tag_write & ~tlbflag::kCode;
   return true;
 }
 
 void SoftMmu::mark_code_page(uint32_t phys_page) {
-  if (set_page_flag(phys_page, kPageCode, true) && mirror) mirror->code_page_marked(phys_page & kPageMask);
+  if (set_code_page(phys_page, true) && mirror) mirror->code_page_marked(phys_page & kPageMask);
 }
 
-void SoftMmu::clear_code_page(uint32_t phys_page) { set_page_flag(phys_page, kPageCode, false); }
+void SoftMmu::clear_code_page(uint32_t phys_page) { set_code_page(phys_page, false); }
 
 }  // namespace vmm

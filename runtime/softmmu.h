@@ -169,7 +169,10 @@ class SoftMmu {
   // Code-page tracking for self-modifying code.
   void mark_code_page(uint32_t phys_page);
   void clear_code_page(uint32_t phys_page);
-  bool is_code_page(uint32_t phys) const { return page_flags(phys) & kPageCode; }
+  bool is_code_page(uint32_t phys) const {
+    const uint32_t p = phys >> 12;
+    return p < code_pages_.size() && code_pages_[p];
+  }
 
 
   // Data breakpoints (DR0-DR3 with R/W = 01 or 11): accesses that touch a
@@ -228,20 +231,11 @@ class SoftMmu {
   void check_special(uint32_t lin, unsigned size, bool write, unsigned idx);
   bool page_watched(uint32_t page) const;
 
-  static constexpr uint8_t kPageCode = 1;
-  uint8_t page_flags(uint32_t phys) const {
-    const uint32_t p = phys >> 12;
-    return p < page_flags_.size() ? page_flags_[p] : 0;
-  }
-  // Sets or clears `flag` of a page and re-tags the TLB's write entries for it.
-  bool set_page_flag(uint32_t phys_page, uint8_t flag, bool on);
-  // The write tag flags a page's kinds call for.
-  uint32_t write_flags(uint32_t phys_page) const {
-    const uint8_t f = page_flags(phys_page);
-    return f & kPageCode ? tlbflag::kCode : 0;
-  }
+  // Marks or unmarks a page as holding code and re-tags the TLB's write
+  // entries for it. False when it already was so (or is not RAM).
+  bool set_code_page(uint32_t phys_page, bool on);
 
-  std::vector<uint8_t> page_flags_;  // kPageCode per physical page of RAM.
+  std::vector<uint8_t> code_pages_;  // Per physical page of RAM: holds decoded code.
   SoftMmuStats stats_;
   Watchpoint watch_[4] = {};
   uint32_t watch_mask_ = 0;  // Bit i: watch_[i] active.
