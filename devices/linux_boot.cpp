@@ -1,9 +1,10 @@
 #include "devices/linux_boot.h"
 
 #include <algorithm>
-#include <cinttypes>
 #include <cstdio>
 #include <cstring>
+
+#include "runtime/message_text.h"
 
 namespace vmm {
 
@@ -99,20 +100,6 @@ static_assert(kLinuxBootCs == 2 * 8 && kLinuxBootDs == 3 * 8);
 
 // ---- Helpers ----
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-  return buf;
-}
-
-std::string range(uint64_t begin, uint64_t end) { return "[" + hex(begin) + ", " + hex(end) + ")"; }
-
-std::string size_text(uint64_t bytes) {
-  if (bytes % kMiB == 0) return std::to_string(bytes / kMiB) + " MiB";
-  if (bytes % kKiB == 0) return std::to_string(bytes / kKiB) + " KiB";
-  return std::to_string(bytes) + " bytes";
-}
-
 std::string version_text(uint16_t v) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%u.%02u", v >> 8, v & 0xFF);
@@ -134,7 +121,7 @@ class Reader {
   }
   void check(uint64_t offset, uint64_t length) const {
     if (!contains(offset, length)) {
-      fail("image truncated: " + std::to_string(length) + " bytes at offset " + hex(offset) + " lie past its end (" +
+      fail("image truncated: " + std::to_string(length) + " bytes at offset " + hex_text(offset) + " lie past its end (" +
            std::to_string(bytes_.size()) + " bytes)");
     }
   }
@@ -184,7 +171,7 @@ Header check_header(const Reader& r, uint64_t ram_size) {
   Header h{};
   if (!has_magic(r)) fail("no Linux setup header (signature \"HdrS\" at offset 0x202)");
   const uint16_t boot_flag = r.u16(kBootFlagOff);
-  if (boot_flag != kBootFlag) fail("boot_flag " + hex(boot_flag) + " at offset 0x1fe is not 0xaa55");
+  if (boot_flag != kBootFlag) fail("boot_flag " + hex_text(boot_flag) + " at offset 0x1fe is not 0xaa55");
   if (!r.contains(kVersionOff, 2)) fail("setup header truncated: the file ends before the version field at 0x206");
   h.version = r.u16(kVersionOff);
   if (h.version < kMinVersion) {
@@ -194,22 +181,22 @@ Header check_header(const Reader& r, uint64_t ram_size) {
   // boot.rst, "32-bit boot protocol": the setup header ends at 0x202 plus
   // the byte at 0x201, the displacement of the short JMP at 0x200.
   const uint8_t jump = r.u8(kJumpOff);
-  if (jump != kShortJmp) fail("jump at offset 0x200 is " + hex(jump) + ", not a short JMP (0xeb)");
+  if (jump != kShortJmp) fail("jump at offset 0x200 is " + hex_text(jump) + ", not a short JMP (0xeb)");
   h.header_end = kHeaderMagicOff + r.u8(kJumpOff + 1);
   if (h.header_end > kZeroPageAfterHeader) {
-    fail("setup header length (the jump at 0x200 ends it at " + hex(h.header_end) +
-         ") runs past the header's place in boot_params (" + hex(kZeroPageAfterHeader) + ")");
+    fail("setup header length (the jump at 0x200 ends it at " + hex_text(h.header_end) +
+         ") runs past the header's place in boot_params (" + hex_text(kZeroPageAfterHeader) + ")");
   }
   uint64_t fields_end = kInitrdAddrMaxOff + 4;
   if (h.version >= kVersionAlignment) fields_end = kRelocatableOff + 1;
   if (h.version >= kVersionCmdlineSize) fields_end = kCmdlineSizeOff + 4;
   if (h.version >= kVersionInitSize) fields_end = kInitSizeOff + 4;
   if (h.header_end < fields_end) {
-    fail("setup header length (the jump at 0x200 ends it at " + hex(h.header_end) + ") is too short for protocol " +
-         version_text(h.version) + ", whose fields end at " + hex(fields_end));
+    fail("setup header length (the jump at 0x200 ends it at " + hex_text(h.header_end) + ") is too short for protocol " +
+         version_text(h.version) + ", whose fields end at " + hex_text(fields_end));
   }
   if (!r.contains(0, h.header_end)) {
-    fail("setup header truncated: it ends at " + hex(h.header_end) + " but the file has " + hex(r.size()) +
+    fail("setup header truncated: it ends at " + hex_text(h.header_end) + " but the file has " + hex_text(r.size()) +
          " bytes");
   }
 
@@ -220,28 +207,28 @@ Header check_header(const Reader& r, uint64_t ram_size) {
   h.kernel_offset = (setup_sects + 1) * 512;
   if (h.kernel_offset >= r.size()) {
     fail("setup_sects " + std::to_string(setup_sects_field) + " puts the protected-mode kernel at offset " +
-         hex(h.kernel_offset) + ", at or past the end of the file (" + hex(r.size()) + " bytes)");
+         hex_text(h.kernel_offset) + ", at or past the end of the file (" + hex_text(r.size()) + " bytes)");
   }
   h.kernel_size = r.size() - h.kernel_offset;
   // syssize counts 16-byte paragraphs, the last one possibly partial.
   const uint64_t syssize = r.u32(kSyssizeOff);
   if (syssize > (h.kernel_size + 15) / 16) {
-    fail("syssize " + hex(syssize) + " (16-byte paragraphs) is more than the " + hex(h.kernel_size) +
+    fail("syssize " + hex_text(syssize) + " (16-byte paragraphs) is more than the " + hex_text(h.kernel_size) +
          " bytes the file holds after setup_sects " + std::to_string(setup_sects_field) + " (truncated?)");
   }
 
   h.loadflags = r.u8(kLoadflagsOff);
   if (!(h.loadflags & kLoadedHigh)) {
-    fail("loadflags " + hex(h.loadflags) + " lacks LOADED_HIGH (bit 0): a zImage loaded at 0x10000 is not supported");
+    fail("loadflags " + hex_text(h.loadflags) + " lacks LOADED_HIGH (bit 0): a zImage loaded at 0x10000 is not supported");
   }
   const uint64_t kernel_end = kKernelLoadAddr + h.kernel_size;
   h.code32_start = r.u32(kCode32StartOff);
   if (h.code32_start < kKernelLoadAddr || h.code32_start >= kernel_end) {
-    fail("code32_start " + hex(h.code32_start) + " is outside the protected-mode kernel loaded at " +
-         range(kKernelLoadAddr, kernel_end));
+    fail("code32_start " + hex_text(h.code32_start) + " is outside the protected-mode kernel loaded at " +
+         range_text(kKernelLoadAddr, kernel_end));
   }
   if (kernel_end > ram_size) {
-    fail("the protected-mode kernel (" + hex(h.kernel_size) + " bytes at 0x100000) does not fit in guest RAM (" +
+    fail("the protected-mode kernel (" + hex_text(h.kernel_size) + " bytes at 0x100000) does not fit in guest RAM (" +
          size_text(ram_size) + ")");
   }
 
@@ -258,17 +245,17 @@ Header check_header(const Reader& r, uint64_t ram_size) {
     if (r.u8(kRelocatableOff)) {
       const uint64_t alignment = r.u32(kKernelAlignmentOff);
       if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
-        fail("kernel_alignment " + hex(alignment) + " of a relocatable kernel is not a power of two");
+        fail("kernel_alignment " + hex_text(alignment) + " of a relocatable kernel is not a power of two");
       }
       runtime_start = std::max(align_up(kKernelLoadAddr, alignment), pref_address);
     }
     if (runtime_start >= (uint64_t{1} << 32)) {
-      fail("pref_address " + hex(pref_address) + " lies beyond the 32-bit physical address space");
+      fail("pref_address " + hex_text(pref_address) + " lies beyond the 32-bit physical address space");
     }
     h.needs_end = std::max(h.needs_end, runtime_start + init_size);
     if (h.needs_end > ram_size) {
-      fail("the kernel needs guest RAM up to " + hex(h.needs_end) + " (init_size " + hex(init_size) + " from " +
-           hex(runtime_start) + "), more than the " + size_text(ram_size) + " there are");
+      fail("the kernel needs guest RAM up to " + hex_text(h.needs_end) + " (init_size " + hex_text(init_size) + " from " +
+           hex_text(runtime_start) + "), more than the " + size_text(ram_size) + " there are");
     }
   }
 
@@ -319,8 +306,8 @@ LinuxBootInfo load_linux(GuestRam& ram, const std::vector<uint8_t>& image, const
   // boot.rst, cmd_line_ptr: between the setup heap and 0xA0000; here below
   // the EBDA too.
   if (kCmdlineAddr + cmdline.size() + 1 > kEbdaStart) {
-    fail("the command line (" + std::to_string(cmdline.size()) + " bytes) does not fit between " + hex(kCmdlineAddr) +
-         " and " + hex(kEbdaStart));
+    fail("the command line (" + std::to_string(cmdline.size()) + " bytes) does not fit between " + hex_text(kCmdlineAddr) +
+         " and " + hex_text(kEbdaStart));
   }
 
   // The initrd: page aligned, as high as possible, its last byte at most
@@ -334,8 +321,8 @@ LinuxBootInfo load_linux(GuestRam& ram, const std::vector<uint8_t>& image, const
     if (initrd_size == 0) throw InitrdError("the initrd is empty");
     if (initrd_size > limit || (limit - initrd_size) / kPageSize * kPageSize < floor) {
       throw InitrdError("the initrd (" + size_text(initrd_size) + ") does not fit in guest RAM between the kernel (up to " +
-                        hex(floor) + ") and " + hex(limit) + " (the lower of initrd_addr_max " +
-                        hex(h.initrd_addr_max) + " + 1 and the end of RAM)");
+                        hex_text(floor) + ") and " + hex_text(limit) + " (the lower of initrd_addr_max " +
+                        hex_text(h.initrd_addr_max) + " + 1 and the end of RAM)");
     }
     initrd_addr = (limit - initrd_size) / kPageSize * kPageSize;
   }

@@ -1,10 +1,10 @@
 #include "devices/multiboot.h"
 
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
 #include <cstring>
 #include <optional>
+
+#include "runtime/message_text.h"
 
 namespace vmm {
 
@@ -140,20 +140,6 @@ constexpr uint64_t kMaxImageSize = uint64_t{1} << 32;
 
 // ---- Helpers ----
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-  return buf;
-}
-
-std::string range(uint64_t begin, uint64_t end) { return "[" + hex(begin) + ", " + hex(end) + ")"; }
-
-std::string ram_size_text(uint64_t bytes) {
-  if (bytes % kMiB == 0) return std::to_string(bytes / kMiB) + " MiB";
-  if (bytes % kKiB == 0) return std::to_string(bytes / kKiB) + " KiB";
-  return std::to_string(bytes) + " bytes";
-}
-
 [[noreturn]] void fail(const std::string& what) { throw LoadError(what); }
 
 uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
@@ -189,7 +175,7 @@ class ImageReader {
  private:
   void check(uint64_t offset, uint64_t length) const {
     if (!contains(offset, length)) {
-      fail("image truncated: " + std::to_string(length) + " bytes at offset " + hex(offset) + " lie past its end (" +
+      fail("image truncated: " + std::to_string(length) + " bytes at offset " + hex_text(offset) + " lie past its end (" +
            std::to_string(bytes_.size()) + " bytes)");
     }
   }
@@ -250,11 +236,11 @@ bool in_available_memory(const std::vector<MemoryRegion>& map, uint64_t addr, ui
 void validate_chunks(std::vector<Chunk>& chunks, const GuestRam& ram, const ImageReader& image) {
   for (const Chunk& c : chunks) {
     if (c.file_size > c.mem_size) {
-      fail(c.what + " has more file data (" + hex(c.file_size) + " bytes) than memory (" + hex(c.mem_size) +
+      fail(c.what + " has more file data (" + hex_text(c.file_size) + " bytes) than memory (" + hex_text(c.mem_size) +
            " bytes)");
     }
     if (!image.contains(c.file_offset, c.file_size)) {
-      fail(c.what + " file data " + range(c.file_offset, c.file_offset + c.file_size) +
+      fail(c.what + " file data " + range_text(c.file_offset, c.file_offset + c.file_size) +
            " lies past the end of the file (" + std::to_string(image.size()) + " bytes)");
     }
   }
@@ -264,11 +250,11 @@ void validate_chunks(std::vector<Chunk>& chunks, const GuestRam& ram, const Imag
   const std::vector<MemoryRegion> map = memory_map(ram.size());
   for (const Chunk& c : chunks) {
     if (!ram.contains(c.addr, c.mem_size)) {
-      fail(c.what + " " + range(c.addr, c.end()) + " lies outside guest RAM (" + ram_size_text(ram.size()) + ")");
+      fail(c.what + " " + range_text(c.addr, c.end()) + " lies outside guest RAM (" + size_text(ram.size()) + ")");
     }
     if (!in_available_memory(map, c.addr, c.end())) {
-      fail(c.what + " " + range(c.addr, c.end()) + " overlaps the reserved legacy area " +
-           range(kEbdaStart, kHighMemoryStart));
+      fail(c.what + " " + range_text(c.addr, c.end()) + " overlaps the reserved legacy area " +
+           range_text(kEbdaStart, kHighMemoryStart));
     }
   }
   std::vector<const Chunk*> sorted;
@@ -278,7 +264,7 @@ void validate_chunks(std::vector<Chunk>& chunks, const GuestRam& ram, const Imag
     const Chunk& a = *sorted[i - 1];
     const Chunk& b = *sorted[i];
     if (b.addr < a.end()) {
-      fail(a.what + " " + range(a.addr, a.end()) + " and " + b.what + " " + range(b.addr, b.end()) + " overlap");
+      fail(a.what + " " + range_text(a.addr, a.end()) + " and " + b.what + " " + range_text(b.addr, b.end()) + " overlap");
     }
   }
 }
@@ -317,22 +303,22 @@ MultibootHeader find_header(const ImageReader& image) {
     }
     return {off, flags};
   }
-  if (bad_checksum_at) fail("multiboot header at offset " + hex(*bad_checksum_at) + " has a bad checksum");
+  if (bad_checksum_at) fail("multiboot header at offset " + hex_text(*bad_checksum_at) + " has a bad checksum");
   fail("no multiboot header in the first 8192 bytes (magic 0x1badb002, 4-byte aligned)");
 }
 
 void check_header(const ImageReader& image, const MultibootHeader& h) {
   uint32_t unsupported = h.flags & kHeaderRequiredMask & ~kHeaderSupportedRequired;
   if (unsupported) {
-    fail("multiboot header requires features this loader does not support (flags " + hex(h.flags) +
-         ", unsupported required bits " + hex(unsupported) + ")");
+    fail("multiboot header requires features this loader does not support (flags " + hex_text(h.flags) +
+         ", unsupported required bits " + hex_text(unsupported) + ")");
   }
   // The header must hold the fields this loader reads, inside the first
   // 8192 bytes and inside the file. The graphics fields (flag 2) are never
   // read, so a header cut short before them is not refused.
   const uint64_t length = (h.flags & kHeaderFlagAoutKludge) ? kHeaderAddressFieldsEnd : kHeaderMagicFieldsSize;
   if (h.offset + length > kHeaderSearchLimit || !image.contains(h.offset, length)) {
-    fail("multiboot header at offset " + hex(h.offset) + " is truncated (its flags " + hex(h.flags) + " need " +
+    fail("multiboot header at offset " + hex_text(h.offset) + " is truncated (its flags " + hex_text(h.flags) + " need " +
          std::to_string(length) + " bytes within the first 8192 bytes of the file)");
   }
 }
@@ -348,13 +334,13 @@ std::vector<Chunk> aout_kludge_chunks(const ImageReader& image, const MultibootH
   *entry = image.u32(h.offset + kEntryAddrOff);
 
   if (load_addr > header_addr) {
-    fail("a.out kludge load_addr " + hex(load_addr) + " is above header_addr " + hex(header_addr));
+    fail("a.out kludge load_addr " + hex_text(load_addr) + " is above header_addr " + hex_text(header_addr));
   }
   // The header sits (header_addr - load_addr) bytes into the loaded block.
   const uint64_t header_into_block = header_addr - load_addr;
   if (header_into_block > h.offset) {
-    fail("a.out kludge header_addr " + hex(header_addr) + " - load_addr " + hex(load_addr) +
-         " puts the start of the image before the start of the file (header at file offset " + hex(h.offset) + ")");
+    fail("a.out kludge header_addr " + hex_text(header_addr) + " - load_addr " + hex_text(load_addr) +
+         " puts the start of the image before the start of the file (header at file offset " + hex_text(h.offset) + ")");
   }
   const uint64_t file_offset = h.offset - header_into_block;
 
@@ -364,12 +350,12 @@ std::vector<Chunk> aout_kludge_chunks(const ImageReader& image, const MultibootH
     load_size = image.size() - file_offset;
   } else {
     if (load_end_addr < load_addr) {
-      fail("a.out kludge load_end_addr " + hex(load_end_addr) + " is below load_addr " + hex(load_addr));
+      fail("a.out kludge load_end_addr " + hex_text(load_end_addr) + " is below load_addr " + hex_text(load_addr));
     }
     load_size = uint64_t{load_end_addr} - load_addr;
     if (!image.contains(file_offset, load_size)) {
-      fail("a.out kludge text+data " + range(load_addr, uint64_t{load_addr} + load_size) + " needs file bytes " +
-           range(file_offset, file_offset + load_size) + " past the end of the file (" +
+      fail("a.out kludge text+data " + range_text(load_addr, uint64_t{load_addr} + load_size) + " needs file bytes " +
+           range_text(file_offset, file_offset + load_size) + " past the end of the file (" +
            std::to_string(image.size()) + " bytes)");
     }
   }
@@ -378,7 +364,7 @@ std::vector<Chunk> aout_kludge_chunks(const ImageReader& image, const MultibootH
   uint64_t mem_end = load_end;
   if (bss_end_addr != 0) {
     if (bss_end_addr < load_end) {
-      fail("a.out kludge bss_end_addr " + hex(bss_end_addr) + " is below the end of text+data " + hex(load_end));
+      fail("a.out kludge bss_end_addr " + hex_text(bss_end_addr) + " is below the end of text+data " + hex_text(load_end));
     }
     mem_end = bss_end_addr;
   }
@@ -424,7 +410,7 @@ std::vector<Chunk> elf_chunks(const ImageReader& image, uint64_t* entry) {
          std::to_string(kElf32PhdrSize) + ")");
   }
   if (!image.contains(phoff, phnum * phentsize)) {
-    fail("truncated ELF program header table " + range(phoff, phoff + phnum * phentsize) + " (file is " +
+    fail("truncated ELF program header table " + range_text(phoff, phoff + phnum * phentsize) + " (file is " +
          std::to_string(image.size()) + " bytes)");
   }
 
@@ -467,7 +453,7 @@ uint64_t place_info(const std::vector<Chunk>& chunks, const std::vector<MemoryRe
   // the reserved legacy area (nothing of the kernel lies above it).
   if (addr < kHighMemoryStart && !fits(addr)) addr = kHighMemoryStart;
   if (fits(addr)) return addr;
-  fail("no room for the multiboot information (" + std::to_string(size) + " bytes) at " + hex(kInfoPreferredAddr) +
+  fail("no room for the multiboot information (" + std::to_string(size) + " bytes) at " + hex_text(kInfoPreferredAddr) +
        " or after the kernel in guest RAM");
 }
 
@@ -539,7 +525,7 @@ BootInfo load_multiboot(GuestRam& ram, const std::vector<uint8_t>& image, const 
   std::vector<Chunk> chunks = (header.flags & kHeaderFlagAoutKludge) ? aout_kludge_chunks(reader, header, &entry)
                                                                      : elf_chunks(reader, &entry);
   validate_chunks(chunks, ram, reader);
-  if (!entry_in_chunks(chunks, entry)) fail("entry point " + hex(entry) + " is not inside any loaded segment");
+  if (!entry_in_chunks(chunks, entry)) fail("entry point " + hex_text(entry) + " is not inside any loaded segment");
 
   const std::vector<MemoryRegion> map = memory_map(ram.size());
   const InfoLayout info = plan_info(chunks, map, cmdline);
@@ -556,10 +542,10 @@ BootInfo load_flat(GuestRam& ram, const std::vector<uint8_t>& image, uint32_t lo
   // A flat image goes exactly where asked (it may be a firmware-like image
   // placed in the legacy area on purpose), so only RAM bounds apply.
   if (!ram.contains(load_addr, image.size())) {
-    fail("flat image " + range(load_addr, end) + " lies outside guest RAM (" + ram_size_text(ram.size()) + ")");
+    fail("flat image " + range_text(load_addr, end) + " lies outside guest RAM (" + size_text(ram.size()) + ")");
   }
   if (entry < load_addr || entry >= end) {
-    fail("entry point " + hex(entry) + " is outside the flat image " + range(load_addr, end));
+    fail("entry point " + hex_text(entry) + " is outside the flat image " + range_text(load_addr, end));
   }
   std::memcpy(ram.ptr(load_addr), image.data(), image.size());
   return BootInfo{entry, 0, 0};

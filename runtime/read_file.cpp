@@ -9,6 +9,8 @@
 #include <iterator>
 #include <new>
 
+#include "runtime/message_text.h"
+
 namespace vmm {
 
 namespace {
@@ -35,15 +37,6 @@ void check_stat(const std::string& path, const struct stat& st, uint64_t max_byt
 }
 
 }  // namespace
-
-std::string size_text(uint64_t bytes) {
-  static const char* const kUnits[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  if (bytes == 1) return "1 byte";
-  // The largest unit that divides the size exactly.
-  size_t unit = 0;
-  while (bytes != 0 && unit + 1 < std::size(kUnits) && bytes % (uint64_t{1} << (10 * (unit + 1))) == 0) ++unit;
-  return std::to_string(bytes >> (10 * unit)) + " " + kUnits[unit];
-}
 
 std::vector<uint8_t> read_file_bounded(const std::string& path, uint64_t max_bytes) {
   // The path is checked before it is opened: opening a FIFO blocks until a

@@ -25,7 +25,4 @@ class FileError : public std::runtime_error {
 // Throws FileError.
 std::vector<uint8_t> read_file_bounded(const std::string& path, uint64_t max_bytes);
 
-// "8 GiB", "4 KiB", "4095 bytes": a size for messages, exact.
-std::string size_text(uint64_t bytes);
-
 }  // namespace vmm

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/message_text.h"
 #include "runtime/read_file.h"
 
 namespace vmm {
