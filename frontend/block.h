@@ -34,6 +34,11 @@ struct Block {
   // dropped with the block or when the code buffer is flushed).
   void* host_code = nullptr;
   uint32_t host_size = 0;
+  // Where each instruction's code starts in host_code (the main line; the
+  // out-of-line slow paths follow from out_of_line_offset on): a host fault
+  // that is a VMM bug is reported with the guest instruction it hit.
+  std::vector<uint32_t> host_offsets;
+  uint32_t out_of_line_offset = 0;
   uint32_t jit_generation = 0;  // Code-buffer generation host_code belongs to.
 };
 

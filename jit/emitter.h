@@ -86,6 +86,10 @@ class Emitter {
   };
   const std::vector<Fault>& faults() const { return faults_; }
   uint32_t eip_of(size_t i) const { return eips_[i]; }
+  // Offset of each instruction's code from the start of the block's code,
+  // and where the out-of-line code begins (Block::host_offsets).
+  const std::vector<uint32_t>& host_offsets() const { return host_offsets_; }
+  uint32_t out_of_line_offset() const { return out_of_line_offset_; }
   // Bound where the code ends and the slow paths' SlowSite data begins.
   const Label& code_end() const { return code_end_; }
   // Budget segments (see emit()) start at the entry, at an internal branch
@@ -333,6 +337,8 @@ class Emitter {
   TranslatorStats& st_;
   std::deque<ChainSite>& sites_;
   std::vector<uint32_t> eips_;
+  std::vector<uint32_t> host_offsets_;
+  uint32_t out_of_line_offset_ = 0;
   std::vector<size_t> target_index_;  // Internal Jcc: index of its target.
   std::vector<bool> is_target_;       // Instruction is an internal branch target.
   std::vector<Label> labels_;         // Bound at internal branch targets.

@@ -12,7 +12,10 @@
 #include <stdexcept>
 
 #include "jit/jit_abi.h"
+#include "runtime/console.h"
 #include "runtime/cpu_state.h"
+#include "runtime/machine.h"  // kExitGuestCrash
+#include "runtime/sanitizers.h"
 #include "runtime/interp/flags.h"
 
 namespace vmm::jit {
@@ -71,6 +74,38 @@ void resume_at_slow_path(ucontext_t* uc, const FaultSite& f) {
   g[REG_RIP] = static_cast<greg_t>(f.slow_path);
 }
 
+// A host fault that is no guest access and no guest #DE is a VMM bug: one
+// report naming the host PC and, in translated code, the guest block and
+// instruction; then the end of the process, before any more guest code runs.
+void report_vmm_fault(int sig, const siginfo_t* info, uintptr_t pc, const TrapRegion* r) {
+  char msg[320];
+  int n;
+  uint32_t block_eip = ~0u, instr_eip = ~0u;
+  if (r && r->guest_code_at && r->guest_code_at(r->engine, pc, block_eip, instr_eip)) {
+    char instr[48] = "in its out-of-line code";
+    if (instr_eip != ~0u) std::snprintf(instr, sizeof instr, "guest instruction at EIP %#x", instr_eip);
+    n = std::snprintf(msg, sizeof msg,
+                      "vmm: fatal: host %s at %#lx in translated code of the guest block at EIP %#x, %s; fault "
+                      "address %p (a vmm bug)\n",
+                      signal_name(sig), static_cast<unsigned long>(pc), block_eip, instr, info->si_addr);
+  } else {
+    n = std::snprintf(msg, sizeof msg, "vmm: fatal: host %s at %#lx %s; fault address %p (a vmm bug)\n",
+                      signal_name(sig), static_cast<unsigned long>(pc),
+                      r ? "in the translated-code buffer outside any block" : "outside translated code",
+                      info->si_addr);
+  }
+  if (n > 0) (void)!write(STDERR_FILENO, msg, static_cast<size_t>(std::min<int>(n, sizeof msg - 1)));
+  if constexpr (kAddressSanitizer) {
+    // The sanitizer's report (with a stack trace) comes from re-executing
+    // the faulting instruction under its handler.
+    for (size_t i = 0; i < sizeof kSignals / sizeof kSignals[0]; ++i)
+      if (kSignals[i] == sig) sigaction(sig, &g_previous[i], nullptr);
+    return;
+  }
+  TerminalConsole::restore_from_signal_handler();
+  _exit(kExitGuestCrash);
+}
+
 void on_host_signal(int sig, siginfo_t* info, void* ctx) {
   auto* uc = static_cast<ucontext_t*>(ctx);
   const uintptr_t pc = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
@@ -92,22 +127,7 @@ void on_host_signal(int sig, siginfo_t* info, void* ctx) {
       return;
     }
   }
-  // A VMM bug: say where, then let the previous disposition handle it.
-  char msg[256];
-  int n;
-  if (r) {
-    const uint32_t eip = r->guest_block_of ? r->guest_block_of(r->engine, pc) : ~0u;
-    n = std::snprintf(msg, sizeof msg,
-                      "vmm: fatal: host %s at %#lx in translated code (guest block at EIP %#x), fault address %p\n",
-                      signal_name(sig), static_cast<unsigned long>(pc), eip, info->si_addr);
-  } else {
-    n = std::snprintf(msg, sizeof msg, "vmm: fatal: host %s at %#lx outside translated code, fault address %p\n",
-                      signal_name(sig), static_cast<unsigned long>(pc), info->si_addr);
-  }
-  if (n > 0) (void)!write(STDERR_FILENO, msg, static_cast<size_t>(std::min<int>(n, sizeof msg - 1)));
-  for (size_t i = 0; i < sizeof kSignals / sizeof kSignals[0]; ++i)
-    if (kSignals[i] == sig) sigaction(sig, &g_previous[i], nullptr);
-  // Returning re-executes the faulting instruction under the previous handler.
+  report_vmm_fault(sig, info, pc, r);
 }
 
 void install_handlers() {

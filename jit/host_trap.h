@@ -13,8 +13,10 @@
 //
 // Any other SIGSEGV/SIGBUS/SIGILL/SIGFPE is a VMM bug: the handler names the
 // signal, the host PC and whether it lies in translated code (and which guest
-// block), then hands the signal to the previous disposition (a core dump, or
-// the sanitizer's report).
+// block and instruction), restores the terminal and ends the process with
+// status 3 (kExitGuestCrash) without running any more guest code. Builds
+// with AddressSanitizer hand the signal to the sanitizer instead, for its
+// stack trace.
 #pragma once
 
 #include <cstddef>
@@ -73,8 +75,10 @@ struct TrapRegion {
   uintptr_t view_begin = 0, view_end = 0;  // The guest views; faults elsewhere are VMM bugs.
   uint64_t* fault_count = nullptr;         // Counts faults sent to a slow path.
   uintptr_t exit_synced = 0;  // Trampoline resuming the dispatcher (R9 = instructions not run).
-  // For the crash message: the guest EIP of the translated block holding a host PC, or ~0u.
-  uint32_t (*guest_block_of)(const void* engine, uintptr_t pc) = nullptr;
+  // For the crash message: the translated block holding a host PC (false
+  // when none does), its guest EIP, and the EIP of the guest instruction
+  // whose code holds the PC (~0u in the block's out-of-line code).
+  bool (*guest_code_at)(const void* engine, uintptr_t pc, uint32_t& block_eip, uint32_t& instr_eip) = nullptr;
   const void* engine = nullptr;
   const TrapSite** last_trap = nullptr;  // Set to the site of each guest #DE delivered.
 };

@@ -58,7 +58,7 @@ JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes, bool host_mmu)
     r.fault_count = &views_->stats().faults;
   }
   r.exit_synced = exit_synced_;
-  r.guest_block_of = &JitEngine::guest_block_of;
+  r.guest_code_at = &JitEngine::guest_code_at;
   r.engine = this;
   r.last_trap = &last_trap_;
   trap_slot_ = register_trap_region(r);
@@ -69,13 +69,24 @@ JitEngine::~JitEngine() {
   if (cpu_.mmu.mirror == views_.get()) cpu_.mmu.mirror = nullptr;
 }
 
-uint32_t JitEngine::guest_block_of(const void* engine, uintptr_t pc) {
+// Called from the host-trap handler on a VMM bug: reads, never allocates.
+bool JitEngine::guest_code_at(const void* engine, uintptr_t pc, uint32_t& block_eip, uint32_t& instr_eip) {
   const auto* e = static_cast<const JitEngine*>(engine);
   for (const auto& [code, block] : e->block_at_) {
     const auto start = reinterpret_cast<uintptr_t>(code);
-    if (pc >= start && pc < start + block->host_size) return block->virt_pc;
+    if (pc < start || pc >= start + block->host_size) continue;
+    block_eip = block->virt_pc;
+    instr_eip = ~0u;
+    const auto offset = static_cast<uint32_t>(pc - start);
+    if (offset >= block->out_of_line_offset) return true;
+    uint32_t eip = block->virt_pc;
+    for (size_t i = 0; i < block->host_offsets.size() && block->host_offsets[i] <= offset; ++i) {
+      instr_eip = eip;
+      eip += block->instrs[i].length;
+    }
+    return true;
   }
-  return ~0u;
+  return false;
 }
 
 // vmm_jit_enter(CpuState* state /*RDI*/, void* code /*RSI*/): saves the

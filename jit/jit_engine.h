@@ -91,6 +91,11 @@ class JitEngine {
   uint64_t in_flight() const;
   const TranslatorStats& translator_stats() const { return translator_->stats(); }
   const CodeBuffer& buffer() const { return buffer_; }
+  // Visits every translated block (diagnostics and tests).
+  template <typename Visit>
+  void for_each_translated_block(Visit visit) const {
+    for (const auto& entry : block_at_) visit(*entry.second);
+  }
   // What R14 holds in translated code (CpuState::JitLink::mem_base): the
   // guest view of the current MMU index, or 0 with the host-MMU path off.
   uintptr_t mem_base() const;
@@ -109,7 +114,7 @@ class JitEngine {
   void* translate(Block& b);
   void try_chain(Block& b);
   // For the host-fault message: the guest EIP of the block holding host address `pc`.
-  static uint32_t guest_block_of(const void* engine, uintptr_t pc);
+  static bool guest_code_at(const void* engine, uintptr_t pc, uint32_t& block_eip, uint32_t& instr_eip);
 
   Cpu& cpu_;
   CodeBuffer buffer_;

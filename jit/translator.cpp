@@ -258,6 +258,7 @@ void Emitter::emit() {
   for (size_t i = 0; i < n; ++i) {
     const InstrRecord& in = b_.instrs[i];
     const bool last = i + 1 == n;
+    host_offsets_.push_back(static_cast<uint32_t>(a_.offset()));
     if (is_target_[i]) {
       // Paths join here: the taken branch brings the flags in RFLAGS.
       need_host_flags();
@@ -277,6 +278,7 @@ void Emitter::emit() {
     if ((in.cls & iclass::kUseHelper) || !emit_native(i)) emit_helper(i);
     if (last) exit_to(pc);
   }
+  out_of_line_offset_ = static_cast<uint32_t>(a_.offset());
   emit_out_of_line();
   st_.guest_instrs += n;
   ++st_.blocks;
@@ -322,6 +324,8 @@ void* Translator::translate(Block& b, std::deque<ChainSite>& sites) {
                           reinterpret_cast<uintptr_t>(dst) + code.labelOffsetFromBase(f.slow), f.flags_in_rflags});
   b.host_code = dst;
   b.host_size = static_cast<uint32_t>(code.labelOffsetFromBase(e.code_end()));  // Code, without the SlowSite data.
+  b.host_offsets = e.host_offsets();
+  b.out_of_line_offset = e.out_of_line_offset();
   stats_.host_bytes += size;
   return dst;
 }

@@ -13,7 +13,7 @@ namespace {
 // after a double dash, so single-dash spellings of these names are rewritten.
 const char* const kQemuStyle[] = {"kernel", "initrd", "append", "m", "nographic", "serial", "d", "D", "dfilter", "no-reboot",
                                   "display", "monitor", "device", "engine", "stats", "tb-size", "icount", "lockstep",
-                                  "perfmap", "host-mmu", "jit-threshold"};
+                                  "perfmap", "host-mmu", "jit-threshold", "sandbox"};
 
 std::vector<std::string> normalise(int argc, char** argv) {
   std::vector<std::string> args;
@@ -31,6 +31,32 @@ std::vector<std::string> normalise(int argc, char** argv) {
     args.push_back(a);
   }
   return args;
+}
+// QEMU's -sandbox on|off[,obsolete=..][,elevateprivileges=..][,spawn=..][,resourcecontrol=..].
+// vmm's filter denies all four kinds of call, so only =deny is accepted.
+bool parse_sandbox(const std::string& text, bool& on, std::string& error) {
+  const size_t comma = text.find(',');
+  const std::string mode = text.substr(0, comma);
+  if (mode != "on" && mode != "off") {
+    error = "invalid -sandbox '" + text + "' (expected on or off)";
+    return false;
+  }
+  on = mode == "on";
+  size_t pos = comma;
+  while (pos != std::string::npos) {
+    const size_t next = text.find(',', pos + 1);
+    const std::string item = text.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    const bool known = key == "obsolete" || key == "elevateprivileges" || key == "spawn" || key == "resourcecontrol";
+    if (!known || eq == std::string::npos || item.substr(eq + 1) != "deny") {
+      error = "unsupported -sandbox option '" + item +
+              "' (vmm's sandbox always denies obsolete, elevateprivileges, spawn and resourcecontrol calls)";
+      return false;
+    }
+    pos = next;
+  }
+  return true;
 }
 }  // namespace
 
@@ -101,6 +127,11 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   app.add_option("--jit-threshold", out.machine.jit_threshold,
                  "JIT: translate a block at its Nth execution, interpret it before (default 32; 1: at once)")
       ->check(CLI::Range(1u, 1000000u));
+  std::string sandbox = "on";
+  app.add_option("--sandbox", sandbox,
+                 "Seccomp sandbox of the running VM: on (the default) or off; QEMU's sub-options "
+                 "obsolete, elevateprivileges, spawn and resourcecontrol are accepted as =deny "
+                 "(what vmm's sandbox always does)");
   unsigned tb_mb = 32;
   app.add_option("--tb-size", tb_mb, "JIT translation buffer size in MiB (QEMU's tb-size)")
       ->check(CLI::Range(1u, 2047u));
@@ -152,6 +183,7 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
       return false;
     }
   }
+  if (!parse_sandbox(sandbox, out.sandbox, error)) return false;
   out.machine.engine = engine == "jit" ? Engine::kJit : Engine::kInterp;
   out.machine.tb_bytes = uint64_t{tb_mb} << 20;
   out.machine.host_mmu = host_mmu == "on";

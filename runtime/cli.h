@@ -17,6 +17,7 @@ struct CliOptions {
   std::string stats_json;   // --stats=json=FILE: statistics as JSON into FILE ("-": stdout).
   bool perfmap = false;     // --perfmap: /tmp/perf-<pid>.map for perf (QEMU's -perfmap).
   uint64_t lockstep = 0;  // --lockstep N: compare JIT and interpreter every N instructions.
+  bool sandbox = true;    // -sandbox on|off: the seccomp filter of runtime/sandbox.h.
   bool show_help = false;
 };
 

@@ -145,6 +145,8 @@ std::unique_ptr<TerminalConsole> TerminalConsole::open(int in_fd, int out_fd) {
 
 TerminalConsole* TerminalConsole::active() { return g_console; }
 
+void TerminalConsole::restore_from_signal_handler() { restore_terminal(); }
+
 TerminalConsole::TerminalConsole(int in_fd, int out_fd) : in_fd_(in_fd), out_fd_(out_fd) {}
 
 TerminalConsole::~TerminalConsole() {

@@ -38,6 +38,10 @@ class TerminalConsole {
   static std::unique_ptr<TerminalConsole> open(int in_fd, int out_fd);
   // The open console, or nullptr.
   static TerminalConsole* active();
+  // Puts the terminal back as it was found, from a signal handler that is
+  // about to end the process (async-signal-safe; nothing when no console
+  // is open or it is not in raw mode).
+  static void restore_from_signal_handler();
 
   ~TerminalConsole();
   TerminalConsole(const TerminalConsole&) = delete;

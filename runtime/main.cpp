@@ -15,6 +15,7 @@
 #include "runtime/lockstep.h"
 #include "runtime/log.h"
 #include "runtime/machine.h"
+#include "runtime/sandbox.h"
 #include "runtime/stats_report.h"
 
 namespace {
@@ -77,18 +78,22 @@ int run_vmm(int argc, char** argv) {
         return kExitUsage;
       }
     }
-    const auto t0 = std::chrono::steady_clock::now();
-    int status;
+    // The lockstep reference is built before the sandbox closes the file system.
+    Log quiet;
+    std::unique_ptr<Machine> reference;
     if (opt.lockstep) {
       MachineConfig ref_config = opt.machine;
       ref_config.engine = Engine::kInterp;
       ref_config.serial_stdio = false;
-      Log quiet;
-      Machine reference(ref_config, quiet);
-      status = run_lockstep(machine, reference, opt.lockstep);
-    } else {
-      status = machine.run();
+      reference = std::make_unique<Machine>(ref_config, quiet);
     }
+    // From here on the process only runs the guest: everything it opens is open.
+    if (opt.sandbox && !enter_sandbox(error)) {
+      std::fprintf(stderr, "vmm: %s (-sandbox off runs without it)\n", error.c_str());
+      return kExitUsage;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    const int status = reference ? run_lockstep(machine, *reference, opt.lockstep) : machine.run();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fflush(stdout);
     if (opt.stats_text || stats_json) {

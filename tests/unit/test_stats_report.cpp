@@ -265,5 +265,27 @@ TEST(LogCli, DfilterRanges) {
   }
 }
 
+// -sandbox on|off as QEMU spells it: on by default; QEMU's sub-options are
+// accepted only as =deny, which is what vmm's filter always does.
+TEST(SandboxCli, OnByDefaultAndOffOnRequest) {
+  CliOptions opt;
+  std::string error;
+  ASSERT_TRUE(parse({}, opt, error)) << error;
+  EXPECT_TRUE(opt.sandbox);
+  CliOptions off;
+  ASSERT_TRUE(parse({"-sandbox", "off"}, off, error)) << error;
+  EXPECT_FALSE(off.sandbox);
+  CliOptions deny;
+  ASSERT_TRUE(parse({"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"}, deny,
+                    error))
+      << error;
+  EXPECT_TRUE(deny.sandbox);
+  for (const char* bad : {"maybe", "on,spawn=allow", "on,spawn", "off,foo=deny", ""}) {
+    CliOptions o;
+    EXPECT_FALSE(parse({"-sandbox", bad}, o, error)) << bad;
+    EXPECT_NE(error.find("-sandbox"), std::string::npos) << error;
+  }
+}
+
 }  // namespace
 }  // namespace vmm
