@@ -75,7 +75,6 @@ constexpr uint32_t kE820Reserved = 2;
 // ---- The guest physical layout ----
 
 constexpr uint64_t kKiB = 1024;
-constexpr uint64_t kMiB = 1024 * kKiB;
 constexpr uint64_t kPageSize = 4096;
 // The protected-mode kernel of a LOADED_HIGH image (boot.rst, "Loading the
 // rest of the kernel").

@@ -81,7 +81,6 @@ constexpr uint32_t kMmapTypeReserved = 2;
 // ---- The PC physical memory layout the kernel is told about ----
 
 constexpr uint64_t kKiB = 1024;
-constexpr uint64_t kMiB = 1024 * kKiB;
 // Conventional memory ends where a BIOS keeps its extended data area, then
 // the legacy video memory and ROMs occupy everything up to 1 MiB.
 constexpr uint64_t kEbdaStart = 0x9FC00;
