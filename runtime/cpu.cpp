@@ -419,7 +419,7 @@ void Cpu::retire_block(std::unordered_map<uint64_t, std::unique_ptr<Block>>::ite
 
 void Cpu::handle_exception(const GuestException& e) {
   ++stats_.exceptions;
-  if (stop_after_exception_) end_slice_ = true;
+  if (stop_after_exception_ || stats_.exceptions >= exception_limit_) end_slice_ = true;
   ++stats_.exceptions_by_vector[e.vector];
   if (log && log->enabled(LogMask::kInt)) {
     log->printf(LogMask::kInt, "exception %s (vector %u) error=0x%x eip=0x%08x cr2=0x%08x\n", vector_name(e.vector),
@@ -487,6 +487,9 @@ uint64_t Cpu::retired_instructions() const {
 
 StopReason Cpu::run(uint64_t max_instructions) {
   uint64_t budget = max_instructions;
+  // An exception storm ends the run (see run() in cpu.h): handle_exception
+  // ends the slice at this count.
+  exception_limit_ = stats_.exceptions + kMaxExceptionsPerRun;
   const bool trace = log && (log->enabled(LogMask::kExec) || log->enabled(LogMask::kCpu));
   while (!stopped_) {
     if (end_slice_) {

@@ -104,7 +104,15 @@ class Cpu final : private CodeSource {
   unsigned mmu_idx() const { return mmu_idx_of_cpl(s.cpl); }
 
   // --- Runs guest code until a stop reason or `max_instructions`. ---
+  // Also returns (kInstructionLimit) after kMaxExceptionsPerRun exceptions:
+  // exceptions retire no instruction, so a guest that faults at every
+  // instruction it reaches (a handler that faults itself) would otherwise
+  // never use up the budget, and the machine could neither run timers nor
+  // read its input (Ctrl-A x) again.
   StopReason run(uint64_t max_instructions = ~uint64_t{0});
+  // More than any guest that makes progress takes in a slice (a handler runs
+  // instructions between two exceptions).
+  static constexpr uint64_t kMaxExceptionsPerRun = uint64_t{1} << 16;
 
   void request_stop(StopReason why, int status = 0);
   StopReason stop_reason() const { return stop_reason_; }
@@ -344,6 +352,7 @@ class Cpu final : private CodeSource {
   bool exit_block_ = false;
   bool end_slice_ = false;  // run() returns at the next block boundary (iteration_break).
   bool stop_after_exception_ = false;  // run() returns once an exception has been delivered.
+  uint64_t exception_limit_ = ~uint64_t{0};  // run() returns once stats_.exceptions reaches it.
   bool intr_ = false;
   bool halted_ = false;
   bool event_delivered_ = false;
