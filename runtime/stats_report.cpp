@@ -327,10 +327,46 @@ void write_stats_json(FILE* out, const StatsReport& report) {
   std::fprintf(out, "\n}\n");
 }
 
+namespace {
+// The length of the well-formed UTF-8 sequence that starts s[i] (RFC 3629,
+// section 4: no overlong forms, no surrogates, nothing past U+10FFFF), or 0.
+size_t utf8_length(std::string_view s, size_t i) {
+  const auto at = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+  const auto tail = [&](size_t k) { return (at(k) & 0xC0) == 0x80; };
+  const unsigned c = at(0);
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return tail(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    const unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    return at(1) >= lo && at(1) <= hi && tail(2) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    const unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    return at(1) >= lo && at(1) <= hi && tail(2) && tail(3) ? 4 : 0;
+  }
+  return 0;
+}
+}  // namespace
+
 std::string json_quote(std::string_view s) {
   std::string q = "\"";
-  for (const char ch : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
     const auto u = static_cast<unsigned char>(ch);
+    if (u >= 0x80) {
+      // JSON text is UTF-8 (RFC 8259, section 8.1): well-formed sequences
+      // pass through; a byte that starts none (a name from a non-UTF-8
+      // source) becomes U+FFFD, as a decoder would show it, so the document
+      // stays valid.
+      const size_t n = utf8_length(s, i);
+      if (n == 0) {
+        q += "\\ufffd";
+      } else {
+        q.append(s.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     switch (ch) {
       case '"': q += "\\\""; break;
       case '\\': q += "\\\\"; break;
@@ -343,7 +379,7 @@ std::string json_quote(std::string_view s) {
           std::snprintf(buf, sizeof buf, "\\u%04x", u);
           q += buf;
         } else {
-          q += ch;  // Other bytes as they are (UTF-8 passes through).
+          q += ch;
         }
     }
   }

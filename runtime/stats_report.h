@@ -81,6 +81,7 @@ void write_stats_text(FILE* out, const StatsReport& report);
 void write_stats_json(FILE* out, const StatsReport& report);
 
 // `s` as a JSON string literal, quotes included (RFC 8259, section 7).
+// Well-formed UTF-8 passes through; bytes that are not become U+FFFD.
 std::string json_quote(std::string_view s);
 
 }  // namespace vmm

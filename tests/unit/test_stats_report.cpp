@@ -53,6 +53,19 @@ TEST(StatsReport, JsonQuoteEscapes) {
   EXPECT_EQ(json_quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
   EXPECT_EQ(json_quote("\n\r\t\x01\x1f"), "\"\\n\\r\\t\\u0001\\u001f\"");
   EXPECT_EQ(json_quote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");  // UTF-8 as it is.
+  EXPECT_EQ(json_quote("\xf0\x9f\x98\x80"), "\"\xf0\x9f\x98\x80\"");
+}
+
+// JSON text must be UTF-8 (RFC 8259, 8.1): bytes that are not well-formed
+// UTF-8 (a stray continuation byte, a truncated sequence, an overlong form, an
+// encoded surrogate) become U+FFFD, one per byte, and the rest passes through.
+TEST(StatsReport, JsonQuoteReplacesInvalidUtf8) {
+  EXPECT_EQ(json_quote("a\xff" "b"), "\"a\\ufffdb\"");
+  EXPECT_EQ(json_quote("\x80"), "\"\\ufffd\"");
+  EXPECT_EQ(json_quote("\xc3"), "\"\\ufffd\"");
+  EXPECT_EQ(json_quote("\xc0\xaf"), "\"\\ufffd\\ufffd\"");
+  EXPECT_EQ(json_quote("\xed\xa0\x80" "x"), "\"\\ufffd\\ufffd\\ufffdx\"");
+  EXPECT_EQ(json_quote("\xe2\x82" "\xe2\x82\xac"), "\"\\ufffd\\ufffd\xe2\x82\xac\"");
 }
 
 TEST(StatsReport, DerivesMissesAndRatesOnce) {
