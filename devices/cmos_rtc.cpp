@@ -86,6 +86,9 @@ constexpr unsigned kBaseMemoryKiB = 640;
 
 constexpr int64_t kNsPerSecond = 1'000'000'000;
 constexpr int64_t kSecondsPerDay = 86400;
+// The dates a guest can set (load_time).
+constexpr int64_t kMinYear = 1900;
+constexpr int64_t kMaxYear = 2199;
 constexpr int64_t kTimeBaseHz = 32768;
 // UIP rises 244 us (8 periods of the 32.768 kHz time base) before the update.
 constexpr int64_t kUipHoldNs = 8 * kNsPerSecond / kTimeBaseHz;
@@ -327,8 +330,12 @@ void CmosRtc::store_time(int64_t seconds) {
 int64_t CmosRtc::load_time() const {
   // Out-of-range bytes are clamped, as the real chip would carry them into
   // something valid sooner or later; the day of week is ignored (it is
-  // derived from the date).
-  int64_t year = static_cast<int64_t>(decode(ram_[kCentury])) * 100 + decode(ram_[kYear]);
+  // derived from the date). The year too: the RTC keeps its time in int64_t
+  // nanoseconds, which reach from 1677 to 2262 only, and the century and
+  // year bytes can say anything from 0 to 25755; the guest's date is kept
+  // within 1900-2199, with decades of room for the clock to run on.
+  int64_t year = std::clamp<int64_t>(static_cast<int64_t>(decode(ram_[kCentury])) * 100 + decode(ram_[kYear]),
+                                     kMinYear, kMaxYear);
   unsigned month = std::clamp(decode(ram_[kMonth]), 1u, 12u);
   unsigned day = std::clamp(decode(ram_[kDayOfMonth]), 1u, 31u);
   unsigned hour = std::min(decode_hour(ram_[kHours]), 23u);

@@ -221,6 +221,26 @@ TEST_F(RtcTest, SettingTheTimeUnderSet) {
   EXPECT_EQ(get(kSec), 0x57);
 }
 
+// The century and year bytes can name years the RTC's nanosecond time line
+// cannot hold (it ends in 2262): a set date is kept within 1900-2199, in
+// BCD (99 99) and in binary mode (255 * 100 + 255), under SET and while
+// running (found by tests/fuzz/fuzz_devices: a signed overflow).
+TEST_F(RtcTest, DatesOutsideTheClocksRangeAreClamped) {
+  set(kB, kSet | k24h);
+  set(kCentury, 0x99);
+  set(kYear, 0x99);
+  set(kB, k24h);
+  EXPECT_EQ(get(kCentury), 0x21);
+  EXPECT_EQ(get(kYear), 0x99);
+  set(kCentury, 0x00);  // Running: year 0099.
+  EXPECT_EQ(get(kCentury), 0x19);
+  EXPECT_EQ(get(kYear), 0x00);
+  set(kB, kDm | k24h);
+  set(kCentury, 0xff);
+  EXPECT_EQ(get(kCentury), 21);
+  EXPECT_EQ(get(kYear), 99);
+}
+
 TEST_F(RtcTest, SetClearsUpdateInterruptEnable) {
   set(kB, kSet | kUie | k24h);
   EXPECT_EQ(get(kB), kSet | k24h);
