@@ -41,8 +41,11 @@ struct Json {
   enum class Type { kNull, kBool, kNumber, kString, kArray, kObject } type = Type::kNull;
   std::string text;  // Number: its literal text. String: the decoded value (UTF-8).
   bool boolean = false;
-  std::vector<Json> items;                           // Array.
-  std::vector<std::pair<std::string, Json>> members;  // Object, in document order.
+  // Array: its items. Object: member values, with their names in `names`
+  // (document order). Two vectors, as std::pair<std::string, Json> of the
+  // incomplete Json is not allowed.
+  std::vector<Json> items;
+  std::vector<std::string> names;
 };
 
 // Appends code point `cp` as UTF-8.
@@ -149,8 +152,8 @@ class JsonParser {
       ws();
       expect(peek() == ':', "':' expected");
       ++pos_;
-      Json member = value(depth + 1);
-      v.members.emplace_back(std::move(name), std::move(member));
+      v.items.push_back(value(depth + 1));
+      v.names.push_back(std::move(name));
       ws();
       if (peek() == ',') {
         ++pos_;
@@ -366,9 +369,9 @@ void check_string(const std::string& parsed, const std::string& original, const 
 }
 
 const Json& member(const Json& object, size_t i, const std::string& key, const char* what) {
-  FUZZ_CHECK(object.type == Json::Type::kObject && i < object.members.size(), "%s: member %zu missing", what, i);
-  check_string(object.members[i].first, key, what);
-  return object.members[i].second;
+  FUZZ_CHECK(object.type == Json::Type::kObject && i < object.items.size(), "%s: member %zu missing", what, i);
+  check_string(object.names[i], key, what);
+  return object.items[i];
 }
 
 void check_entry(const Json& v, const vmm::StatEntry& e) {
@@ -396,7 +399,7 @@ void check_entry(const Json& v, const vmm::StatEntry& e) {
 
 void check_document(const Json& doc, const vmm::StatsReport& report) {
   FUZZ_CHECK(doc.type == Json::Type::kObject, "the document is not an object");
-  FUZZ_CHECK(doc.members.size() == 2 + report.sections.size(), "%zu members for %zu sections", doc.members.size(),
+  FUZZ_CHECK(doc.items.size() == 2 + report.sections.size(), "%zu members for %zu sections", doc.items.size(),
              report.sections.size());
   const Json& format = member(doc, 0, "format", "format");
   FUZZ_CHECK(format.type == Json::Type::kString && format.text == "vmm-stats", "format");
@@ -406,14 +409,14 @@ void check_document(const Json& doc, const vmm::StatsReport& report) {
     const vmm::StatSection& section = report.sections[s];
     const Json& obj = member(doc, 2 + s, section.key, "section key");
     FUZZ_CHECK(obj.type == Json::Type::kObject, "section is not an object");
-    FUZZ_CHECK(obj.members.size() == section.entries.size() + section.distributions.size(), "section member count");
+    FUZZ_CHECK(obj.items.size() == section.entries.size() + section.distributions.size(), "section member count");
     for (size_t i = 0; i < section.entries.size(); ++i) {
       check_entry(member(obj, i, section.entries[i].key, "entry key"), section.entries[i]);
     }
     for (size_t d = 0; d < section.distributions.size(); ++d) {
       const vmm::StatDistribution& dist = section.distributions[d];
       const Json& rows = member(obj, section.entries.size() + d, dist.key, "distribution key");
-      FUZZ_CHECK(rows.type == Json::Type::kObject && rows.members.size() == dist.rows.size(), "distribution rows");
+      FUZZ_CHECK(rows.type == Json::Type::kObject && rows.items.size() == dist.rows.size(), "distribution rows");
       for (size_t r = 0; r < dist.rows.size(); ++r) {
         const Json& count = member(rows, r, dist.rows[r].first, "row name");
         FUZZ_CHECK(count.type == Json::Type::kNumber && count.text == std::to_string(dist.rows[r].second),
