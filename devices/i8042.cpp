@@ -236,6 +236,12 @@ void I8042::write_output_port(uint8_t value) {
 }
 
 void I8042::queue(uint8_t byte, bool aux, bool timeout) {
+  // The real output buffer holds one byte, and the controller waits for the
+  // CPU to read it before it answers again. A guest that keeps sending
+  // without reading would make this queue grow without end (every byte to
+  // the absent keyboard queues a reply): like QEMU's PS/2 queue, it holds
+  // kMaxQueuedOutput bytes and drops what comes while it is full.
+  if (output_.size() >= kMaxQueuedOutput) return;
   output_.push_back(Output{byte, aux, timeout});
   update_irqs();
 }

@@ -36,6 +36,8 @@ class I8042 {
   static constexpr unsigned kAuxIrq = 12;
   // Output port bit 1 ("Output Port"): the A20 gate.
   static constexpr uint8_t kOutputPortA20 = 0x02;
+  // Bytes waiting for the CPU at most (QEMU's PS2_QUEUE_SIZE); more are dropped.
+  static constexpr unsigned kMaxQueuedOutput = 16;
 
   // `reset` is called when the guest resets the CPU through the controller
   // (pulse output port bit 0, or write it as 0). May be empty.

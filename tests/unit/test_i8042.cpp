@@ -138,5 +138,20 @@ TEST_F(I8042Test, EmptyBufferRepeatsTheLastByte) {
   EXPECT_EQ(in(kData), 0x55);
 }
 
+// A guest that keeps sending to the absent keyboard without reading the
+// answers: the queue of replies stops at kMaxQueuedOutput bytes, the later
+// ones are dropped (found by tests/fuzz/fuzz_devices: it grew without end).
+TEST_F(I8042Test, OutputQueueIsBounded) {
+  for (int i = 0; i < 1000; ++i) out(kData, 0xff);
+  out(kCmd, 0xaa);  // Its 0x55 finds the queue full too.
+  unsigned n = 0;
+  while ((in(kCmd) & kObf) && n < 2000) {
+    EXPECT_EQ(in(kData), 0xfe);
+    ++n;
+  }
+  EXPECT_EQ(n, I8042::kMaxQueuedOutput);
+  EXPECT_EQ(command(0xaa), 0x55);  // Drained: answers again.
+}
+
 }  // namespace
 }  // namespace vmm
