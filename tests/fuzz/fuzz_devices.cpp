@@ -8,8 +8,10 @@
 //           bits 0-3 the icount shift, bit 4 -no-reboot, bit 5 the kernel
 //           whose interrupts end in an exception storm (board_kernel).
 //   op      a byte whose bits 0-2 are the kind and bits 3-7 its argument:
-//     0, 1  port read: [range][offset], size kSizes[arg & 3]
-//     2, 3  port write: [range][offset][value: size bytes]
+//     0, 1  port read: [range][offset], size kSizes[arg & 3], repeated
+//           repeat_count(arg) times (as by REP INS: a guest polling or
+//           flooding a port)
+//     2, 3  port write: [range][offset][value: size bytes], repeated
 //     4     MMIO read of the same address in the MMIO mirror (devices alone)
 //     5     MMIO write
 //     6     time passes: [u16] << (arg) ns of virtual time (board: [u16]
@@ -74,7 +76,7 @@ constexpr unsigned kMaxCallbacksPerRun = 64;
 constexpr uint64_t kMaxTimeNs = uint64_t{1} << 60;
 // The i8042's output buffer holds one byte on the real chip; the model
 // queues a few replies, but must not grow with what the guest writes.
-constexpr unsigned kMaxI8042Queue = 64;
+constexpr unsigned kMaxI8042Queue = 16;
 // The board: guest instructions per input, to keep an input fast.
 // Exceptions retire no instruction; the storm kernel's first slice delivers
 // Cpu::kMaxExceptionsPerRun of them (slow: each is a C++ throw), one such
@@ -83,6 +85,12 @@ constexpr uint64_t kMaxBoardInstructions = uint64_t{1} << 18;
 constexpr uint64_t kMaxBoardExceptions = 1;
 
 uint32_t all_ones(unsigned size) { return size >= 4 ? 0xffffffffu : (1u << (8 * size)) - 1; }
+
+// How many times an access op is done: op bits 5-7 give 1, 4, 8, ..., 256.
+unsigned repeat_count(unsigned arg) {
+  const unsigned r = arg >> 2;
+  return r == 0 ? 1 : 1u << (r + 1);
+}
 
 // An interrupt line as a device's callback drives it.
 struct Line {
@@ -514,29 +522,37 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint8_t op = in.u8();
     const unsigned arg = op >> 3;
     const unsigned access_size = kSizes[arg & 3];
+    const unsigned repeat = repeat_count(arg);
     switch (op & 7) {
       case 0:
       case 1: {
         const uint16_t port = pick_port(in, *target);
-        const uint32_t v = bus.pio_read(port, access_size);
-        FUZZ_CHECK(v <= all_ones(access_size), "read of %u bytes at port 0x%x returned 0x%x", access_size, port, v);
+        for (unsigned i = 0; i < repeat; ++i) {
+          const uint32_t v = bus.pio_read(port, access_size);
+          FUZZ_CHECK(v <= all_ones(access_size), "read of %u bytes at port 0x%x returned 0x%x", access_size, port, v);
+        }
         break;
       }
       case 2:
       case 3: {
         const uint16_t port = pick_port(in, *target);
-        bus.pio_write(port, access_size, value_of_size(in, access_size));
+        const uint32_t value = value_of_size(in, access_size);
+        for (unsigned i = 0; i < repeat; ++i) bus.pio_write(port, access_size, value);
         break;
       }
       case 4:
       case 5: {
         const uint16_t port = pick_port(in, *target);
         const uint32_t addr = target->has_mmio_mirror() ? kMmioMirror + port : uint32_t{port} << 12;
-        if (op & 1) {
-          bus.mmio_write(addr, access_size, value_of_size(in, access_size));
-        } else {
-          const uint32_t v = bus.mmio_read(addr, access_size);
-          FUZZ_CHECK(v <= all_ones(access_size), "MMIO read of %u bytes at 0x%x returned 0x%x", access_size, addr, v);
+        const uint32_t value = (op & 1) ? value_of_size(in, access_size) : 0;
+        for (unsigned i = 0; i < repeat; ++i) {
+          if (op & 1) {
+            bus.mmio_write(addr, access_size, value);
+          } else {
+            const uint32_t v = bus.mmio_read(addr, access_size);
+            FUZZ_CHECK(v <= all_ones(access_size), "MMIO read of %u bytes at 0x%x returned 0x%x", access_size, addr,
+                       v);
+          }
         }
         break;
       }
