@@ -2,12 +2,14 @@
 // kernels, initrds and command lines.
 //
 // Input: [config][cmdline length u16][initrd length u32][cmdline][initrd][kernel...]
-//   config  bits 0-2 pick the guest RAM size (kRamSizes); bit 3: pass the
-//           initrd (else none, whatever its length says).
+//   config  bit 3: pass the initrd (else none, whatever its length says);
+//           the other bits are unused.
 //   The lengths are cut to what the input holds; the kernel is the rest.
 //
-// As Machine::boot decides: an image with "HdrS" goes to load_linux; every
-// image goes to check_not_pre_2_00_linux (the message for an old kernel).
+// As Machine::boot decides: an image with "HdrS" goes to load_linux, once
+// for each guest RAM size in kRamSizes (the size is the user's -m, not part
+// of the file: every file meets every size, the edges included); every image
+// goes to check_not_pre_2_00_linux (the message for an old kernel).
 //
 // Properties: a bad kernel or initrd is a LoadError (InitrdError) with a
 // one-line message and leaves RAM untouched; nothing else is thrown, no
@@ -94,15 +96,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (!vmm::is_linux_bzimage(kernel)) return 0;
 
-  vmm::GuestRam& ram = vmm::fuzz::fresh_ram(kRamSizes[config & 7]);
-  try {
-    const vmm::LinuxBootInfo info = vmm::load_linux(ram, kernel, initrd, cmdline);
-    check_loaded(ram, info, kernel, initrd, cmdline);
-  } catch (const vmm::LoadError& e) {  // InitrdError too.
-    check_one_line(e);
-    FUZZ_CHECK(vmm::fuzz::touched_pages(ram) == 0, "a rejected kernel wrote to RAM (%s)", e.what());
-  } catch (const std::exception& e) {
-    FUZZ_CHECK(false, "load_linux threw something other than LoadError: %s", e.what());
+  for (const uint64_t ram_size : kRamSizes) {
+    vmm::GuestRam& ram = vmm::fuzz::fresh_ram(ram_size);
+    try {
+      const vmm::LinuxBootInfo info = vmm::load_linux(ram, kernel, initrd, cmdline);
+      check_loaded(ram, info, kernel, initrd, cmdline);
+    } catch (const vmm::LoadError& e) {  // InitrdError too.
+      check_one_line(e);
+      FUZZ_CHECK(vmm::fuzz::touched_pages(ram) == 0, "a rejected kernel wrote to RAM (%s)", e.what());
+    } catch (const std::exception& e) {
+      FUZZ_CHECK(false, "load_linux threw something other than LoadError: %s", e.what());
+    }
   }
   return 0;
 }

@@ -1,11 +1,13 @@
 // Fuzz harness: the multiboot loader and the flat-binary loader
 // (devices/multiboot.h) on hostile images.
 //
-// Input: [ram][cmdline length][cmdline][flat load u32][flat entry u32][image...]
-//   ram     bits 0-2 pick the guest RAM size (kRamSizes); bit 3 makes the flat
-//           addresses relative (load = value % RAM size, entry = load + value %
-//           image size), which reaches the success path more often.
-// The image goes to load_multiboot and then, into cleared RAM, to load_flat.
+// Input: [config][cmdline length][cmdline][flat load u32][flat entry u32][image...]
+//   config  bit 3 makes the flat addresses relative (load = value % RAM
+//           size, entry = load + value % image size), which reaches the
+//           success path more often; the other bits are unused.
+// For each guest RAM size in kRamSizes (the user's -m, not part of the file:
+// every file meets every size, the edges included) the image goes to
+// load_multiboot and then, into cleared RAM, to load_flat.
 //
 // Properties: a bad image is a LoadError with a one-line message and leaves
 // RAM untouched; no other exception, crash or sanitizer report; a loaded
@@ -74,37 +76,40 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzInput in(data, size);
   const uint8_t config = in.u8();
   const std::string cmdline = in.short_string();
-  uint32_t flat_load = in.u32();
-  uint32_t flat_entry = in.u32();
+  const uint32_t flat_load = in.u32();
+  const uint32_t flat_entry = in.u32();
   const std::vector<uint8_t> image = in.rest();
 
-  vmm::GuestRam& ram = vmm::fuzz::fresh_ram(kRamSizes[config & 7]);
-  try {
-    const vmm::BootInfo info = vmm::load_multiboot(ram, image, cmdline);
-    check_multiboot(ram, info, cmdline);
-  } catch (const vmm::LoadError& e) {
-    check_one_line(e);
-    FUZZ_CHECK(vmm::fuzz::touched_pages(ram) == 0, "a rejected multiboot image wrote to RAM (%s)", e.what());
-  } catch (const std::exception& e) {
-    FUZZ_CHECK(false, "load_multiboot threw something other than LoadError: %s", e.what());
-  }
+  for (const uint64_t ram_size : kRamSizes) {
+    vmm::GuestRam& ram = vmm::fuzz::fresh_ram(ram_size);
+    try {
+      const vmm::BootInfo info = vmm::load_multiboot(ram, image, cmdline);
+      check_multiboot(ram, info, cmdline);
+    } catch (const vmm::LoadError& e) {
+      check_one_line(e);
+      FUZZ_CHECK(vmm::fuzz::touched_pages(ram) == 0, "a rejected multiboot image wrote to RAM (%s)", e.what());
+    } catch (const std::exception& e) {
+      FUZZ_CHECK(false, "load_multiboot threw something other than LoadError: %s", e.what());
+    }
 
-  if (config & 8) {
-    flat_load %= ram.size();
-    if (!image.empty()) flat_entry = flat_load + flat_entry % image.size();
-  }
-  vmm::GuestRam& flat_ram = vmm::fuzz::fresh_ram(kRamSizes[config & 7]);
-  try {
-    const vmm::BootInfo info = vmm::load_flat(flat_ram, image, flat_load, flat_entry);
-    FUZZ_CHECK(info.entry == flat_entry && info.eax == 0 && info.ebx == 0, "flat boot info");
-    FUZZ_CHECK(flat_ram.contains(flat_load, image.size()), "flat image accepted outside RAM");
-    FUZZ_CHECK(flat_entry >= flat_load && flat_entry - flat_load < image.size(), "flat entry outside the image");
-    FUZZ_CHECK(std::memcmp(flat_ram.ptr(flat_load), image.data(), image.size()) == 0, "flat image not copied");
-  } catch (const vmm::LoadError& e) {
-    check_one_line(e);
-    FUZZ_CHECK(vmm::fuzz::touched_pages(flat_ram) == 0, "a rejected flat image wrote to RAM (%s)", e.what());
-  } catch (const std::exception& e) {
-    FUZZ_CHECK(false, "load_flat threw something other than LoadError: %s", e.what());
+    uint32_t load = flat_load, entry = flat_entry;
+    if (config & 8) {
+      load %= ram.size();
+      if (!image.empty()) entry = load + entry % image.size();
+    }
+    vmm::GuestRam& flat_ram = vmm::fuzz::fresh_ram(ram_size);
+    try {
+      const vmm::BootInfo info = vmm::load_flat(flat_ram, image, load, entry);
+      FUZZ_CHECK(info.entry == entry && info.eax == 0 && info.ebx == 0, "flat boot info");
+      FUZZ_CHECK(flat_ram.contains(load, image.size()), "flat image accepted outside RAM");
+      FUZZ_CHECK(entry >= load && entry - load < image.size(), "flat entry outside the image");
+      FUZZ_CHECK(std::memcmp(flat_ram.ptr(load), image.data(), image.size()) == 0, "flat image not copied");
+    } catch (const vmm::LoadError& e) {
+      check_one_line(e);
+      FUZZ_CHECK(vmm::fuzz::touched_pages(flat_ram) == 0, "a rejected flat image wrote to RAM (%s)", e.what());
+    } catch (const std::exception& e) {
+      FUZZ_CHECK(false, "load_flat threw something other than LoadError: %s", e.what());
+    }
   }
   return 0;
 }

@@ -33,7 +33,8 @@ def u64(v):
     return struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
 
 
-# ---- loader_multiboot: [ram][cmdline length][cmdline][flat load][flat entry][image] ----
+# ---- loader_multiboot: [config][cmdline length][cmdline][flat load][flat entry][image] ----
+# (config bit 3: flat addresses relative; the harness tries every RAM size)
 
 MB_MAGIC = 0x1BADB002
 
@@ -72,6 +73,7 @@ def aout_kernel(load_addr, code, bss=0x1000):
 
 
 def multiboot_input(image, ram=5, cmdline=b"kernel.elf console=ttyS0", flat_load=0x100000, flat_entry=0x100000):
+    # `ram` is the config byte; bits 0-2 are unused (were the RAM size).
     return u8(ram) + u8(len(cmdline)) + cmdline + u32(flat_load) + u32(flat_entry) + image
 
 
@@ -95,6 +97,7 @@ def seeds_loader_multiboot():
 
 
 # ---- loader_linux: [config][cmdline length u16][initrd length u32][cmdline][initrd][kernel] ----
+# (config bit 3: pass the initrd; the harness tries every RAM size)
 
 def bzimage(version=0x020F, setup_sects=4, kernel_len=0x200, loadflags=1, code32=0x100000,
             initrd_addr_max=0x7FFFFFFF, cmdline_size=2047, relocatable=1, alignment=0x200000,
