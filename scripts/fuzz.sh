@@ -58,7 +58,7 @@ for tool in clang clang++ cmake ninja; do
 done
 
 # ---- Build ----
-if ! grep -q '^VMM_FUZZ:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+if ! grep -Eq '^VMM_FUZZ:[A-Z]+=ON$' "$build/CMakeCache.txt" 2>/dev/null; then
   mkdir -p "$build" || exit 1
   flags=
   # Until the top-level CMakeLists.txt instruments everything under
