@@ -93,26 +93,38 @@ void GuestViews::set_entry(unsigned space, uint32_t p, uint32_t value) {
     if (joins(old, right)) ++stats_.host_mappings;
     --r.pages;
     if (old & kWritable) {
-      auto& refs = writable_[(old & kPageMask) >> 12];
-      for (size_t i = 0; i < refs.size(); ++i) {
-        if (refs[i].space == space && refs[i].lin_page == p) {
-          refs[i] = refs.back();
-          refs.pop_back();
-          break;
-        }
+      WritableList& list = writable_[(old & kPageMask) >> 12];
+      --list.live;
+      if (list.refs.size() > 2 * size_t{list.live} + 16) {
+        // Compacted after this entry changes (below): keep what still maps the page.
+        compact_writable_ = (old & kPageMask) >> 12;
       }
     }
   }
   if (value & kMapped) {
-    if (!r.entry) r.entry = std::make_unique<uint32_t[]>(kRegionPages);  // Zeroed.
+    if (!r.entry) {
+      r.entry = std::make_unique<uint32_t[]>(kRegionPages);  // Zeroed.
+      stats_.regions_in_use_peak = std::max(stats_.regions_in_use_peak, ++stats_.regions_in_use);
+    }
     if (!joins(left, value)) ++stats_.host_mappings;
     if (joins(value, right)) --stats_.host_mappings;
     ++r.pages;
     r.last_map = tick_;
-    if (value & kWritable)
-      writable_[(value & kPageMask) >> 12].push_back({space, p});
+    if (value & kWritable) {
+      WritableList& list = writable_[(value & kPageMask) >> 12];
+      list.refs.push_back({space, p});
+      ++list.live;
+    }
   }
   if (r.entry) r.entry[p % kRegionPages] = value;
+  if (compact_writable_ != kNoCompaction) {
+    const uint32_t phys_page = compact_writable_ << 12;
+    WritableList& list = writable_[compact_writable_];
+    compact_writable_ = kNoCompaction;
+    std::erase_if(list.refs, [&](const WritableRef& w) { return !maps_writable(w, phys_page); });
+    std::sort(list.refs.begin(), list.refs.end());
+    list.refs.erase(std::unique(list.refs.begin(), list.refs.end()), list.refs.end());
+  }
   stats_.host_mappings_peak = std::max(stats_.host_mappings_peak, stats_.host_mappings);
 }
 
@@ -217,8 +229,15 @@ void GuestViews::clear_space(unsigned space) {
   for (uint16_t region : active) {
     drop_region(space, region);
     s.regions[region].listed = false;
-    s.regions[region].entry.reset();
+    release_region(space, region);
   }
+}
+
+void GuestViews::release_region(unsigned space, uint32_t region) {
+  Region& r = spaces_[space].regions[region];
+  if (!r.entry) return;
+  r.entry.reset();
+  --stats_.regions_in_use;
 }
 
 void GuestViews::drop_space(unsigned space) {
@@ -235,27 +254,31 @@ void GuestViews::drop_everything() {
     ++stats_.flushes;
     unmap_host(region_begin(), kRegionBytes);
   }
-  for (auto& refs : writable_) refs.clear();
+  for (WritableList& list : writable_) list = WritableList{};
   for (Space& s : spaces_) s = Space{};
   spaces_[kShared].key = kSharedKey;
   kernel_local_.clear();
   stats_.host_mappings = 0;
   stats_.spaces = 0;
+  stats_.regions_in_use = 0;
 }
 
-// When near the host's limit, the regions mapped into least recently go
-// (those of other address spaces first, as a rule), down to three quarters.
+// When near the host's limit on mappings, or at the limit on regions in
+// use, the regions mapped into least recently go (those of other address
+// spaces first, as a rule), down to three quarters of the limit.
 void GuestViews::make_room() {
   std::vector<std::tuple<uint64_t, unsigned, uint16_t>> regions;
   for (unsigned i = 0; i <= kShared; ++i)
     for (uint16_t r : spaces_[i].active)
-      if (spaces_[i].regions[r].pages) regions.emplace_back(spaces_[i].regions[r].last_map, i, r);
+      if (spaces_[i].regions[r].entry) regions.emplace_back(spaces_[i].regions[r].last_map, i, r);
   std::sort(regions.begin(), regions.end());
-  const uint64_t target = stats_.host_mapping_limit * 3 / 4;
+  const uint64_t target = stats_.host_mapping_limit * 3 / 4, region_target = region_limit_ * 3 / 4;
   for (const auto& [last, space, region] : regions) {
-    if (stats_.host_mappings <= target) break;
+    if (stats_.host_mappings <= target && stats_.regions_in_use <= region_target) break;
     drop_region(space, region);
+    release_region(space, region);
     ++stats_.region_evictions;
+    maps_at_eviction_ = stats_.maps;
   }
 }
 
@@ -300,14 +323,15 @@ void GuestViews::verify(unsigned space) {
 
 void GuestViews::protect(uint32_t phys_page) {
   if ((phys_page >> 12) >= writable_.size()) return;
-  auto& listed = writable_[phys_page >> 12];
-  if (listed.empty()) return;
+  WritableList& listed = writable_[phys_page >> 12];
+  if (listed.refs.empty()) return;
   // Unmapped rather than made read-only: the next read maps it again as the
   // TLB allows it then.
-  const std::vector<WritableRef> refs = std::move(listed);
-  listed.clear();
+  // (set_entry counts each live one out.)
+  const std::vector<WritableRef> refs = std::move(listed.refs);
+  listed.refs.clear();
   for (const WritableRef& w : refs) {
-    if (!(entry(w.space, w.lin_page) & kWritable)) continue;
+    if (!maps_writable(w, phys_page)) continue;
     set_entry(w.space, w.lin_page, 0);
     unmap_host(view_base(w.space) + uint64_t{w.lin_page} * kPageSize, kPageSize);
     ++stats_.write_protects;
@@ -346,11 +370,14 @@ void GuestViews::mirror_entry(unsigned idx, uint32_t lin, const TlbEntry& e) {
   if (!page_in_ram(here.phys) || (tables && !page_in_ram(here.table))) return;
   const bool writable = here.writable && e.tag_write == page;
 
-  // Room first: making it may drop the region this page goes into.
-  if (stats_.host_mappings + 2 > stats_.host_mapping_limit) make_room();
-  ++tick_;
   const unsigned space = space_of(idx);
   const uint32_t p = page >> 12, region = p / kRegionPages;
+  // Room first: making it may drop the region this page goes into.
+  const bool new_region = spaces_[space].regions.empty() || !spaces_[space].regions[region].entry;
+  if (stats_.host_mappings + 2 > stats_.host_mapping_limit ||
+      (new_region && stats_.regions_in_use >= region_limit_))
+    make_room();
+  ++tick_;
   Region& r = region_of(space, region);
   if (user && here.table != kNoTable && (r.table != here.table || r.pde != here.pde)) {
     // Mapped through another directory entry before: what came through it goes.

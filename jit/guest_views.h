@@ -80,6 +80,11 @@ struct GuestViewStats {
   uint64_t host_mappings_peak = 0;
   uint64_t host_mapping_limit = 0;  // Where eviction starts.
   uint64_t spaces = 0;           // Address spaces holding views now.
+  // 4 MiB regions with pages mapped (or their bookkeeping kept), in all
+  // views: each costs at most 8 KiB of vmm's heap and three host page-table
+  // pages, so their limit bounds the memory the views use (README).
+  uint64_t regions_in_use = 0;
+  uint64_t regions_in_use_peak = 0;
 };
 
 class GuestViews : public TlbMirror {
@@ -90,6 +95,11 @@ class GuestViews : public TlbMirror {
   // Address spaces whose views are kept (a process switched back to finds
   // its pages mapped); the least recently used one makes room for another.
   static constexpr unsigned kSpaces = 64;
+  // 4 MiB regions in use at once across all views (8 GiB of guest linear
+  // space): past it the least recently mapped ones are evicted. Bounds the
+  // views' bookkeeping (8 KiB a region: 16 MiB) and host page tables
+  // (12 KiB a region: 24 MiB) whatever the guest maps.
+  static constexpr uint64_t kMaxRegionsInUse = 2048;
 
   // Reserves the views (no memory is committed). Throws std::runtime_error
   // when the host refuses the reservation.
@@ -122,11 +132,21 @@ class GuestViews : public TlbMirror {
   void tlb_page_flushed(uint32_t lin) override;
   void code_page_marked(uint32_t phys_page) override;
 
+  // The views are full: regions were evicted within the last kPressureMaps
+  // mmap calls. A memory access faulting now maps a page that will likely
+  // be evicted before it is used much (the engine turns such accesses into
+  // TLB probes: JitEngine::note_view_refill).
+  bool under_pressure() const {
+    return stats_.region_evictions != 0 && stats_.maps - maps_at_eviction_ < kPressureMaps;
+  }
   GuestViewStats& stats() { return stats_; }
   const GuestViewStats& stats() const { return stats_; }
 
-  // For tests: sets the host-mapping limit (normally from vm.max_map_count).
+  // For tests: sets the host-mapping limit (normally from vm.max_map_count)
+  // and the limit on regions in use (normally kMaxRegionsInUse).
   void set_mapping_limit(uint64_t runs) { stats_.host_mapping_limit = runs; }
+  void set_region_limit(uint64_t regions) { region_limit_ = regions; }
+  uint64_t region_limit() const { return region_limit_; }
 
  private:
   // The supervisor view's pseudo address space (its view is its kernel one).
@@ -170,7 +190,22 @@ class GuestViews : public TlbMirror {
   struct WritableRef {  // A writable mapping of a physical page.
     uint32_t space;
     uint32_t lin_page;
+    bool operator<(const WritableRef& o) const { return space != o.space ? space < o.space : lin_page < o.lin_page; }
+    bool operator==(const WritableRef& o) const = default;
   };
+  // The writable mappings of one physical page. Unmapping one leaves its
+  // reference behind (a guest aliasing one page at every linear address
+  // would make each removal a search of thousands); the list is compacted
+  // when stale references outnumber live ones.
+  struct WritableList {
+    std::vector<WritableRef> refs;
+    uint32_t live = 0;
+  };
+  // Whether `w` still maps `phys_page` writable.
+  bool maps_writable(const WritableRef& w, uint32_t phys_page) const {
+    const uint32_t e = entry(w.space, w.lin_page);
+    return (e & kWritable) && (e & kPageMask) == phys_page;
+  }
   // What the tables in memory say of a linear page for an MMU index: its
   // physical page, whether it may be written now (without a walk setting
   // D) and the entries it comes through; !ok when a walk would fault or
@@ -197,6 +232,8 @@ class GuestViews : public TlbMirror {
   void drop_region(unsigned space, uint32_t region);
   void drop_page(unsigned space, uint32_t lin_page);
   void make_room();
+  // Frees a region's page entries (after drop_region), counting it out.
+  void release_region(unsigned space, uint32_t region);
   // Lists a non-global supervisor-view page for the next CR3 load; past
   // kMaxLocalUnmaps that load drops the view whole, so the list stops
   // growing there (a guest that never loads CR3 cannot grow it forever).
@@ -240,7 +277,12 @@ class GuestViews : public TlbMirror {
   // Non-global pages mapped in the supervisor view since the last CR3 load
   // (linear page numbers; may list pages unmapped since).
   std::vector<uint32_t> kernel_local_;
-  std::vector<std::vector<WritableRef>> writable_;  // By physical page number (RAM only is mapped).
+  uint64_t region_limit_ = kMaxRegionsInUse;
+  static constexpr uint64_t kPressureMaps = 4096;
+  uint64_t maps_at_eviction_ = 0;
+  static constexpr uint32_t kNoCompaction = ~0u;
+  uint32_t compact_writable_ = kNoCompaction;  // Physical page number whose list set_entry compacts.
+  std::vector<WritableList> writable_;  // By physical page number (RAM only is mapped).
   GuestViewStats stats_;
 };
 

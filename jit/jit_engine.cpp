@@ -353,7 +353,10 @@ void JitEngine::note_view_refill(const SlowSite& site, uint32_t lin) {
   const uintptr_t view = views_->base(idx);
   // Only in the same view: the same code touching its page in another
   // process's view for the first time is no churn (mm_spaces).
-  const bool again = c.seen && c.view == view && (c.page == page || !views_->is_mapped(idx, c.page << 12));
+  // Faults while the views are full count too: the page will not stay
+  // (hostile/alias_flood: a million aliased pages read once each).
+  const bool again = (c.seen && c.view == view && (c.page == page || !views_->is_mapped(idx, c.page << 12))) ||
+                     views_->under_pressure();
   c.seen = true;
   c.view = view;
   c.page = page;

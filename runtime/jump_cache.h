@@ -35,11 +35,17 @@ class JumpCache {
     for (uint32_t i : filled_) slots_[i] = nullptr;
     filled_.clear();
   }
-  // Empties every slot whose block `drop` selects.
+  // Empties every slot whose block `drop` selects; the list of slots in use
+  // keeps only the others, so that the next call (every CR3 load) costs
+  // what is left, not what the cache once held.
   template <typename Pred>
   void drop_if(Pred drop) {
-    for (uint32_t i : filled_)
+    size_t kept = 0;
+    for (uint32_t i : filled_) {
       if (slots_[i] && drop(*slots_[i])) slots_[i] = nullptr;
+      if (slots_[i]) filled_[kept++] = i;
+    }
+    filled_.resize(kept);
   }
 
  private:

@@ -160,7 +160,10 @@ void add_jit_sections(StatsReport& report, const CpuStats& c, const jit::JitEngi
   hm.count("host_mappings", "host mappings held at exit", v.host_mappings);
   hm.count("host_mappings_peak", "host mappings held at most", v.host_mappings_peak);
   hm.count("host_mapping_limit", "host mappings before eviction", v.host_mapping_limit);
-  hm.count("region_evictions", "4 MiB regions evicted (host mapping limit)", v.region_evictions);
+  hm.count("regions_in_use", "4 MiB regions in use at exit", v.regions_in_use);
+  hm.count("regions_in_use_peak", "4 MiB regions in use at most", v.regions_in_use_peak);
+  hm.count("region_limit", "4 MiB regions before eviction", views ? views->region_limit() : 0);
+  hm.count("region_evictions", "4 MiB regions evicted (mapping or region limit)", v.region_evictions);
   hm.count("spaces", "address spaces kept at exit", v.spaces);
   hm.count("space_switches", "address-space switches (CR3 loads)", v.space_switches);
   hm.count("space_hits", "  to a space with its views kept", v.space_hits);

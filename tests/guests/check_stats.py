@@ -44,7 +44,8 @@ JIT_SCHEMA = {
                       "mem_slow_faults", "demoted_accesses", "probed_accesses",
                       "helper_calls_by_mnemonic"],
     "jit_host_mmu": ["host_mmu", "pages_mapped", "pages_ahead", "maps", "faults", "stale_entries",
-                     "host_mappings", "host_mappings_peak", "host_mapping_limit", "region_evictions", "spaces",
+                     "host_mappings", "host_mappings_peak", "host_mapping_limit", "regions_in_use",
+                     "regions_in_use_peak", "region_limit", "region_evictions", "spaces",
                      "space_switches", "space_hits", "space_evictions", "verifications", "tables_changed",
                      "pages_dropped", "regions_dropped", "flushes", "kernel_flushes", "kernel_unmaps",
                      "write_protects"],
@@ -116,6 +117,7 @@ def check_consistency(d, jit):
     check(hm["pages_ahead"] <= hm["pages_mapped"], "more pages mapped ahead than mapped")
     check(hm["maps"] <= hm["pages_mapped"], "more mmap calls than pages mapped")
     check(hm["host_mappings"] <= hm["host_mappings_peak"], "host mappings above their peak")
+    check(hm["regions_in_use"] <= hm["regions_in_use_peak"] <= hm["region_limit"], "regions in use above their limit")
     check(hm["space_hits"] <= hm["space_switches"], "more address-space hits than switches")
     check(hm["spaces"] <= 64, "more address spaces than kept")
     if hm["host_mmu"] == "off":

@@ -276,5 +276,40 @@ TEST_P(ShadowPaging, RegionsEvictedAtTheHostMappingLimit) {
   }
 }
 
+// At the limit on 4 MiB regions in use (the bound on the views' memory),
+// the least recently mapped regions are evicted: with a limit of 2, pages
+// in 6 regions read twice over still give the right sum.
+TEST_P(ShadowPaging, RegionsEvictedAtTheRegionLimit) {
+  Pair p;
+  // add eax, [k * 0x400000] for k = 3..8, twice; jmp $
+  std::vector<uint8_t> code;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (uint32_t k = 3; k <= 8; ++k) {
+      const uint32_t a = k * 0x400000;
+      code.insert(code.end(), {0x03, 0x05, uint8_t(a), uint8_t(a >> 8), uint8_t(a >> 16), uint8_t(a >> 24)});
+    }
+  }
+  code.insert(code.end(), {0xEB, 0xFE});
+  auto setup = [](Vm& v) {
+    two_spaces(v);
+    // Directory entry k: a table of its own (0x16000 + ...) mapping its
+    // first page on frame 0x300000 + ..., which holds k.
+    for (uint32_t k = 3; k <= 8; ++k) {
+      const uint32_t table = 0x16000 + (k - 3) * 0x1000, frame = 0x300000 + (k - 3) * 0x1000;
+      v.put32(0x10000 + 4 * k, table | 0x27);
+      v.put32(table, frame | 0x27);
+      v.put32(frame, k);
+    }
+    if (v.cpu.jit() && v.cpu.jit()->views()) v.cpu.jit()->views()->set_region_limit(2);
+  };
+  run_phases(p, setup, {{0, code, 13}});
+  EXPECT_EQ(p.jit.cpu.s.gpr[EAX], 2u * (3 + 4 + 5 + 6 + 7 + 8));
+  if (const auto* v = views(p)) {
+    EXPECT_GT(v->region_evictions, 0u);
+    EXPECT_LE(v->regions_in_use_peak, 2u);
+    EXPECT_GE(v->regions_in_use_peak, 1u);
+  }
+}
+
 }  // namespace
 }  // namespace vmm
