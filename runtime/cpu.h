@@ -76,7 +76,7 @@ struct CpuStats {
   uint64_t cr3_flushes = 0;        // CR3 load, task switch (paging_changed keeping global pages).
   uint64_t paging_flushes = 0;     // CR0/CR4 paging bits, reset (paging_changed dropping everything).
   uint64_t code_cache_flushes = 0; // Every block dropped (flush_code_cache) ...
-  uint64_t code_cache_full = 0;    // ... of which because the cache reached its block limit.
+  uint64_t code_cache_full = 0;    // ... of which because the cache reached its block or instruction limit.
   uint64_t blocks_flushed = 0;     // Blocks dropped by those flushes.
   // Events delivered to the guest.
   uint64_t exceptions = 0;
@@ -322,6 +322,7 @@ class Cpu final : private CodeSource {
     return uint64_t{phys} | (uint64_t{mode} << 32) | (uint64_t{lin >> 12} << 43);
   }
   static uint64_t block_key(const Block& b) { return block_key(b.phys_pc, b.mode, b.cs_base + b.virt_pc); }
+  size_t cached_instrs_ = 0;  // Instructions of the blocks in blocks_.
   std::unordered_map<uint64_t, std::unique_ptr<Block>> blocks_;
   // Per physical page holding decoded code: its blocks and which of its
   // bytes they cover. A write that touches none of those bytes (data next
