@@ -17,8 +17,17 @@ GUESTS=(
   "ram_end_straddle -m 16" "beyond_ram -m 16" "weird_jumps -m 16" "smc -m 16" "huge_rep -m 16"
   "garbage_tables -m 16 -no-reboot" "code_flood -m 16 --tb-size 1" "io_flood -m 16" "pt_rewrite -m 16"
   "random_code -m 16" "locked_split -m 16" "pf_error_codes -m 16" "exception_loop -m 16"
-  "reset_loop -m 16"
+  "reset_loop -m 16" "alias_flood -m 16" "block_flood -m 16"
 )
+
+# HOSTILE_ONLY="name ..." times only those guests.
+if [ -n "${HOSTILE_ONLY:-}" ]; then
+  kept=()
+  for g in "${GUESTS[@]}"; do
+    for only in $HOSTILE_ONLY; do [ "${g%% *}" = "$only" ] && kept+=("$g"); done
+  done
+  GUESTS=("${kept[@]}")
+fi
 
 median() { sort -g | awk '{a[NR]=$1} END {m=int((NR+1)/2); if (NR%2) print a[m]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 wall() {  # seconds for one run of the command (its output discarded)
