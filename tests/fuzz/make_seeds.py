@@ -210,7 +210,7 @@ def seeds_devices():
                                   wr(BOARD[0x40], 0, 0x10), wr(BOARD[0x40], 0, 0x00), tick(2000), rd(BOARD[0x20], 0),
                                   wr(BOARD[0x20], 0, 0x20), tick(2000), rd(BOARD[0x3F8], 5),
                                   wr(BOARD[0x3F8], 0, 0x41), wr(BOARD[0x64], 0, 0xAA), rd(BOARD[0x60], 0)),
-        "board_exception_storm": program(8, 0x2A, wr(BOARD[0x20], 1, 0xFE), wr(BOARD[0x40], 3, 0x34),
+        "board_exception_storm": program(8, 0x6A, wr(BOARD[0x20], 1, 0xFE), wr(BOARD[0x40], 3, 0x34),
                                          wr(BOARD[0x40], 0, 0x10), wr(BOARD[0x40], 0, 0x00), tick(100), tick(100),
                                          rd(BOARD[0x20], 0)),
         "board_uart_rtc_reset": program(8, 0x04, wr(BOARD[0x3F8], 1, 0x02), wr(BOARD[0x20], 1, 0xEB),
