@@ -23,6 +23,7 @@
 // registers, segments, control and descriptor-table registers, x87/SSE
 // state, instruction counts, and RAM.
 // Any difference aborts with both states: a finding.
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -291,6 +292,15 @@ class CpuSide : public LockstepSide {
     cpu_.reset_flat_protected(kPrologue);
     // Exceptions go through the guest's IDT, as on the PC board.
     cpu_.on_exception = [](Cpu& cpu, const GuestException& e) { deliver_exception(cpu, e); };
+    // Time from the instruction count (as -icount): RDTSC and RDMSR of the
+    // TSC give both engines the same value.
+    cpu_.tsc_source = [this] { return cpu_.retired_instructions(); };
+    // A guest may run one instruction for a very long time (REP INS/OUTS
+    // with ECX = 2^32 into a port: a legitimate, slow guest). Past its
+    // wall-clock allowance the run ends its slice as at a timer deadline and
+    // the input is dropped uncompared (the engines break such an instruction
+    // at different iterations).
+    cpu_.timers_due = [this] { return timed_out_ = timed_out_ || std::chrono::steady_clock::now() > deadline_; };
     if (jit) cpu_.enable_jit(1u << 20, host_mmu, sc.threshold);
     // Reproducing a finding: VMM_FUZZ_LOG=in_asm,exec,int (the -d items) logs
     // the JIT side's run on stderr.
@@ -313,8 +323,11 @@ class CpuSide : public LockstepSide {
   }
   Cpu& cpu() override { return cpu_; }
   GuestRam& ram() override { return ram_; }
+  bool timed_out() const { return timed_out_; }
 
  private:
+  const std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  bool timed_out_ = false;
   Log log_;
   GuestRam ram_;
   Bus bus_;
@@ -343,6 +356,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CpuSide jit(sc, true, sc.host_mmu);
   CpuSide ref(sc, false, false);
   const LockstepResult r = run_lockstep(jit, ref, sc.interval, sc.budget);
+  if (jit.timed_out() || ref.timed_out()) return 0;
   if (!r.agree) {
     std::fprintf(stderr, "system_code: engines disagree (JIT with host-mmu=%s, interval %" PRIu64 ")\n",
                  sc.host_mmu ? "on" : "off", sc.interval);
