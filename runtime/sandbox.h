@@ -17,8 +17,9 @@
 // through a bug in vmm; the filter is the second line of defence behind the
 // translator's rule that no guest instruction reaches the host natively.
 //
-// Builds with AddressSanitizer also allow what its runtime needs to report
-// (reading /proc/self/maps, the leak checker's tracer thread).
+// Builds with AddressSanitizer trap only sockets and new executable memory:
+// the sanitizer's runtime makes calls of its own at any time (reports, the
+// leak checker's tracer thread at exit).
 #pragma once
 
 #include <string>
