@@ -362,6 +362,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                  sc.host_mmu ? "on" : "off", sc.interval);
     std::abort();
   }
+  // A progress line every 2^24 instructions: the total survives a run that
+  // ends in a finding or a kill (the exit line does not).
+  if ((g_instructions >> 24) != ((g_instructions + r.instructions) >> 24)) report_totals();
   g_instructions += r.instructions;
   if (std::getenv("VMM_FUZZ_VERBOSE"))
     std::fprintf(stderr, "host-mmu=%d: %" PRIu64 " instructions, status %d, %" PRIu64 " exceptions, eip %#x: %s\n",
