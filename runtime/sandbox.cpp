@@ -63,6 +63,17 @@ void on_forbidden_call(int, siginfo_t* info, void* ctx) {
   _exit(128 + SIGSYS);  // Not reached: the unblocked SIGSYS ends the process.
 }
 
+// One argument comparison (libseccomp's SCMP_An macros leave fields to
+// aggregate initialisation, which clang warns about).
+scmp_arg_cmp arg(unsigned index, scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0) {
+  scmp_arg_cmp c{};
+  c.arg = index;
+  c.op = op;
+  c.datum_a = a;
+  c.datum_b = b;
+  return c;
+}
+
 struct FilterDeleter {
   void operator()(void* ctx) const { seccomp_release(ctx); }
 };
@@ -95,28 +106,28 @@ void build_rules(Filter& f) {
     f.allow(nr);
   // glibc's fstat: newfstatat(fd, "", buf, AT_EMPTY_PATH); with a path it could
   // look at any file.
-  f.allow_if(SCMP_SYS(newfstatat), SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH));
+  f.allow_if(SCMP_SYS(newfstatat), arg(3, SCMP_CMP_EQ, AT_EMPTY_PATH));
   // Terminal mode (isatty, raw mode on and off) and the window size.
   for (unsigned long request : {TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ})
-    f.allow_if(SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, request));
+    f.allow_if(SCMP_SYS(ioctl), arg(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, request));
   // The clock and waiting for it.
   for (int nr : {SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday), SCMP_SYS(time),
                  SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep)})
     f.allow(nr);
   // Memory: the guest views remap guest RAM's memory file, the allocator
   // grows and shrinks; nothing may become executable.
-  f.allow_if(SCMP_SYS(mmap), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-  f.allow_if(SCMP_SYS(mprotect), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+  f.allow_if(SCMP_SYS(mmap), arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+  f.allow_if(SCMP_SYS(mprotect), arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
   for (int nr : {SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(mremap), SCMP_SYS(brk)}) f.allow(nr);
   // GuestRam::clear (a reset) punches the whole file out.
-  f.allow_if(SCMP_SYS(fallocate), SCMP_A1(SCMP_CMP_EQ, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE));
+  f.allow_if(SCMP_SYS(fallocate), arg(1, SCMP_CMP_EQ, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE));
   // Signals: host traps in translated code, the console's handlers, raise().
   for (int nr : {SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack),
                  SCMP_SYS(restart_syscall), SCMP_SYS(getpid), SCMP_SYS(gettid)})
     f.allow(nr);
   const auto self = static_cast<scmp_datum_t>(getpid());
-  f.allow_if(SCMP_SYS(tgkill), SCMP_A0(SCMP_CMP_EQ, self));
-  f.allow_if(SCMP_SYS(kill), SCMP_A0(SCMP_CMP_EQ, self));
+  f.allow_if(SCMP_SYS(tgkill), arg(0, SCMP_CMP_EQ, self));
+  f.allow_if(SCMP_SYS(kill), arg(0, SCMP_CMP_EQ, self));
   // Locks inside the C library, and the way out.
   for (int nr : {SCMP_SYS(futex), SCMP_SYS(sched_yield), SCMP_SYS(exit), SCMP_SYS(exit_group)}) f.allow(nr);
 
@@ -134,8 +145,8 @@ void build_sanitizer_rules(Filter& f) {
   for (int nr : {SCMP_SYS(socket), SCMP_SYS(socketpair), SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(listen),
                  SCMP_SYS(accept), SCMP_SYS(accept4)})
     f.trap(nr);
-  f.trap_if(SCMP_SYS(mmap), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
-  f.trap_if(SCMP_SYS(mprotect), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
+  f.trap_if(SCMP_SYS(mmap), arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
+  f.trap_if(SCMP_SYS(mprotect), arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
 }
 
 }  // namespace
