@@ -88,6 +88,7 @@ void GuestViews::set_entry(unsigned space, uint32_t p, uint32_t value) {
   const uint32_t left = p > 0 ? entry(space, p - 1) : 0;
   const uint32_t right = p < (1u << 20) - 1 ? entry(space, p + 1) : 0;
   Region& r = region_of(space, p / kRegionPages);
+  uint32_t compact = kNoPage;  // Physical page number whose writable list to compact.
   if (old & kMapped) {
     if (!joins(left, old)) --stats_.host_mappings;
     if (joins(old, right)) ++stats_.host_mappings;
@@ -95,10 +96,7 @@ void GuestViews::set_entry(unsigned space, uint32_t p, uint32_t value) {
     if (old & kWritable) {
       WritableList& list = writable_[(old & kPageMask) >> 12];
       --list.live;
-      if (list.refs.size() > 2 * size_t{list.live} + 16) {
-        // Compacted after this entry changes (below): keep what still maps the page.
-        compact_writable_ = (old & kPageMask) >> 12;
-      }
+      if (list.refs.size() > 2 * size_t{list.live} + 16) compact = (old & kPageMask) >> 12;
     }
   }
   if (value & kMapped) {
@@ -117,10 +115,10 @@ void GuestViews::set_entry(unsigned space, uint32_t p, uint32_t value) {
     }
   }
   if (r.entry) r.entry[p % kRegionPages] = value;
-  if (compact_writable_ != kNoCompaction) {
-    const uint32_t phys_page = compact_writable_ << 12;
-    WritableList& list = writable_[compact_writable_];
-    compact_writable_ = kNoCompaction;
+  if (compact != kNoPage) {
+    // After the entry changed: keep the references that still map the page.
+    const uint32_t phys_page = compact << 12;
+    WritableList& list = writable_[compact];
     std::erase_if(list.refs, [&](const WritableRef& w) { return !maps_writable(w, phys_page); });
     std::sort(list.refs.begin(), list.refs.end());
     list.refs.erase(std::unique(list.refs.begin(), list.refs.end()), list.refs.end());

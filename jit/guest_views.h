@@ -280,8 +280,7 @@ class GuestViews : public TlbMirror {
   uint64_t region_limit_ = kMaxRegionsInUse;
   static constexpr uint64_t kPressureMaps = 4096;
   uint64_t maps_at_eviction_ = 0;
-  static constexpr uint32_t kNoCompaction = ~0u;
-  uint32_t compact_writable_ = kNoCompaction;  // Physical page number whose list set_entry compacts.
+  static constexpr uint32_t kNoPage = ~0u;
   std::vector<WritableList> writable_;  // By physical page number (RAM only is mapped).
   GuestViewStats stats_;
 };
