@@ -11,6 +11,7 @@ PACKAGES=(
   acpica-tools
   python3
   qemu-system-x86
+  qemu-user
   clang libclang-rt-14-dev
 )
 

@@ -74,21 +74,61 @@ function(_vmm_guest_check_toolchain)
     COMMAND ${VMM_GUEST_CC} ${VMM_GUEST_COMMON_FLAGS} ${dir}/hosted.c
             -o ${dir}/hosted
     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  if(rc EQUAL 0)
-    execute_process(COMMAND ${dir}/hosted RESULT_VARIABLE rc
-                    OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  endif()
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR
-      "Guest programs: '${VMM_GUEST_CC} -m32' cannot build and run a hosted "
-      "32-bit Linux program (needed for the native reference outputs):\n"
-      "${out}\n"
+      "Guest programs: '${VMM_GUEST_CC} -m32' cannot build a hosted 32-bit "
+      "Linux program (needed for the native reference outputs):\n${out}\n"
       "Install the 32-bit C library (Debian: gcc-multilib, see "
       "scripts/setup.sh).")
   endif()
   set(VMM_GUEST_TOOLCHAIN_OK TRUE CACHE INTERNAL "gcc -m32 works")
 endfunction()
+
+# How 32-bit Linux programs (the native references) run on this host, in the
+# cache as VMM_I386_EXEC:
+#   cpu        directly: the host kernel runs i386 programs (IA-32 emulation);
+#   qemu-user  the kernel cannot (built without IA32_EMULATION, or booted
+#              with ia32_emulation=0), so they run under qemu-i386 (Debian
+#              qemu-user), VMM_I386_RUNNER, an oracle we did not write either;
+#   none       neither: the tests that need a native reference are skipped.
+# Tests about the real CPU itself (diff.native) need "cpu".
+function(_vmm_check_i386_exec)
+  if(DEFINED CACHE{VMM_I386_EXEC})
+    return()
+  endif()
+  set(dir ${CMAKE_BINARY_DIR}/CMakeFiles/vmm_guest_check)
+  set(kind none)
+  set(runner "")
+  execute_process(COMMAND ${dir}/hosted RESULT_VARIABLE rc
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(rc EQUAL 0 AND out STREQUAL "ok\n")
+    set(kind cpu)
+  else()
+    find_program(VMM_QEMU_I386 NAMES qemu-i386 qemu-i386-static)
+    if(VMM_QEMU_I386)
+      execute_process(COMMAND ${VMM_QEMU_I386} ${dir}/hosted RESULT_VARIABLE rc
+                      OUTPUT_VARIABLE out ERROR_VARIABLE err)
+      if(rc EQUAL 0 AND out STREQUAL "ok\n")
+        set(kind qemu-user)
+        set(runner ${VMM_QEMU_I386})
+      endif()
+    endif()
+  endif()
+  if(kind STREQUAL "cpu")
+    message(STATUS "32-bit programs: run directly by the host CPU")
+  elseif(kind STREQUAL "qemu-user")
+    message(STATUS "32-bit programs: the host kernel cannot run them; "
+                   "native references run under ${runner}; diff.native is skipped")
+  else()
+    message(WARNING "32-bit programs: the host kernel cannot run them and "
+                    "qemu-i386 (Debian: qemu-user) is missing; the tests that "
+                    "compare with a native reference are skipped")
+  endif()
+  set(VMM_I386_EXEC ${kind} CACHE INTERNAL "how 32-bit programs run: cpu, qemu-user or none")
+  set(VMM_I386_RUNNER "${runner}" CACHE INTERNAL "the program that runs 32-bit programs, if not the CPU")
+endfunction()
 _vmm_guest_check_toolchain()
+_vmm_check_i386_exec()
 
 function(vmm_add_guest target)
   cmake_parse_arguments(PARSE_ARGV 1 G "" "OUTPUT" "SOURCES;DEFINES")

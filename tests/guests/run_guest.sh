@@ -9,6 +9,9 @@
 #   --reference NATIVE   the guest's stdout (its COM1 output) must equal the
 #                        stdout of the native program NATIVE, which must
 #                        itself exit with 0
+#   --reference-runner R runs NATIVE as "R NATIVE" (qemu-i386 on a host whose
+#                        kernel cannot run 32-bit programs); "none": no way
+#                        to run it, the test is skipped
 #   --expect-status N    the emulator's exit status must be N (isa-debug-exit
 #                        turns guest_main's 0 into 1; a halt with IF=0 in vmm
 #                        is 0)
@@ -16,16 +19,19 @@
 #   --timeout SECONDS    kill the emulator after that long (default 120)
 #
 # Exits 0 on success, 1 on failure (with a diff / reason on stderr), and 77
-# (ctest's SKIP_RETURN_CODE) when a QEMU emulator is not installed.
+# (ctest's SKIP_RETURN_CODE) when a QEMU emulator is not installed or the
+# native reference cannot run on this host.
 set -u
 
 timeout_s=120
 reference=""
+reference_runner=""
 expect_status=""
 expect_text=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --reference) reference=$2; shift 2 ;;
+    --reference-runner) reference_runner=$2; shift 2 ;;
     --expect-status) expect_status=$2; shift 2 ;;
     --expect-text) expect_text=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
@@ -70,7 +76,12 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 
 if [ -n "$reference" ]; then
-  "$reference" >"$tmp/expected"
+  if [ "$reference_runner" = none ]; then
+    echo "SKIP: this host cannot run the 32-bit native reference $reference (no IA-32 emulation, no qemu-i386)"
+    exit 77
+  fi
+  # shellcheck disable=SC2086  # the runner is one word or none
+  $reference_runner "$reference" >"$tmp/expected"
   rc=$?
   if [ $rc -ne 0 ]; then
     echo "FAIL: native reference $reference exited with $rc" >&2
