@@ -461,12 +461,44 @@ void GuestViews::tlb_flushed(bool keep_global) {
   } else if (!keep_global || kernel_local_.size() > kMaxLocalUnmaps) {
     drop_kernel_view();
   } else {
-    // A CR3 load: the supervisor view keeps its global pages, as the TLB does.
+    // A CR3 load: the supervisor view keeps its global pages, as the TLB
+    // does, and the non-global pages the new tables translate exactly as
+    // before with A (and, if writable, D) already set. After the load the
+    // TLB holds no non-global entry, but the refill of such a page would
+    // produce the same entry and write nothing to memory (SDM Vol. 3A,
+    // 4.10.2 and 4.10.4.1), so the mapping stands for that refill. A
+    // kernel whose pages are not global (no CR4.PGE) keeps its working set
+    // across context switches instead of taking a host fault, a mapping
+    // and an unmapping for each of its pages after every switch.
+    // The others are unmapped together: one host call per run of
+    // neighbouring pages (a system call costs as much as many accesses).
+    std::sort(kernel_local_.begin(), kernel_local_.end());
+    kernel_local_.erase(std::unique(kernel_local_.begin(), kernel_local_.end()), kernel_local_.end());
+    std::vector<uint32_t> kept;
+    uint32_t run = 0, run_pages = 0;
+    auto unmap_run = [&] {
+      if (run_pages) unmap_host(view_base(kShared) + uint64_t{run} * kPageSize, uint64_t{run_pages} * kPageSize);
+      run_pages = 0;
+    };
     for (uint32_t q : kernel_local_) {
       const uint32_t v = entry(kShared, q);
-      if ((v & kMapped) && !(v & kGlobal)) unmap_kernel_page(q);
+      if (!(v & kMapped) || (v & kGlobal)) continue;  // Unmapped since.
+      const Want now = want(kMmuKernel, q << 12);
+      if (now.ok && now.phys == (v & kPageMask) && now.writable == ((v & kWritable) != 0)) {
+        kept.push_back(q);
+        ++stats_.kernel_pages_kept;
+        continue;
+      }
+      if (!run_pages || q != run + run_pages) {
+        unmap_run();
+        run = q;
+      }
+      set_entry(kShared, q, 0);
+      ++run_pages;
+      ++stats_.kernel_unmaps;
     }
-    kernel_local_.clear();
+    unmap_run();
+    kernel_local_ = std::move(kept);  // Checked again at the next load.
   }
   // The space about to run: its mappings must now be what its tables say.
   select_space();

@@ -69,6 +69,7 @@ struct GuestViewStats {
   uint64_t flushes = 0;          // Everything dropped: CR0.PG/WP, CR4.PSE, watchpoints or #AC checks changed.
   uint64_t kernel_flushes = 0;   // The supervisor view dropped whole (TLB flushes of global pages too).
   uint64_t kernel_unmaps = 0;    // Its non-global pages unmapped at CR3 loads, and its pages at INVLPG.
+  uint64_t kernel_pages_kept = 0;  // Its non-global pages kept at CR3 loads (same translation in the new tables).
   uint64_t verifications = 0;    // User views checked against the tables (CR3 loads, flushes).
   uint64_t tables_changed = 0;   // ... tables found changed.
   uint64_t pages_dropped = 0;    // Mapped pages dropped: their table entry changed, or INVLPG.

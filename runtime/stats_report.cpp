@@ -175,6 +175,7 @@ void add_jit_sections(StatsReport& report, const CpuStats& c, const jit::JitEngi
   hm.count("flushes", "views dropped whole (paging mode, checks)", v.flushes);
   hm.count("kernel_flushes", "supervisor view dropped whole (TLB flushes)", v.kernel_flushes);
   hm.count("kernel_unmaps", "supervisor-view pages unmapped (CR3 loads, INVLPG)", v.kernel_unmaps);
+  hm.count("kernel_pages_kept", "supervisor-view pages kept at CR3 loads (same translation)", v.kernel_pages_kept);
   hm.count("write_protects", "writable pages unmapped (became code)", v.write_protects);
 }
 

@@ -47,7 +47,7 @@ JIT_SCHEMA = {
                      "host_mappings", "host_mappings_peak", "host_mapping_limit", "regions_in_use",
                      "regions_in_use_peak", "region_limit", "region_evictions", "spaces",
                      "space_switches", "space_hits", "space_evictions", "verifications", "tables_changed",
-                     "pages_dropped", "regions_dropped", "flushes", "kernel_flushes", "kernel_unmaps",
+                     "pages_dropped", "regions_dropped", "flushes", "kernel_flushes", "kernel_unmaps", "kernel_pages_kept",
                      "write_protects"],
 }
 REAL_SUFFIXES = ("_seconds", "seconds", "mips", "_per_guest_instruction")

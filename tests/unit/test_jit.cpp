@@ -457,10 +457,15 @@ TEST_P(Jit, GlobalPagesStayMappedAcrossCr3Loads) {
   if (GetParam()) {
     const jit::GuestViewStats& v = p.jit.cpu.jit()->views()->stats();
     // Supervisor accesses: the shared view follows the TLB. The global page
-    // stays mapped; the other one is unmapped at each CR3 load, until its
-    // access becomes a TLB probe (JitEngine::note_view_refill).
+    // stays mapped; the other one too while the reloaded tables translate
+    // it the same way (A set by the first walk), and goes at the load
+    // after its entry changed.
     EXPECT_EQ(v.flushes, 0u);
-    EXPECT_GE(v.kernel_unmaps, 5u);
+    EXPECT_GE(v.kernel_pages_kept, 5u);
+    // (The last phase's table writes map the whole 4 MiB page at 0 into the
+    // view, more pages than a CR3 load checks one by one: that load drops
+    // the view whole.)
+    EXPECT_GE(v.kernel_unmaps + v.kernel_flushes, 1u);
   }
 }
 

@@ -67,6 +67,7 @@ struct Phase {
   std::vector<uint8_t> code;
   unsigned instructions;
   uint32_t invlpg = 0;  // 0: none.
+  unsigned cpl = 3;     // 0: the code runs in the supervisor view.
 };
 
 // Phase code.
@@ -103,9 +104,9 @@ const std::vector<uint8_t> kAddInc = {0x03, 0x05, 0x00, 0x00, 0x40, 0x00, 0xFF,
 void run_phases(Pair& p, const std::function<void(Vm&)>& setup, const std::vector<Phase>& phases) {
   for (Vm* v : {&p.interp, &p.jit}) {
     setup(*v);
-    v->cpu.s.cpl = 3;
     std::vector<const std::vector<uint8_t>*> placed;
     for (const Phase& ph : phases) {
+      v->cpu.s.cpl = ph.cpl;
       if (ph.cr3) {
         v->cpu.s.cr3 = ph.cr3;
         v->cpu.paging_changed(/*keep_global=*/true);
@@ -207,6 +208,59 @@ TEST_P(ShadowPaging, DirtyClearedByTheGuestIsSetAgain) {
   run_phases(p, two_spaces,
              {{0, kWriteX, 2}, {0x12000, kClearDirty, 2}, {0x10000, kWriteXReadPte, 3}});
   EXPECT_EQ(p.jit.cpu.s.gpr[EBX], 0x00200067u);
+  EXPECT_EQ(p.jit.get32(0x200004), 0x2222u);
+}
+
+// The supervisor view at CR3 loads. Its non-global pages stay mapped only
+// where the new tables translate them the same way with A (and D, for a
+// writable mapping) already set. Space C (directory 0x16000) maps 0-4 MiB
+// like A and B and 0x400000 through its table at 0x17000, whose entry each
+// test sets; the code runs at CPL 0.
+void three_spaces(Vm& v, uint32_t c_pte) {
+  two_spaces(v);
+  v.put32(0x16000, 0x000000E7);
+  v.put32(0x16004, 0x00017027);
+  v.put32(0x17000, c_pte);
+}
+
+// B maps 0x400000 to another frame: the page goes at the load.
+TEST_P(ShadowPaging, SupervisorPageOfAnotherFrameGoesAtCr3Load) {
+  Pair p;
+  run_phases(p, two_spaces, {{0, kReadEax, 2, 0, 0}, {0x12000, kReadEbx, 2, 0, 0}, {0x10000, kReadEdx, 2, 0, 0}});
+  EXPECT_EQ(p.jit.cpu.s.gpr[EAX], 0xAAAA0000u);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EBX], 0xBBBB0000u);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EDX], 0xAAAA0000u);
+}
+
+// C maps it to the same frame with A and D set: the page stays mapped
+// (nothing to refill), and its writes land in the frame.
+TEST_P(ShadowPaging, SupervisorPageTranslatedTheSameIsKeptAtCr3Load) {
+  Pair p;
+  run_phases(p, [](Vm& v) { three_spaces(v, 0x00200067); },
+             {{0, kWriteX, 2, 0, 0}, {0x16000, kAddInc, 3, 0, 0}, {0x10000, kReadEdx, 2, 0, 0}});
+  EXPECT_EQ(p.jit.cpu.s.gpr[EDX], 0x1112u);
+  if (const auto* v = views(p)) {
+    EXPECT_GE(v->kernel_pages_kept, 1u);
+  }
+}
+
+// C maps the same frame with A clear: the access after the load must walk
+// C's table and set A there, so the page may not stay mapped.
+TEST_P(ShadowPaging, SupervisorPageWithAClearInTheNewTablesIsRefilled) {
+  Pair p;
+  run_phases(p, [](Vm& v) { three_spaces(v, 0x00200007); },
+             {{0, kReadEax, 2, 0, 0}, {0x16000, kReadEbx, 2, 0, 0}});
+  EXPECT_EQ(p.jit.cpu.s.gpr[EBX], 0xAAAA0000u);
+  EXPECT_EQ(p.jit.get32(0x17000), 0x00200027u);  // A set by the refill.
+}
+
+// The page was written under A (mapped writable); C maps the same frame
+// with D clear: the first write after the load must set D in C's entry.
+TEST_P(ShadowPaging, SupervisorWritablePageWithDClearInTheNewTablesIsRefilled) {
+  Pair p;
+  run_phases(p, [](Vm& v) { three_spaces(v, 0x00200027); },
+             {{0, kWriteX, 2, 0, 0}, {0, kWriteX, 2, 0, 0}, {0x16000, kWriteXReadPte, 3, 0, 0}});
+  EXPECT_EQ(p.jit.get32(0x17000), 0x00200067u);  // A and D.
   EXPECT_EQ(p.jit.get32(0x200004), 0x2222u);
 }
 
