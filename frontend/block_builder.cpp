@@ -31,7 +31,8 @@ InstrRecord beyond_cs_limit(unsigned within) {
 }
 }
 
-void BlockBuilder::build(CodeSource& src, uint32_t eip, uint32_t cs_limit, Block& out, unsigned max_instrs) const {
+void BlockBuilder::build(CodeSource& src, uint32_t eip, uint32_t cs_limit, Block& out, unsigned max_instrs,
+                         bool superblocks) const {
   out.instrs.clear();
   out.virt_pc = eip;
   out.cs_limit = cs_limit;
@@ -123,7 +124,7 @@ void BlockBuilder::build(CodeSource& src, uint32_t eip, uint32_t cs_limit, Block
     pc += r.length;
     if (out.phys_page2 != ~0u) break;  // Crossed a page: stop after this instruction.
     // A Jcc does not end the block (frontend/block.h, kJcc).
-    if ((r.cls & iclass::kEndsBlock) && !(r.cls & iclass::kJcc)) break;
+    if ((r.cls & iclass::kEndsBlock) && (!(r.cls & iclass::kJcc) || !superblocks)) break;
   }
   out.byte_length = pc - eip;
   // Every block holds at least one instruction: the JIT would otherwise

@@ -31,9 +31,10 @@ class BlockBuilder {
   // instruction that cannot be fetched ends the block before it. No byte
   // beyond the limit is fetched: an instruction that runs past it ends the
   // block before it, or, as the first one, becomes a record that executes as
-  // #GP(0) (iclass::kBeyondCsLimit). `max_instrs` limits the length.
+  // #GP(0) (iclass::kBeyondCsLimit). `max_instrs` limits the length;
+  // without `superblocks` a Jcc ends the block.
   void build(CodeSource& src, uint32_t eip, uint32_t cs_limit, Block& out,
-             unsigned max_instrs = kMaxBlockInstrs) const;
+             unsigned max_instrs = kMaxBlockInstrs, bool superblocks = true) const;
 
  private:
   const Decoder& decoder_;

@@ -51,6 +51,7 @@ class Emitter {
       : a_(a), b_(b), exit_common_(env.exit_common), exit_synced_(env.exit_synced), miss_stub_(env.miss_stub),
         slow_common_(env.slow_common), code_end_(a.newLabel()),
         jump_table_(env.jump_table_of(b.mode)), bmi2_(env.bmi2), count_lookups_(env.count_lookups),
+        inline_lookup_(env.inline_lookup),
         host_mmu_(env.host_mmu),
         tlb_off_(env.tlb_offset[mmu_idx_of_cpl((b.mode >> blockmode::kCplShift) & 3)]), st_(st),
         sites_(sites) {}
@@ -275,8 +276,9 @@ class Emitter {
   // dispatcher with R9D = the target. The flags are the guest's throughout
   // (their image in R11D around the lookup).
   void exit_lookup(const uint32_t* target) {
-    if (!(b_.mode & blockmode::kCsBaseZero)) {
-      // The tables hold only blocks with CS base 0 (JitEngine::execute).
+    if (!(b_.mode & blockmode::kCsBaseZero) || !inline_lookup_) {
+      // The tables hold only blocks with CS base 0 (JitEngine::execute);
+      // without inline lookups (EngineTuning) the run loop finds the target.
       need_host_flags();
       if (target) a_.mov(x86::r9d, Imm(*target));
       a_.jmp(Imm(miss_stub_));
@@ -326,6 +328,7 @@ class Emitter {
   const JumpTable* jump_table_;  // This block's mode's table.
   bool bmi2_;
   bool count_lookups_;
+  bool inline_lookup_;
   bool host_mmu_;
   bool access_via_view_ = false;  // The access being emitted goes through the guest view.
   // Whether instruction `in`'s accesses go through the guest view (else a TLB probe).

@@ -459,7 +459,7 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   if (last_exit_ && chaining_) try_chain(b);
   CpuState& s = cpu_.s;
   // Indirect branches that reach this block from now on stay in translated code.
-  if (b.phys_page2 == ~0u && chaining_ && (b.mode & blockmode::kCsBaseZero)) {
+  if (b.phys_page2 == ~0u && chaining_ && inline_lookup_ && (b.mode & blockmode::kCsBaseZero)) {
     JumpTable& t = jump_table_of(b.mode);
     const unsigned slot = jump_table_slot(b.virt_pc);
     if (t.host[slot] == miss_stub_) {

@@ -70,6 +70,12 @@ class JitEngine {
   // Lockstep testing: without chaining every entry runs exactly one block
   // (given a budget of that block's length).
   void set_chaining(bool on) { chaining_ = on; }
+  // Indirect branches look their targets up inline (for blocks translated
+  // from now on); off, they return to the run loop (EngineTuning).
+  void set_inline_lookup(bool on) {
+    inline_lookup_ = on;
+    translator_->set_inline_lookup(on);
+  }
 
   // Empties the inline lookup tables (the virtual-to-physical mapping changed).
   // Empties the inline lookup tables (but for blocks of global code with
@@ -153,6 +159,7 @@ class JitEngine {
   std::unordered_map<const void*, Block*> block_at_;               // Host entry -> block (for unchaining).
   ChainSite* last_exit_ = nullptr;                                 // Exit taken by the last return.
   bool chaining_ = true;
+  bool inline_lookup_ = true;
   int64_t entry_budget_ = 0;  // Budget at the start of the running execute().
   bool running_ = false;
   std::unordered_map<uint32_t, std::unique_ptr<JumpTable>> jump_tables_;  // By block mode.

@@ -46,6 +46,7 @@ struct TranslatorEnv {
   std::function<const JumpTable*(uint32_t mode)> jump_table_of;  // Inline lookup table of a block mode.
   bool bmi2 = false;           // The host has BMI2 (RORX for the budget test).
   bool count_lookups = false;  // Count inline lookups (--stats); misses are always counted.
+  bool inline_lookup = true;   // Indirect branches look up their target inline (else: the miss stub).
   // Guest memory through the guest views (guest_views.h) instead of inline TLB probes.
   bool host_mmu = false;
   // Each MMU index's TLB (SoftMmu::tlb) as an offset from the CpuState, for
@@ -67,6 +68,7 @@ class Translator {
   const TranslatorStats& stats() const { return stats_; }
   // Applies to blocks translated from now on.
   void set_count_lookups(bool on) { env_.count_lookups = on; }
+  void set_inline_lookup(bool on) { env_.inline_lookup = on; }
 
  private:
   CodeBuffer& buffer_;

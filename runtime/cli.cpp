@@ -132,6 +132,26 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
                  "Seccomp sandbox of the running VM: on (the default) or off; QEMU's sub-options "
                  "obsolete, elevateprivileges, spawn and resourcecontrol are accepted as =deny "
                  "(what vmm's sandbox always does)");
+  // Translation-cache study knobs (frontend/engine_tuning.h, bench/README.md).
+  EngineTuning& tuning = out.machine.tuning;
+  app.add_option("--max-block-insns", tuning.max_block_instrs,
+                 "Longest block in guest instructions (default 64; 1 as QEMU's -one-insn-per-tb)")
+      ->check(CLI::Range(1u, kMaxBlockInstrs));
+  bool one_insn = false;
+  app.add_flag("--one-insn-per-tb", one_insn, "One guest instruction per block (QEMU's -one-insn-per-tb)");
+  std::string superblocks = "on", jump_cache = "on", jit_chain = "on", jit_lookup = "on";
+  app.add_option("--superblocks", superblocks, "Blocks go on past a conditional branch: on (default) or off")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--jump-cache", jump_cache,
+                 "Block lookup probes the jump cache (virtual EIP) before the block map: on (default) or off")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--jit-chain", jit_chain,
+                 "JIT: direct exits jump into the next translation: on (default) or off (also -d nochain, "
+                 "which turns inline lookups off too)")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--jit-lookup", jit_lookup,
+                 "JIT: indirect branches look their target up inline: on (default) or off (back to the run loop)")
+      ->check(CLI::IsMember({"on", "off"}));
   unsigned tb_mb = 32;
   app.add_option("--tb-size", tb_mb, "JIT translation buffer size in MiB (QEMU's tb-size)")
       ->check(CLI::Range(1u, 2047u));
@@ -187,6 +207,11 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   out.machine.engine = engine == "jit" ? Engine::kJit : Engine::kInterp;
   out.machine.tb_bytes = uint64_t{tb_mb} << 20;
   out.machine.host_mmu = host_mmu == "on";
+  if (one_insn) tuning.max_block_instrs = 1;
+  tuning.superblocks = superblocks == "on";
+  tuning.jump_cache = jump_cache == "on";
+  tuning.chaining = jit_chain == "on";
+  tuning.inline_lookup = jit_lookup == "on";
   if (out.lockstep) {
     out.machine.engine = Engine::kJit;
     out.machine.jit_threshold = 1;  // Every block the JIT machine runs is translated code.

@@ -38,7 +38,15 @@ Cpu::~Cpu() = default;
 
 void Cpu::set_single_block(bool on) {
   single_block_ = on;
-  if (jit_) jit_->set_chaining(!on);
+  if (jit_) jit_->set_chaining(!on && tuning_.chaining);
+}
+
+void Cpu::set_tuning(const EngineTuning& t) {
+  tuning_ = t;
+  if (jit_) {
+    jit_->set_chaining(t.chaining && !single_block_);
+    jit_->set_inline_lookup(t.inline_lookup && t.chaining);  // -d nochain: no lookups either, as in QEMU.
+  }
 }
 
 void Cpu::enable_jit(size_t buffer_bytes, bool host_mmu, unsigned threshold) {
@@ -166,7 +174,7 @@ bool Cpu::fetched_through_global(uint32_t lin) const {
 // Puts `b` in the jump cache and notes the linear pages of its code (just
 // translated for fetch: their TLB entries say whether they are global).
 void Cpu::cache_block(uint32_t eip, Block* b) {
-  jump_cache_.set(eip, b);
+  if (tuning_.jump_cache) jump_cache_.set(eip, b);
   const uint32_t first = b->cs_base + eip, last = first + b->byte_length - 1;
   const bool two = b->phys_page2 != ~0u;
   b->global_code = fetched_through_global(first) && (!two || fetched_through_global(last));
@@ -308,13 +316,16 @@ Block* Cpu::build_block(uint32_t eip, uint32_t phys, uint32_t mode) {
   // little against it.
   const auto t0 = std::chrono::steady_clock::now();
   auto b = std::make_unique<Block>();
-  (s.code32() ? builder32_ : builder16_).build(*this, eip, s.seg[CS].limit, *b);
+  (s.code32() ? builder32_ : builder16_)
+      .build(*this, eip, s.seg[CS].limit, *b, tuning_.max_block_instrs, tuning_.superblocks);
   b->mode = mode;
   b->cs_base = s.seg[CS].base;
   for (InstrRecord& in : b->instrs) interp::bind(in);
   stats_.decode_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ++stats_.blocks_built;
   stats_.instrs_decoded += b->instrs.size();
+  for (size_t i = 0; i + 1 < b->instrs.size(); ++i)
+    if (b->instrs[i].cls & iclass::kJcc) ++stats_.superblock_jccs;
   Block* raw = b.get();
   const uint32_t page1 = phys & kPageMask;
   const bool smc = smc_hot(page1) || (raw->phys_page2 != ~0u && smc_hot(raw->phys_page2));
@@ -358,17 +369,19 @@ Block* Cpu::build_block(uint32_t eip, uint32_t phys, uint32_t mode) {
 }
 
 Block* Cpu::lookup_block(uint32_t eip) {
-  ++stats_.block_lookups;
   const uint32_t mode = block_mode();
   const uint32_t cs_base = s.seg[CS].base;
   const uint32_t cs_limit = s.seg[CS].limit;
-  Block* slot = jump_cache_.at(eip);
-  // A block is used under the CS base and limit it was decoded under only:
-  // its extent depends on the limit (BlockBuilder::build).
-  if (slot && slot->valid && slot->virt_pc == eip && slot->mode == mode && slot->cs_base == cs_base &&
-      slot->cs_limit == cs_limit) {
-    ++stats_.jump_cache_hits;
-    return slot;
+  if (tuning_.jump_cache) {
+    ++stats_.block_lookups;
+    Block* slot = jump_cache_.at(eip);
+    // A block is used under the CS base and limit it was decoded under only:
+    // its extent depends on the limit (BlockBuilder::build).
+    if (slot && slot->valid && slot->virt_pc == eip && slot->mode == mode && slot->cs_base == cs_base &&
+        slot->cs_limit == cs_limit) {
+      ++stats_.jump_cache_hits;
+      return slot;
+    }
   }
   // Code fetch at an EIP beyond the CS limit: #GP(0) with EIP at it, before
   // any byte is fetched through paging (SDM Vol. 3A, 5.3 "Limit Checking").

@@ -17,6 +17,7 @@
 #include "frontend/instr.h"
 #include "runtime/cpu_state.h"
 #include "runtime/exceptions.h"
+#include "frontend/engine_tuning.h"
 #include "runtime/jump_cache.h"
 #include "runtime/page_set.h"
 #include "runtime/segmentation.h"
@@ -67,6 +68,7 @@ struct CpuStats {
   uint64_t blocks_stale = 0;       // Map hits reached through another alias or a remapped second page: decoded again.
   uint64_t blocks_built = 0;
   uint64_t instrs_decoded = 0;
+  uint64_t superblock_jccs = 0;    // Jcc decoded inside a block rather than at its end (superblocks).
   double decode_seconds = 0;       // Spent in BlockBuilder::build and binding handlers.
   // Invalidations, by cause.
   uint64_t smc_interpreted_blocks = 0;  // Decoded on a page whose code keeps being rewritten: not translated.
@@ -136,6 +138,10 @@ class Cpu final : private CodeSource {
   // translation.
   void enable_jit(size_t buffer_bytes, bool host_mmu = true, unsigned threshold = 1);
   jit::JitEngine* jit() { return jit_.get(); }
+  // Block building and the JIT's block linking (frontend/engine_tuning.h),
+  // set before the run (after enable_jit).
+  void set_tuning(const EngineTuning& t);
+  const EngineTuning& tuning() const { return tuning_; }
   // Lockstep testing: each run() executes at most one block (translated or interpreted).
   void set_single_block(bool on);
   // Lockstep: run() returns right after delivering an exception, so that a
@@ -358,6 +364,7 @@ class Cpu final : private CodeSource {
   bool halted_ = false;
   bool event_delivered_ = false;
   bool single_block_ = false;
+  EngineTuning tuning_;
   uint32_t inhibit_eip_ = ~0u;
   GuestException pending_exception_{0, false, 0};
   std::unique_ptr<jit::JitEngine> jit_;

@@ -18,6 +18,7 @@ constexpr Item kItems[] = {
     {"cpu", LogMask::kCpu, "show CPU registers before each block"},
     {"unimp", LogMask::kUnimp, "log unimplemented instructions and unassigned I/O"},
     {"guest_errors", LogMask::kGuestErrors, "log guest errors (invalid operations)"},
+    {"nochain", LogMask::kNoChain, "do not chain translated blocks (as --jit-chain=off)"},
 };
 }  // namespace
 

@@ -18,6 +18,7 @@ enum class LogMask : uint32_t {
   kUnimp = 1u << 4,   // Unimplemented instructions and unassigned device accesses.
   kOutAsm = 1u << 5,  // Host code generated for each block (JIT).
   kGuestErrors = 1u << 6,
+  kNoChain = 1u << 7,  // Not a log: QEMU's -d nochain, translated blocks not chained (EngineTuning).
 };
 
 class Log {

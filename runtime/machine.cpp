@@ -45,6 +45,9 @@ Machine::Machine(const MachineConfig& config, Log& log) : config_(config), log_(
   cpu_ = std::make_unique<Cpu>(*ram_, bus_);
   cpu_->log = &log_;
   if (config.engine == Engine::kJit) cpu_->enable_jit(config.tb_bytes, config.host_mmu, config.jit_threshold);
+  EngineTuning tuning = config.tuning;
+  if (log_.enabled(LogMask::kNoChain)) tuning.chaining = false;  // QEMU's -d nochain.
+  cpu_->set_tuning(tuning);
 
   uart_ = std::make_unique<Uart16550>([this](uint8_t byte) {
     printed_ = true;

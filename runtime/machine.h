@@ -44,6 +44,7 @@ struct MachineConfig {
   uint64_t tb_bytes = 32ull << 20;  // JIT code buffer (--tb-size).
   bool host_mmu = true;             // JIT guest memory through host mappings (--host-mmu).
   unsigned jit_threshold = 32;      // A block is translated at its Nth entry (--jit-threshold).
+  EngineTuning tuning;              // Block building and linking knobs (frontend/engine_tuning.h).
   bool icount = false;              // Deterministic time from the instruction count (--icount).
   unsigned icount_shift = 0;        // 2^shift ns per instruction.
 };

@@ -250,6 +250,7 @@ StatsReport build_stats_report(const StatsSources& src) {
     SectionBuilder b(report, "block_cache", "decoded-block cache");
     b.count("blocks_decoded", "blocks decoded", c.blocks_built);
     b.count("instructions_decoded", "guest instructions decoded", c.instrs_decoded);
+    b.count("superblock_jccs", "conditional branches inside blocks", c.superblock_jccs);
     b.seconds("decode_seconds", "decode time", c.decode_seconds);
     b.count("jump_cache_lookups", "jump-cache lookups", c.block_lookups);
     b.count("jump_cache_hits", "  hits", c.jump_cache_hits);

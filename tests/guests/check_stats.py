@@ -23,7 +23,7 @@ import tempfile
 SCHEMA = {
     "run": ["engine", "guest_instructions", "seconds", "mips", "translate_seconds", "translate_share",
             "execute_seconds"],
-    "block_cache": ["blocks_decoded", "instructions_decoded", "decode_seconds", "jump_cache_lookups",
+    "block_cache": ["blocks_decoded", "instructions_decoded", "superblock_jccs", "decode_seconds", "jump_cache_lookups",
                     "jump_cache_hits", "jump_cache_misses", "jump_cache_hit_rate", "block_map_lookups",
                     "block_map_hits", "block_map_misses", "block_map_stale", "block_map_hit_rate"],
     "invalidation": ["smc_writes", "smc_blocks", "smc_interpreted_blocks", "invlpg", "cr3_loads", "paging_changes", "full_flushes",
@@ -90,6 +90,7 @@ def check_consistency(d, jit):
     check(bc["blocks_decoded"] <= bc["block_map_misses"], "more blocks decoded than block-map misses")
     check(bc["block_map_stale"] <= bc["block_map_misses"], "more stale blocks than block-map misses")
     check(bc["blocks_decoded"] <= bc["instructions_decoded"], "blocks without instructions")
+    check(bc["superblock_jccs"] <= bc["instructions_decoded"] - bc["blocks_decoded"], "Jccs inside blocks miscounted")
     check(run["translate_seconds"] <= run["seconds"], "translating took longer than the run")
     check(ev["exceptions"] == sum(ev["exceptions_by_vector"].values()), "exceptions != sum by vector")
     check(ev["interrupts"] == sum(ev["interrupts_by_vector"].values()), "interrupts != sum by vector")
