@@ -40,6 +40,10 @@ struct Block {
   std::vector<uint32_t> host_offsets;
   uint32_t out_of_line_offset = 0;
   uint32_t jit_generation = 0;  // Code-buffer generation host_code belongs to.
+  // --profile (runtime/profiler.h): entries of its translation (counted by
+  // the translation itself) and interpreted entries.
+  uint64_t profile_jit_entries = 0;
+  uint64_t profile_interp_entries = 0;
 };
 
 // Mode bits (Block::mode) that change how a block is decoded or translated.

@@ -51,7 +51,7 @@ class Emitter {
       : a_(a), b_(b), exit_common_(env.exit_common), exit_synced_(env.exit_synced), miss_stub_(env.miss_stub),
         slow_common_(env.slow_common), code_end_(a.newLabel()),
         jump_table_(env.jump_table_of(b.mode)), bmi2_(env.bmi2), count_lookups_(env.count_lookups),
-        inline_lookup_(env.inline_lookup),
+        inline_lookup_(env.inline_lookup), profile_(env.profile),
         host_mmu_(env.host_mmu),
         tlb_off_(env.tlb_offset[mmu_idx_of_cpl((b.mode >> blockmode::kCplShift) & 3)]), st_(st),
         sites_(sites) {}
@@ -329,6 +329,7 @@ class Emitter {
   bool bmi2_;
   bool count_lookups_;
   bool inline_lookup_;
+  bool profile_;
   bool host_mmu_;
   bool access_via_view_ = false;  // The access being emitted goes through the guest view.
   // Whether instruction `in`'s accesses go through the guest view (else a TLB probe).

@@ -1,4 +1,5 @@
 #include "jit/jit_engine.h"
+#include "runtime/profiler.h"
 
 #include <asmjit/x86.h>
 
@@ -224,6 +225,7 @@ void JitEngine::emit_trampolines() {
 }
 
 void JitEngine::flush() {
+  if (cpu_.profiler) cpu_.profiler->flushing();
   // Translations of the old generation are recognised by Block::jit_generation.
   buffer_.reset_to(trampoline_bytes_);
   ++generation_;
@@ -414,6 +416,7 @@ void* JitEngine::translate(Block& b) {
   }
   b.jit_generation = generation_;
   block_at_[code] = &b;
+  if (cpu_.profiler) cpu_.profiler->translated(b);
   ++stats_.translations;
   stats_.translate_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (cpu_.log && cpu_.log->enabled_at(LogMask::kOutAsm, b.virt_pc)) {

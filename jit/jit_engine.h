@@ -72,6 +72,9 @@ class JitEngine {
   void set_chaining(bool on) { chaining_ = on; }
   // Indirect branches look their targets up inline (for blocks translated
   // from now on); off, they return to the run loop (EngineTuning).
+  // --profile: translations count their entries (blocks translated from now on).
+  void set_profile(bool on) { translator_->set_profile(on); }
+  uint32_t generation() const { return generation_; }
   void set_inline_lookup(bool on) {
     inline_lookup_ = on;
     translator_->set_inline_lookup(on);

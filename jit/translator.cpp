@@ -252,6 +252,14 @@ void Emitter::emit() {
     segment_end_[i] = end;
     if (starts_segment(i)) end = i;
   }
+  // --profile: the entry count, with MOV and LEA (the guest's flags are
+  // live in RFLAGS; R8 and R10 are free at a block's entry).
+  if (profile_) {
+    a_.mov(x86::r10, Imm(reinterpret_cast<uintptr_t>(&b_.profile_jit_entries)));
+    a_.mov(x86::r8, x86::qword_ptr(x86::r10));
+    a_.lea(x86::r8, x86::ptr(x86::r8, 1));
+    a_.mov(x86::qword_ptr(x86::r10), x86::r8);
+  }
   // Charging with LEA leaves the guest's flags alone. The budget is tested
   // only on backward exits (see exit_to): every endless path through
   // chained blocks passes one, and exits to the dispatcher are tested there.

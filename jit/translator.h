@@ -47,6 +47,7 @@ struct TranslatorEnv {
   bool bmi2 = false;           // The host has BMI2 (RORX for the budget test).
   bool count_lookups = false;  // Count inline lookups (--stats); misses are always counted.
   bool inline_lookup = true;   // Indirect branches look up their target inline (else: the miss stub).
+  bool profile = false;        // Each translation counts its entries (Block::profile_jit_entries).
   // Guest memory through the guest views (guest_views.h) instead of inline TLB probes.
   bool host_mmu = false;
   // Each MMU index's TLB (SoftMmu::tlb) as an offset from the CpuState, for
@@ -69,6 +70,7 @@ class Translator {
   // Applies to blocks translated from now on.
   void set_count_lookups(bool on) { env_.count_lookups = on; }
   void set_inline_lookup(bool on) { env_.inline_lookup = on; }
+  void set_profile(bool on) { env_.profile = on; }
 
  private:
   CodeBuffer& buffer_;

@@ -114,6 +114,12 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
                  "Run the JIT and the interpreter side by side, comparing state every N instructions "
                  "(implies --engine=jit and --icount)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  std::vector<std::string> profile;
+  app.add_flag("--profile", profile,
+               "Hot-block profile at exit (sampling 1000 Hz of CPU time): guest blocks ranked by time, with "
+               "executions, host bytes and the code of the hottest, as text on stderr (--profile) or JSON "
+               "(--profile=json=FILE)")
+      ->option_text("[=text|json=FILE]");
   app.add_flag("--perfmap", out.perfmap,
                "Write /tmp/perf-<pid>.map naming each translated block, for perf (QEMU's -perfmap)");
   std::string host_mmu = "on";
@@ -200,6 +206,16 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
       out.stats_json = v.substr(5);
     } else {
       error = "invalid --stats '" + v + "' (expected --stats, --stats=text or --stats=json=FILE)";
+      return false;
+    }
+  }
+  for (const std::string& v : profile) {
+    if (v == "true" || v == "text") {
+      out.profile_text = true;
+    } else if (v.rfind("json=", 0) == 0 && v.size() > 5) {
+      out.profile_json = v.substr(5);
+    } else {
+      error = "invalid --profile '" + v + "' (expected --profile, --profile=text or --profile=json=FILE)";
       return false;
     }
   }

@@ -16,6 +16,8 @@ struct CliOptions {
   bool stats_text = false;  // --stats, --stats=text: statistics on stderr at exit.
   std::string stats_json;   // --stats=json=FILE: statistics as JSON into FILE ("-": stdout).
   bool perfmap = false;     // --perfmap: /tmp/perf-<pid>.map for perf (QEMU's -perfmap).
+  bool profile_text = false;  // --profile, --profile=text: the hot-block profile on stderr at exit.
+  std::string profile_json;   // --profile=json=FILE: the profile as JSON into FILE ("-": stdout).
   uint64_t lockstep = 0;  // --lockstep N: compare JIT and interpreter every N instructions.
   bool sandbox = true;    // -sandbox on|off: the seccomp filter of runtime/sandbox.h.
   bool show_help = false;

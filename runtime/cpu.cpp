@@ -1,4 +1,5 @@
 #include "runtime/cpu.h"
+#include "runtime/profiler.h"
 
 #include <algorithm>
 #include <chrono>
@@ -420,6 +421,7 @@ Block* Cpu::lookup_block(uint32_t eip) {
 void Cpu::retire_block(std::unordered_map<uint64_t, std::unique_ptr<Block>>::iterator it) {
   Block* b = it->second.get();
   b->valid = false;
+  if (profiler) profiler->retiring(*b, jit_ && b->host_code && b->jit_generation == jit_->generation());
   if (jit_) jit_->block_retired(b);
   // The jump cache must not keep a pointer to a block that will be freed.
   jump_cache_.forget(b);
@@ -510,6 +512,7 @@ StopReason Cpu::run(uint64_t max_instructions) {
   // An exception storm ends the run (see run() in cpu.h): handle_exception
   // ends the slice at this count.
   exception_limit_ = stats_.exceptions + kMaxExceptionsPerRun;
+  if (profiler) profiler->drain();
   const bool trace = log && (log->enabled(LogMask::kExec) || log->enabled(LogMask::kCpu));
   while (!stopped_) {
     if (end_slice_) {
@@ -578,6 +581,10 @@ StopReason Cpu::run(uint64_t max_instructions) {
           continue;
         }
         first_ = b->instrs.data();
+        if (profiler) {
+          profiler->interpreting(b);
+          ++b->profile_interp_entries;
+        }
         const size_t n = debug ? 1 : std::min<uint64_t>(b->instrs.size(), budget);
         const InstrRecord* in = first_;
         const InstrRecord* const end = first_ + n;
@@ -596,6 +603,7 @@ StopReason Cpu::run(uint64_t max_instructions) {
         stats_.instructions += done;
         budget -= done;
         first_ = nullptr;
+        if (profiler) profiler->interpreting(nullptr);
         if (!retired_.empty()) retired_.clear();
         if (debug) {
           s.eflags &= ~flag::RF;  // RF is cleared once an instruction completes (SDM Vol. 3A, 18.3.1.1).

@@ -30,6 +30,7 @@ class JitEngine;
 
 class Bus;
 class Log;
+class Profiler;
 
 enum class StopReason : uint8_t {
   kNone,
@@ -101,6 +102,7 @@ class Cpu final : private CodeSource {
   Bus& bus;
   GuestRam& ram;
   Log* log = nullptr;  // Optional -d logging.
+  Profiler* profiler = nullptr;  // --profile (runtime/profiler.h).
 
   // MMU index of ordinary data accesses (depends on CPL).
   unsigned mmu_idx() const { return mmu_idx_of_cpl(s.cpl); }
@@ -225,6 +227,12 @@ class Cpu final : private CodeSource {
   // The JIT's helpers count their calls here.
   JitHelperStats& jit_helper_stats() { return stats_.jit_helpers; }
   const Decoder& decoder() const { return s.code32() ? dec32_ : dec16_; }
+  const Decoder& decoder_for(bool code32) const { return code32 ? dec32_ : dec16_; }
+  // Visits every decoded block alive (--profile).
+  template <typename Visit>
+  void for_each_block(Visit visit) const {
+    for (const auto& entry : blocks_) visit(*entry.second);
+  }
 
   // Instruction being executed by the interpreter (for diagnostics).
   const InstrRecord* current() const { return cur_; }

@@ -13,6 +13,7 @@
 #include "runtime/cli.h"
 #include "runtime/console.h"
 #include "runtime/lockstep.h"
+#include "runtime/profiler.h"
 #include "runtime/log.h"
 #include "runtime/machine.h"
 #include "runtime/sandbox.h"
@@ -78,6 +79,22 @@ int run_vmm(int argc, char** argv) {
         return kExitUsage;
       }
     }
+    // The profile's JSON file is opened now (the sandbox forbids opening files);
+    // sampling starts with the run.
+    std::unique_ptr<Profiler> profiler;
+    std::unique_ptr<FILE, int (*)(FILE*)> profile_json(nullptr, std::fclose);
+    if (opt.profile_text || !opt.profile_json.empty()) {
+      if (opt.profile_json == "-") {
+        profile_json = {stdout, [](FILE*) { return 0; }};
+      } else if (!opt.profile_json.empty()) {
+        profile_json.reset(std::fopen(opt.profile_json.c_str(), "w"));
+        if (!profile_json) {
+          std::fprintf(stderr, "vmm: cannot open profile file '%s': %s\n", opt.profile_json.c_str(),
+                       std::strerror(errno));
+          return kExitUsage;
+        }
+      }
+    }
     // The lockstep reference is built before the sandbox closes the file system.
     Log quiet;
     std::unique_ptr<Machine> reference;
@@ -86,6 +103,16 @@ int run_vmm(int argc, char** argv) {
       ref_config.engine = Engine::kInterp;
       ref_config.serial_stdio = false;
       reference = std::make_unique<Machine>(ref_config, quiet);
+    }
+    // Sampling starts now: the timer cannot be set once the sandbox is on.
+    if (opt.profile_text || profile_json) {
+      profiler = std::make_unique<Profiler>();
+      machine.cpu().profiler = profiler.get();
+      if (jit::JitEngine* jit = machine.cpu().jit()) {
+        jit->set_profile(true);
+        const auto begin = reinterpret_cast<uintptr_t>(jit->buffer().base());
+        profiler->set_code_buffer(begin, begin + jit->buffer().size());
+      }
     }
     // From here on the process only runs the guest: everything it opens is open.
     if (opt.sandbox && !enter_sandbox(error)) {
@@ -104,6 +131,16 @@ int run_vmm(int argc, char** argv) {
         if (std::fflush(stats_json.get()) != 0 || std::ferror(stats_json.get()))
           std::fprintf(stderr, "vmm: cannot write statistics file '%s'\n", opt.stats_json.c_str());
       }
+    }
+    if (profiler) {
+      profiler->finish(machine.cpu());
+      if (opt.profile_text) profiler->write_text(stderr, machine.cpu());
+      if (profile_json) {
+        profiler->write_json(profile_json.get());
+        if (std::fflush(profile_json.get()) != 0 || std::ferror(profile_json.get()))
+          std::fprintf(stderr, "vmm: cannot write profile file '%s'\n", opt.profile_json.c_str());
+      }
+      machine.cpu().profiler = nullptr;
     }
     return status;
   }
