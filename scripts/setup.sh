@@ -12,6 +12,7 @@ PACKAGES=(
   python3
   qemu-system-x86
   qemu-user
+  gnuplot-nox
   clang libclang-rt-14-dev
 )
 
