@@ -80,6 +80,26 @@ bool parse_memory_size(const std::string& text, uint64_t& bytes) {
   return true;
 }
 
+namespace {
+// The values of a report option given as OPTION, OPTION=text or
+// OPTION=json=FILE (--stats, --profile), possibly more than once.
+bool parse_report_option(const std::string& option, const std::vector<std::string>& values, bool& text,
+                         std::string& json, std::string& error) {
+  for (const std::string& v : values) {
+    if (v == "true" || v == "text") {  // CLI11 hands a bare flag over as "true".
+      text = true;
+    } else if (v.rfind("json=", 0) == 0 && v.size() > 5) {
+      json = v.substr(5);
+    } else {
+      error = "invalid " + option + " '" + v + "' (expected " + option + ", " + option + "=text or " + option +
+              "=json=FILE)";
+      return false;
+    }
+  }
+  return true;
+}
+}  // namespace
+
 bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& error) {
   CLI::App app{"vmm: an IA-32 virtual machine monitor (interpreter and block-caching JIT)", "vmm"};
   std::string mem = "128";
@@ -199,26 +219,9 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
       return false;
     }
   }
-  for (const std::string& v : stats) {
-    if (v == "true" || v == "text") {  // CLI11 hands a bare --stats over as "true".
-      out.stats_text = true;
-    } else if (v.rfind("json=", 0) == 0 && v.size() > 5) {
-      out.stats_json = v.substr(5);
-    } else {
-      error = "invalid --stats '" + v + "' (expected --stats, --stats=text or --stats=json=FILE)";
-      return false;
-    }
-  }
-  for (const std::string& v : profile) {
-    if (v == "true" || v == "text") {
-      out.profile_text = true;
-    } else if (v.rfind("json=", 0) == 0 && v.size() > 5) {
-      out.profile_json = v.substr(5);
-    } else {
-      error = "invalid --profile '" + v + "' (expected --profile, --profile=text or --profile=json=FILE)";
-      return false;
-    }
-  }
+  if (!parse_report_option("--stats", stats, out.stats_text, out.stats_json, error) ||
+      !parse_report_option("--profile", profile, out.profile_text, out.profile_json, error))
+    return false;
   if (!parse_sandbox(sandbox, out.sandbox, error)) return false;
   out.machine.engine = engine == "jit" ? Engine::kJit : Engine::kInterp;
   out.machine.tb_bytes = uint64_t{tb_mb} << 20;

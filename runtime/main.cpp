@@ -21,6 +21,24 @@
 
 namespace {
 
+using OutputFile = std::unique_ptr<FILE, int (*)(FILE*)>;
+
+// Opens a report's output file (--stats=json=FILE, --profile=json=FILE)
+// before the run, so that a bad path does not cost one: "-" is stdout, ""
+// none. On failure, one line on stderr.
+bool open_output(const std::string& path, const char* what, OutputFile& out) {
+  if (path == "-") {
+    out = {stdout, [](FILE*) { return 0; }};
+  } else if (!path.empty()) {
+    out.reset(std::fopen(path.c_str(), "w"));
+    if (!out) {
+      std::fprintf(stderr, "vmm: cannot open %s file '%s': %s\n", what, path.c_str(), std::strerror(errno));
+      return false;
+    }
+  }
+  return true;
+}
+
 int run_vmm(int argc, char** argv) {
   using namespace vmm;
   CliOptions opt;
@@ -56,17 +74,8 @@ int run_vmm(int argc, char** argv) {
   {
     Machine machine(opt.machine, log);
     // Opened before the run, so that a bad path does not cost one.
-    std::unique_ptr<FILE, int (*)(FILE*)> stats_json(nullptr, std::fclose);
-    if (opt.stats_json == "-") {
-      stats_json = {stdout, [](FILE*) { return 0; }};
-    } else if (!opt.stats_json.empty()) {
-      stats_json.reset(std::fopen(opt.stats_json.c_str(), "w"));
-      if (!stats_json) {
-        std::fprintf(stderr, "vmm: cannot open statistics file '%s': %s\n", opt.stats_json.c_str(),
-                     std::strerror(errno));
-        return kExitUsage;
-      }
-    }
+    OutputFile stats_json(nullptr, std::fclose);
+    if (!open_output(opt.stats_json, "statistics", stats_json)) return kExitUsage;
     // Inline lookups of indirect branches are counted only when reported.
     if ((opt.stats_text || stats_json) && machine.cpu().jit()) machine.cpu().jit()->set_count_lookups(true);
     if (opt.perfmap) {
@@ -82,19 +91,8 @@ int run_vmm(int argc, char** argv) {
     // The profile's JSON file is opened now (the sandbox forbids opening files);
     // sampling starts with the run.
     std::unique_ptr<Profiler> profiler;
-    std::unique_ptr<FILE, int (*)(FILE*)> profile_json(nullptr, std::fclose);
-    if (opt.profile_text || !opt.profile_json.empty()) {
-      if (opt.profile_json == "-") {
-        profile_json = {stdout, [](FILE*) { return 0; }};
-      } else if (!opt.profile_json.empty()) {
-        profile_json.reset(std::fopen(opt.profile_json.c_str(), "w"));
-        if (!profile_json) {
-          std::fprintf(stderr, "vmm: cannot open profile file '%s': %s\n", opt.profile_json.c_str(),
-                       std::strerror(errno));
-          return kExitUsage;
-        }
-      }
-    }
+    OutputFile profile_json(nullptr, std::fclose);
+    if (!open_output(opt.profile_json, "profile", profile_json)) return kExitUsage;
     // The lockstep reference is built before the sandbox closes the file system.
     Log quiet;
     std::unique_ptr<Machine> reference;
