@@ -5,6 +5,7 @@
 
 #include "jit/jit_engine.h"
 #include "runtime/cpu.h"
+#include "runtime/profiler.h"
 #include "runtime/interp/flags.h"
 
 namespace vmm::jit {
@@ -17,6 +18,7 @@ Cpu& cpu_of(CpuState* s) { return *reinterpret_cast<Cpu*>(s->jit.cpu); }
 extern "C" uint32_t vmm_jit_interp_one(CpuState* s, const InstrRecord* in) {
   Cpu& cpu = cpu_of(s);
   ++cpu.jit_helper_stats().interp_calls[in->mnemonic];
+  if (cpu.profiler) cpu.profiler->helper_call(in);
   flags_from_image(*s);
   uint32_t result;
   try {
@@ -63,6 +65,7 @@ extern "C" uintptr_t vmm_jit_mem_slow(CpuState* s, uint32_t lin, uint32_t kind) 
 }
 
 extern "C" uintptr_t vmm_jit_mem_slow_site(CpuState* s, uint32_t lin, const SlowSite* site) {
+  if (Profiler* p = cpu_of(s).profiler) p->slow_path(site->instr);
   const uintptr_t r = vmm_jit_mem_slow(s, lin, site->kind);
   if (r == kMemException) {
     if (site->kind & kMemView) cpu_of(s).jit()->note_view_exception(*site);

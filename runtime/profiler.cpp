@@ -133,6 +133,8 @@ void Profiler::interpreting(const Block* b) {
 void Profiler::translated(const Block& b) {
   const auto start = reinterpret_cast<uintptr_t>(b.host_code);
   translations_[start] = Range{start + b.host_size, key_of(b)};
+  const auto instrs = reinterpret_cast<uintptr_t>(b.instrs.data());
+  instr_ranges_[instrs] = Range{instrs + b.instrs.size() * sizeof(b.instrs[0]), key_of(b)};
   Line& l = lines_[key_of(b)];
   ++l.translations;
   l.host_bytes = b.host_size;
@@ -172,8 +174,16 @@ void Profiler::fold(const Block& b) {
   l.guest_bytes = b.byte_length;
 }
 
+Profiler::Line& Profiler::line_of_instr(const void* in) {
+  const auto p = reinterpret_cast<uintptr_t>(in);
+  auto it = instr_ranges_.upper_bound(p);
+  if (it == instr_ranges_.begin() || p >= std::prev(it)->second.end) return unattributed_;
+  return lines_[std::prev(it)->second.key];
+}
+
 void Profiler::retiring(const Block& b, bool translation_live) {
   drain();
+  instr_ranges_.erase(reinterpret_cast<uintptr_t>(b.instrs.data()));
   // (A translation of an older code-buffer generation went at the flush,
   // and its address may now hold another block's.)
   if (translation_live) translations_.erase(reinterpret_cast<uintptr_t>(b.host_code));
@@ -206,6 +216,13 @@ uint64_t Profiler::samples_at(uint32_t eip) const {
   uint64_t n = 0;
   for (const auto& [k, l] : lines_)
     if (k.eip == eip) n += l.jit_samples + l.interp_samples;
+  return n;
+}
+
+uint64_t Profiler::helper_calls_at(uint32_t eip) const {
+  uint64_t n = 0;
+  for (const auto& [k, l] : lines_)
+    if (k.eip == eip) n += l.helper_calls;
   return n;
 }
 
@@ -263,14 +280,16 @@ void Profiler::write_text(std::FILE* f, Cpu& cpu, unsigned top) const {
                   "translated code, devices, host kernel, idle)\n",
                100.0 * jit / total, 100.0 * trampoline_samples_ / total, 100.0 * interp / total,
                100.0 * outside_samples_ / total);
-  std::fprintf(f, "%4s %7s %8s  %-10s %-10s %6s %12s %12s %7s %6s\n", "rank", "share", "samples", "guest EIP",
-               "phys", "instrs", "jit entries", "interp entr", "host B", "transl");
+  std::fprintf(f, "%4s %7s %8s  %-10s %-10s %6s %12s %11s %7s %6s %8s %8s\n", "rank", "share", "samples",
+               "guest EIP", "phys", "instrs", "jit entries", "interp entr", "host B", "transl", "helpers", "slow");
   for (unsigned i = 0; i < v.size() && i < top; ++i) {
     const auto& [k, l] = v[i];
     const uint64_t s = l.jit_samples + l.interp_samples;
-    std::fprintf(f, "%4u %6.2f%% %8" PRIu64 "  0x%08x 0x%08x %6u %12" PRIu64 " %12" PRIu64 " %7u %6u\n", i + 1,
-                 100.0 * s / total, s, k.eip, k.phys, l.guest_instrs, l.jit_entries, l.interp_entries, l.host_bytes,
-                 l.translations);
+    // Helper calls and slow paths per translated entry.
+    const double per = l.jit_entries ? static_cast<double>(l.jit_entries) : 1.0;
+    std::fprintf(f, "%4u %6.2f%% %8" PRIu64 "  0x%08x 0x%08x %6u %12" PRIu64 " %11" PRIu64 " %7u %6u %8.2f %8.2f\n",
+                 i + 1, 100.0 * s / total, s, k.eip, k.phys, l.guest_instrs, l.jit_entries, l.interp_entries,
+                 l.host_bytes, l.translations, l.helper_calls / per, l.slow_paths / per);
   }
   // Where the time outside guest blocks goes.
   std::vector<std::pair<uint64_t, uintptr_t>> fns;
@@ -328,9 +347,10 @@ void Profiler::write_json(std::FILE* f) const {
     std::fprintf(f,
                  "%s\n {\"eip\": %u, \"phys\": %u, \"mode\": %u, \"jit_samples\": %" PRIu64
                  ", \"interp_samples\": %" PRIu64 ", \"jit_entries\": %" PRIu64 ", \"interp_entries\": %" PRIu64
+                 ", \"helper_calls\": %" PRIu64 ", \"slow_paths\": %" PRIu64
                  ", \"guest_instructions\": %u, \"host_bytes\": %u, \"translations\": %u}",
                  i ? "," : "", k.eip, k.phys, k.mode, l.jit_samples, l.interp_samples, l.jit_entries,
-                 l.interp_entries, l.guest_instrs, l.host_bytes, l.translations);
+                 l.interp_entries, l.helper_calls, l.slow_paths, l.guest_instrs, l.host_bytes, l.translations);
   }
   std::fprintf(f, "\n]}\n");
 }

@@ -43,6 +43,10 @@ class Profiler {
   void interpreting(const Block* b);
   // A translation was made, is about to go away, or all of them are.
   void translated(const Block& b);
+  // Translated code called the interpreter for instruction `in` (a helper),
+  // or took a memory access's slow path (a TLB refill, a host fault).
+  void helper_call(const void* in) { ++line_of_instr(in).helper_calls; }
+  void slow_path(const void* in) { ++line_of_instr(in).slow_paths; }
   void retiring(const Block& b, bool translation_live);
   void flushing();
   // The JIT's code buffer: samples in it outside any block's translation are
@@ -67,6 +71,7 @@ class Profiler {
   // entries (translated and interpreted) and samples, after finish().
   uint64_t executions_at(uint32_t eip) const;
   uint64_t samples_at(uint32_t eip) const;
+  uint64_t helper_calls_at(uint32_t eip) const;
 
  private:
   struct Key {
@@ -81,6 +86,7 @@ class Profiler {
   struct Line {
     uint64_t jit_samples = 0, interp_samples = 0;
     uint64_t jit_entries = 0, interp_entries = 0;
+    uint64_t helper_calls = 0, slow_paths = 0;
     uint32_t guest_instrs = 0, guest_bytes = 0, host_bytes = 0, translations = 0;
   };
   struct Range {
@@ -91,7 +97,10 @@ class Profiler {
   void fold(const Block& b);
   std::vector<std::pair<Key, Line>> ranked() const;
 
+  Line& line_of_instr(const void* in);
   std::map<uintptr_t, Range> translations_;  // Host start -> end and block, for the live translations.
+  std::map<uintptr_t, Range> instr_ranges_;  // Block::instrs of translated blocks -> block.
+  Line unattributed_;
   std::unordered_map<Key, Line, KeyHash> lines_;
   // Samples outside guest blocks by the host function holding the PC
   // (dladdr: vmm is linked with its symbols exported), by its start address.

@@ -55,6 +55,24 @@ TEST(ProfileJit, SamplesGoToTheHotBlock) {
   EXPECT_EQ(prof.executions_at(kLoop), 399'999'999u);
 }
 
+// Helper calls are counted for the block that made them: OUT (an
+// interpreter helper that ends its block) at L, 99 times from L's own
+// translation (the first OUT ends the first block).
+TEST(ProfileJit, HelperCallsGoToTheirBlock) {
+  Vm vm(true);
+  Profiler prof;
+  vm.cpu.profiler = &prof;
+  vm.cpu.jit()->set_profile(true);
+  // mov ecx, 100; mov dx, 0x80; L: out dx, al; dec ecx; jnz L; hlt  (L = 0x1009; ndisasm)
+  vm.put(kCode, {0xB9, 0x64, 0x00, 0x00, 0x00, 0x66, 0xBA, 0x80, 0x00, 0xEE, 0x49, 0x75, 0xFC, 0xF4});
+  vm.cpu.run(100000);
+  prof.finish(vm.cpu);
+  vm.cpu.profiler = nullptr;
+  EXPECT_EQ(prof.executions_at(0x1009), 99u);
+  EXPECT_EQ(prof.helper_calls_at(0x1009), 99u);
+  EXPECT_EQ(prof.helper_calls_at(kCode), 1u);
+}
+
 // The entry counter (MOV/LEA at each translation's entry) leaves the
 // guest's flags and registers alone: a loop whose flags flow across block
 // entries gives the interpreter's results.
