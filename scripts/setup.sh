@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libzydis-dev libzycore-dev libasmjit-dev
-  libgtest-dev libcli11-dev libunicorn-dev libseccomp-dev
+  libgtest-dev libcli11-dev libunicorn-dev libseccomp-dev libbenchmark-dev
   gcc-multilib nasm
   acpica-tools
   python3
