@@ -148,13 +148,13 @@ found=0
 for h in "${harnesses[@]}"; do
   read -r execs cpu cov ft < <(awk -v h="$h" '$1 == h { e += $2; c += $3; if ($4 > cov) cov = $4; if ($5 > ft) ft = $5 }
                                           END { printf "%d %.1f %d %d\n", e, c, cov, ft }' "$results")
-  new=$(find "$build/findings/$h" -type f -newer "$start_marker" 2>/dev/null | wc -l)
+  new=$(find "$build/findings/$h" -type f ! -name 'slow-unit-*' -newer "$start_marker" 2>/dev/null | wc -l)
   [ "$new" -gt 0 ] && found=1
-  all=$(find "$build/findings/$h" -type f 2>/dev/null | wc -l)
+  all=$(find "$build/findings/$h" -type f ! -name 'slow-unit-*' 2>/dev/null | wc -l)
   printf '%-18s %14s %10s %8s %8s %9s %8s\n' "$h" "$execs" "$cpu" "$cov" "$ft" "$new" "$all"
   echo "$(date -Iseconds) harness=$h hours=$hours executions=$execs cpu_seconds=$cpu cov=$cov ft=$ft findings=$new" \
     >>"$build/fuzz-log.txt"
-  find "$build/findings/$h" -type f -newer "$start_marker" 2>/dev/null | sed 's/^/  finding: /'
+  find "$build/findings/$h" -type f ! -name 'slow-unit-*' -newer "$start_marker" 2>/dev/null | sed 's/^/  finding: /'
 done
 rm -f "$start_marker"
 awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^cpu_seconds=/) { split($i, a, "="); s += a[2] } }
