@@ -60,16 +60,19 @@ void on_sigprof(int, siginfo_t*, void* ctx) {
   g_count.store(i + 1, std::memory_order_release);
 }
 
+// SIG_BLOCK or SIG_UNBLOCK of SIGPROF for this thread; the mask before in `old`.
+void mask_sigprof(int how, sigset_t* old = nullptr) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPROF);
+  sigprocmask(how, &set, old);
+}
+
 // Blocks SIGPROF while drain() empties the array (the handler runs on this
 // thread and would write into it).
 class ProfSignalBlocked {
  public:
-  ProfSignalBlocked() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPROF);
-    sigprocmask(SIG_BLOCK, &set, &old_);
-  }
+  ProfSignalBlocked() { mask_sigprof(SIG_BLOCK, &old_); }
   ~ProfSignalBlocked() { sigprocmask(SIG_SETMASK, &old_, nullptr); }
 
  private:
@@ -95,10 +98,7 @@ Profiler::Profiler(unsigned hz) : hz_(hz ? hz : 1000) {
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGPROF, &sa, &g_previous);
-  sigset_t set;  // An earlier profiler left it blocked.
-  sigemptyset(&set);
-  sigaddset(&set, SIGPROF);
-  sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  mask_sigprof(SIG_UNBLOCK);  // An earlier profiler left it blocked.
   itimerval t{};
   t.it_interval.tv_usec = static_cast<suseconds_t>(1000000 / hz_);
   t.it_value = t.it_interval;
@@ -108,10 +108,7 @@ Profiler::Profiler(unsigned hz) : hz_(hz ? hz : 1000) {
 Profiler::~Profiler() {
   // Stopped by blocking the signal: setitimer is not among the system calls
   // the sandbox leaves a running VM.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGPROF);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
+  mask_sigprof(SIG_BLOCK);
   g_active = nullptr;
 }
 
@@ -197,33 +194,23 @@ void Profiler::flushing() {
 
 void Profiler::finish(Cpu& cpu) {
   drain();
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGPROF);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
+  mask_sigprof(SIG_BLOCK);
   drain();
   cpu.for_each_block([this](const Block& b) { fold(b); });
 }
 
-uint64_t Profiler::executions_at(uint32_t eip) const {
-  uint64_t n = 0;
-  for (const auto& [k, l] : lines_)
-    if (k.eip == eip) n += l.jit_entries + l.interp_entries;
-  return n;
-}
-
-uint64_t Profiler::samples_at(uint32_t eip) const {
-  uint64_t n = 0;
-  for (const auto& [k, l] : lines_)
-    if (k.eip == eip) n += l.jit_samples + l.interp_samples;
-  return n;
-}
-
-uint64_t Profiler::helper_calls_at(uint32_t eip) const {
-  uint64_t n = 0;
-  for (const auto& [k, l] : lines_)
-    if (k.eip == eip) n += l.helper_calls;
-  return n;
+Profiler::Line Profiler::total_at(uint32_t eip) const {
+  Line t;
+  for (const auto& [k, l] : lines_) {
+    if (k.eip != eip) continue;
+    t.jit_samples += l.jit_samples;
+    t.interp_samples += l.interp_samples;
+    t.jit_entries += l.jit_entries;
+    t.interp_entries += l.interp_entries;
+    t.helper_calls += l.helper_calls;
+    t.slow_paths += l.slow_paths;
+  }
+  return t;
 }
 
 std::vector<std::pair<Profiler::Key, Profiler::Line>> Profiler::ranked() const {
@@ -315,13 +302,13 @@ void Profiler::write_text(std::FILE* f, Cpu& cpu, unsigned top) const {
     std::fprintf(f, "  %6.2f%% %8" PRIu64 "  %s\n", 100.0 * fns[i].first / total, fns[i].first, name.c_str());
   }
   // The guest and host code of the hottest blocks.
-  std::unordered_map<uint64_t, const Block*> live;
-  cpu.for_each_block([&](const Block& b) { live[(uint64_t{b.phys_pc} << 32) ^ b.virt_pc ^ (uint64_t{b.mode} << 20)] = &b; });
+  std::unordered_map<Key, const Block*, KeyHash> live;
+  cpu.for_each_block([&](const Block& b) { live[key_of(b)] = &b; });
   for (unsigned i = 0; i < v.size() && i < 3; ++i) {
     const auto& [k, l] = v[i];
     std::fprintf(f, "\n#%u: guest 0x%08x (phys 0x%08x), code as in RAM at exit:\n", i + 1, k.eip, k.phys);
     std::fputs(guest_code(cpu, k.phys, k.eip, l.guest_bytes, k.mode).c_str(), f);
-    auto it = live.find((uint64_t{k.phys} << 32) ^ k.eip ^ (uint64_t{k.mode} << 20));
+    auto it = live.find(k);
     const Block* b = it == live.end() ? nullptr : it->second;
     if (b && b->host_code && cpu.jit() && b->jit_generation == cpu.jit()->generation()) {
       std::fprintf(f, "  host code (%u bytes):\n", b->host_size);

@@ -69,9 +69,15 @@ class Profiler {
   uint64_t samples() const { return total_samples_; }
   // Of the blocks starting at guest `eip` (every physical address and mode):
   // entries (translated and interpreted) and samples, after finish().
-  uint64_t executions_at(uint32_t eip) const;
-  uint64_t samples_at(uint32_t eip) const;
-  uint64_t helper_calls_at(uint32_t eip) const;
+  uint64_t executions_at(uint32_t eip) const {
+    const Line l = total_at(eip);
+    return l.jit_entries + l.interp_entries;
+  }
+  uint64_t samples_at(uint32_t eip) const {
+    const Line l = total_at(eip);
+    return l.jit_samples + l.interp_samples;
+  }
+  uint64_t helper_calls_at(uint32_t eip) const { return total_at(eip).helper_calls; }
 
  private:
   struct Key {
@@ -94,9 +100,12 @@ class Profiler {
     Key key;
   };
   static Key key_of(const Block& b);
+  Line total_at(uint32_t eip) const;  // The counts of every line at `eip`, summed.
   void fold(const Block& b);
   std::vector<std::pair<Key, Line>> ranked() const;
 
+  // The line of the translated block holding instruction record `in`
+  // (unattributed_, never reported, if none does).
   Line& line_of_instr(const void* in);
   std::map<uintptr_t, Range> translations_;  // Host start -> end and block, for the live translations.
   std::map<uintptr_t, Range> instr_ranges_;  // Block::instrs of translated blocks -> block.
