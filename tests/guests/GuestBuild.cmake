@@ -8,9 +8,13 @@
 #
 # Included from tests/guests and guests/ (and usable from bench/):
 #
-#   vmm_add_guest(<target> OUTPUT <file.elf> SOURCES <src>... [DEFINES <d>...])
+#   vmm_add_guest(<target> OUTPUT <file.elf> SOURCES <src>... [DEFINES <d>...]
+#                 [FPU])
 #       builds <file.elf> from the given C/asm sources plus the runtime in
-#       tests/guests/lib; <target> is an ALL target that produces it.
+#       tests/guests/lib; <target> is an ALL target that produces it.  FPU:
+#       the program uses the x87 from C, so it is built without
+#       -mgeneral-regs-only and with GUEST_FPU defined, which makes crt0.S
+#       set up CR0 and FNINIT before guest_main.
 #   vmm_add_guest_native(<target> OUTPUT <file> SOURCES <src>... [DEFINES ...])
 #       builds the same program sources as a hosted 32-bit Linux program.
 # Variables are directory-scoped, so every including directory runs this file.
@@ -131,11 +135,17 @@ _vmm_guest_check_toolchain()
 _vmm_check_i386_exec()
 
 function(vmm_add_guest target)
-  cmake_parse_arguments(PARSE_ARGV 1 G "" "OUTPUT" "SOURCES;DEFINES")
+  cmake_parse_arguments(PARSE_ARGV 1 G "FPU" "OUTPUT" "SOURCES;DEFINES")
   list(TRANSFORM G_DEFINES PREPEND -D)
+  set(cflags ${VMM_GUEST_CFLAGS})
+  if(G_FPU)
+    # Still no SSE: -march=i686 has none, and -m32 computes on the x87.
+    list(REMOVE_ITEM cflags -mgeneral-regs-only)
+    list(APPEND cflags -DGUEST_FPU)
+  endif()
   add_custom_command(
     OUTPUT ${G_OUTPUT}
-    COMMAND ${VMM_GUEST_CC} ${VMM_GUEST_CFLAGS} ${G_DEFINES} ${VMM_GUEST_LDFLAGS}
+    COMMAND ${VMM_GUEST_CC} ${cflags} ${G_DEFINES} ${VMM_GUEST_LDFLAGS}
             ${VMM_GUEST_RUNTIME} ${G_SOURCES} -o ${G_OUTPUT}
     DEPENDS ${VMM_GUEST_RUNTIME_DEPS} ${G_SOURCES}
     COMMENT "Building guest ${G_OUTPUT}"

@@ -63,6 +63,27 @@ _start:
         pushl   $0
         popfl
 
+#ifdef GUEST_FPU
+        /* Programs built with FPU (VMM_GUEST_FPU_PROGRAMS) use the x87 from
+         * C.  Multiboot says nothing about CR0 beyond PE = 1, PG = 0 (vmm
+         * and QEMU both hand over CR0 = 0x11, PE | ET), nor about the FPU
+         * state, so set CR0 the way Linux does (head_32.S, fpu__init_cpu):
+         * EM = 0 (no #NM on every x87 instruction), TS = 0, MP = 1 (WAIT
+         * obeys TS) and NE = 1 (an unmasked x87 exception raises #MF instead
+         * of the legacy FERR#/IRQ 13 path nobody here handles), then FNINIT:
+         * FCW = 0x037f (all exceptions masked, 64-bit precision, round to
+         * nearest), empty stack, the state a Linux process starts with. */
+#define CR0_MP  0x00000002
+#define CR0_EM  0x00000004
+#define CR0_TS  0x00000008
+#define CR0_NE  0x00000020
+        movl    %cr0, %eax
+        andl    $~(CR0_EM | CR0_TS), %eax
+        orl     $(CR0_MP | CR0_NE), %eax
+        movl    %eax, %cr0
+        fninit
+#endif
+
         /* A zero frame pointer terminates backtraces in a debugger. */
         xorl    %ebp, %ebp
         call    guest_main

@@ -23,13 +23,50 @@
 
 int guest_main(void);
 
+/*
+ * Memory for machine code the program writes and then runs (smc.c):
+ *
+ *   void *guest_code_buffer(size_t n);
+ *
+ * returns a new page-aligned (4 KiB) area of at least n bytes, readable,
+ * writable and executable, or NULL when none is left (the guest has
+ * GUEST_CODE_BUFFER_SIZE bytes in all).  Areas are never freed.
+ *
+ *  - guest: carved out of a static page-aligned array (paging is off, so all
+ *    memory is executable).  It is defined in this header, static inline, so
+ *    that only the programs that call it get the array and no other guest's
+ *    memory layout changes;
+ *  - native: an mmap of PROT_READ | PROT_WRITE | PROT_EXEC (native_main.c).
+ *
+ * x86 needs no cache flush after code is written, but the new code must be
+ * reached by a jump or call after the write (SDM Vol. 3, 11.6; calling it
+ * through a function pointer does that).  Put a compiler barrier
+ * (__asm__ volatile("" ::: "memory")) between writing the code and calling
+ * it, so that the compiler cannot sink the writes past the call.
+ */
+#define GUEST_CODE_BUFFER_SIZE (64 * 1024)
+
 #ifdef GUEST_NATIVE
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+void *guest_code_buffer(size_t n);
+
 #else /* multiboot guest */
+
+static inline void *guest_code_buffer(size_t n)
+{
+    static uint8_t area[GUEST_CODE_BUFFER_SIZE] __attribute__((aligned(4096)));
+    static size_t used;
+    size_t size = (n + 4095) & ~(size_t)4095;
+    if (n == 0 || size > GUEST_CODE_BUFFER_SIZE - used)
+        return NULL;
+    void *p = area + used;
+    used += size;
+    return p;
+}
 
 /* Supported conversions: %d %i %u %x %X %o %c %s %%, flags '-' and '0', a
  * field width (digits or '*'), length modifiers l (32-bit) and ll (64-bit).

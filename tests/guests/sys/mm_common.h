@@ -1,6 +1,7 @@
 /*
  * mm_common.h - helpers shared by the memory-management workloads
- * mm_random.c, mm_spaces.c and mm_ptchurn.c: numeric command-line words,
+ * mm_random.c, mm_spaces.c and mm_ptchurn.c (and the workloads syscalls.c
+ * and portio.c): numeric and keyword command-line words,
  * the top of RAM from the multiboot information, a bump allocator of
  * physical frames above the kernel image, and the integer mixing functions
  * their data and checksums are made of.
@@ -54,6 +55,30 @@ static inline uint32_t mm_arg(const char *name, uint32_t def)
             x = x * base + d;
         }
         return x;
+    }
+    return def;
+}
+
+/* The index in choices (n words) of the value of the command-line word
+ * "name=value", or def when there is none; any other value stops the
+ * program. */
+static inline int mm_arg_choice(const char *name, const char *const *choices, int n, int def)
+{
+    const char *p = sys_cmdline();
+    size_t len = strlen(name);
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        const char *w = p;
+        while (*p && *p != ' ')
+            p++;
+        if ((size_t)(p - w) <= len || memcmp(w, name, len) != 0 || w[len] != '=')
+            continue;
+        const char *v = w + len + 1;
+        for (int i = 0; i < n; i++)
+            if (strlen(choices[i]) == (size_t)(p - v) && memcmp(v, choices[i], (size_t)(p - v)) == 0)
+                return i;
+        sys_fatal("bad value in the command-line word %s=", name);
     }
     return def;
 }
