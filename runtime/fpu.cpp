@@ -57,54 +57,54 @@ namespace {
 // leaves it.
 inline uint16_t host_cw(uint16_t fcw) { return static_cast<uint16_t>((fcw & (kPc | kRc)) | 0x007F); }
 
-// The host had exception flags set before the operation (the VMM's own long
-// double code can leave some): put them back, so the host sees its x87 state
-// unchanged. FNSTENV/FLDENV is slow but this almost never runs.
-[[gnu::noinline, gnu::cold]] void restore_host_flags(uint16_t hsw) {
-  uint8_t env[28];
-  asm volatile("fnstenv %0" : "=m"(env));
-  uint16_t sw;
-  std::memcpy(&sw, env + 4, 2);
-  sw = static_cast<uint16_t>(sw | (hsw & 0x007F));
-  std::memcpy(env + 4, &sw, 2);
-  asm volatile("fldenv %0" : : "m"(env));  // Also restores the FCW FNSTENV masked.
-}
-
-// Prologue: save the host status and control words; load the guest's
+// The host's exception flags are sticky, and clearing them (FNCLEX) costs
+// more than the operation itself (15-60 ns against 3 ns on the hosts
+// measured). So they are left set between operations, on one condition
+// that keeps every report exact: before an operation the host may hold
+// only flags that the guest's FSW already has and its FCW masks (`keep`,
+// State::host_keep). Anything else (flags of an earlier operation the
+// guest did not take, or cleared since with FNCLEX, FLDENV, FNINIT,
+// FRSTOR, FXRSTOR; another guest's flags in the same thread under
+// --lockstep; internal steps' flags) is cleared first. The status word an
+// operation returns is then its own flags plus some of `keep`: the callers
+// OR flags into the guest's FSW (where the kept ones are set already) and
+// act only on unmasked ones (never kept ones), so the result is the same as
+// with the host cleared before each operation. The VMM itself runs no x87
+// code, so the host flags it leaves behind matter to no one.
+//
+// Around the operation: save the host control word and load the guest's
 // precision and rounding control unless the host word already is that
-// (FLDCW costs a few ns; 037FH is both the usual host word and the usual
-// guest one); clear the host flags if the host had any (FNCLEX is slow, so
-// only then). Epilogue: clear the flags the operation raised, if any, and
-// restore the host control word if it was changed. %[t] holds the host
-// control word across the body.
+// (FLDCW costs about 2 ns; 037FH is both the usual host word and the usual
+// guest one), restore it after. %[t] holds the host control word across
+// the body.
 #define X87_PRO                                            \
-  "fnstsw %[hsw]\n\tfnstcw %[hcw]\n\t"                     \
+  "fnstcw %[hcw]\n\t"                                      \
   "movzwl %[hcw], %k[t]\n\tcmpw %[gcw], %w[t]\n\tje 7f\n\t" \
-  "fldcw %[gcw]\n7:\n\t"                                   \
-  "testb $0x7f, %[hsw]\n\tjz 8f\n\tfnclex\n8:\n\t"
-#define X87_EPI                                 \
-  "\n\ttestb $0x7f, %[sw]\n\tjz 9f\n\tfnclex\n9:\n\t" \
-  "cmpw %[gcw], %w[t]\n\tje 6f\n\tfldcw %[hcw]\n6:"
+  "fldcw %[gcw]\n7:\n\t"
+#define X87_EPI "\n\tcmpw %[gcw], %w[t]\n\tje 6f\n\tfldcw %[hcw]\n6:"
 #define X87_CLOBBERS "cc", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)"
 #define X87_UNPAREN(...) __VA_ARGS__
 // Runs `body` (which must store the status word with `fnstsw %[sw]` right
-// after the operation and leave the host stack empty). OUTS and INS are
-// parenthesised operand lists, each starting with a comma.
-#define X87_RUN(body, OUTS, INS, ...)                                                                 \
-  do {                                                                                               \
-    uint16_t hsw_, hcw_;                                                                             \
-    uint32_t t_;                                                                                     \
-    asm volatile(X87_PRO body X87_EPI                                                                \
-                 : [hsw] "=m"(hsw_), [hcw] "=m"(hcw_), [sw] "=m"(sw), [t] "=&r"(t_)X87_UNPAREN OUTS  \
-                 : [gcw] "m"(gcw)X87_UNPAREN INS                                                     \
-                 : X87_CLOBBERS __VA_ARGS__);                                                        \
-    if (hsw_ & 0x007F) [[unlikely]]                                                                  \
-      restore_host_flags(hsw_);                                                                      \
+// after the operation and leave the host stack empty) with `keep` and `gcw`
+// in scope. OUTS and INS are parenthesised operand lists, each starting
+// with a comma.
+#define X87_RUN(body, OUTS, INS, ...)                                              \
+  do {                                                                            \
+    uint16_t hsw_, hcw_;                                                          \
+    uint32_t t_;                                                                  \
+    asm volatile("fnstsw %0" : "=m"(hsw_));                                       \
+    if (hsw_ & 0x7F & ~keep) [[unlikely]] {                                       \
+      asm volatile("fnclex");                                                     \
+    }                                                                             \
+    asm volatile(X87_PRO body X87_EPI                                             \
+                 : [hcw] "=m"(hcw_), [sw] "=m"(sw), [t] "=&r"(t_)X87_UNPAREN OUTS \
+                 : [gcw] "m"(gcw)X87_UNPAREN INS                                  \
+                 : X87_CLOBBERS __VA_ARGS__);                                     \
   } while (0)
 
 }  // namespace
 
-uint16_t arith(Arith op, uint16_t fcw, const F80& a, const F80& b, F80& r) {
+uint16_t arith(Arith op, uint16_t fcw, const F80& a, const F80& b, F80& r, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   // AT&T "fsub %st(1), %st" is ST(0) <- ST(0) - ST(1) (destination %st, so no
@@ -138,25 +138,25 @@ uint16_t arith(Arith op, uint16_t fcw, const F80& a, const F80& b, F80& r) {
     case Arith::kDivr: X87_ARITH_M(pre "divr" suf); break;           \
   }
 
-uint16_t arith_m32(Arith op, uint16_t fcw, const F80& a, uint32_t m, F80& r) {
+uint16_t arith_m32(Arith op, uint16_t fcw, const F80& a, uint32_t m, F80& r, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   X87_ARITH_M_SWITCH("f", "s")
   return sw;
 }
-uint16_t arith_m64(Arith op, uint16_t fcw, const F80& a, uint64_t m, F80& r) {
+uint16_t arith_m64(Arith op, uint16_t fcw, const F80& a, uint64_t m, F80& r, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   X87_ARITH_M_SWITCH("f", "l")
   return sw;
 }
-uint16_t arith_i16(Arith op, uint16_t fcw, const F80& a, int16_t m, F80& r) {
+uint16_t arith_i16(Arith op, uint16_t fcw, const F80& a, int16_t m, F80& r, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   X87_ARITH_M_SWITCH("fi", "s")
   return sw;
 }
-uint16_t arith_i32(Arith op, uint16_t fcw, const F80& a, int32_t m, F80& r) {
+uint16_t arith_i32(Arith op, uint16_t fcw, const F80& a, int32_t m, F80& r, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   X87_ARITH_M_SWITCH("fi", "l")
@@ -165,7 +165,7 @@ uint16_t arith_i32(Arith op, uint16_t fcw, const F80& a, int32_t m, F80& r) {
 #undef X87_ARITH_M_SWITCH
 #undef X87_ARITH_M
 
-uint16_t unary(Unary op, uint16_t fcw, const F80& a, F80& r) {
+uint16_t unary(Unary op, uint16_t fcw, const F80& a, F80& r, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
 #define X87_UNARY(insn) \
@@ -181,7 +181,7 @@ uint16_t unary(Unary op, uint16_t fcw, const F80& a, F80& r) {
   return sw;
 }
 
-uint16_t binary(Binary op, uint16_t fcw, const F80& a, const F80& b, F80& r) {
+uint16_t binary(Binary op, uint16_t fcw, const F80& a, const F80& b, F80& r, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   // Two values in, the result in ST(0) and ST(1) still to drop.
@@ -212,7 +212,7 @@ uint16_t binary(Binary op, uint16_t fcw, const F80& a, const F80& b, F80& r) {
           "fstpt %[r0]\n\tjmp 2f\n1:\n\tfstpt %[r0]\n2:",                                       \
           (, [r0] "=m"(r0), [r1] "=m"(r1)), (, [a] "m"(a)), , "ax")
 
-uint16_t ptan(uint16_t fcw, const F80& a, F80& r0, F80& r1) {
+uint16_t ptan(uint16_t fcw, const F80& a, F80& r0, F80& r1, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   r1 = F80{};
@@ -220,7 +220,7 @@ uint16_t ptan(uint16_t fcw, const F80& a, F80& r0, F80& r1) {
   return sw;
 }
 
-uint16_t sincos(uint16_t fcw, const F80& a, F80& r0, F80& r1) {
+uint16_t sincos(uint16_t fcw, const F80& a, F80& r0, F80& r1, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   r1 = F80{};
@@ -229,7 +229,7 @@ uint16_t sincos(uint16_t fcw, const F80& a, F80& r0, F80& r1) {
 }
 #undef X87_TWO_RESULTS
 
-uint16_t xtract(uint16_t fcw, const F80& a, F80& exponent, F80& significand) {
+uint16_t xtract(uint16_t fcw, const F80& a, F80& exponent, F80& significand, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   X87_RUN("fldt %[a]\n\tfxtract\n\tfnstsw %[sw]\n\tfstpt %[s]\n\tfstpt %[e]",
@@ -237,7 +237,7 @@ uint16_t xtract(uint16_t fcw, const F80& a, F80& exponent, F80& significand) {
   return sw;
 }
 
-uint16_t com(bool unordered, const F80& a, const F80& b) {
+uint16_t com(bool unordered, const F80& a, const F80& b, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   if (unordered) {
@@ -253,25 +253,25 @@ uint16_t com(bool unordered, const F80& a, const F80& b) {
 #define X87_COM_M(insn) \
   X87_RUN("fldt %[a]\n\t" insn " %[m]\n\tfnstsw %[sw]\n\tfstp %%st(0)", (), (, [a] "m"(a), [m] "m"(m)))
 
-uint16_t com_m32(const F80& a, uint32_t m) {
+uint16_t com_m32(const F80& a, uint32_t m, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_COM_M("fcoms");
   return sw;
 }
-uint16_t com_m64(const F80& a, uint64_t m) {
+uint16_t com_m64(const F80& a, uint64_t m, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_COM_M("fcoml");
   return sw;
 }
-uint16_t com_i16(const F80& a, int16_t m) {
+uint16_t com_i16(const F80& a, int16_t m, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_COM_M("ficoms");
   return sw;
 }
-uint16_t com_i32(const F80& a, int32_t m) {
+uint16_t com_i32(const F80& a, int32_t m, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_COM_M("ficoml");
@@ -279,14 +279,14 @@ uint16_t com_i32(const F80& a, int32_t m) {
 }
 #undef X87_COM_M
 
-uint16_t tst(const F80& a) {
+uint16_t tst(const F80& a, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_RUN("fldt %[a]\n\tftst\n\tfnstsw %[sw]\n\tfstp %%st(0)", (), (, [a] "m"(a)));
   return sw;
 }
 
-uint16_t xam(const F80& a) {
+uint16_t xam(const F80& a, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_RUN("fldt %[a]\n\tfxam\n\tfnstsw %[sw]\n\tfstp %%st(0)", (), (, [a] "m"(a)));
@@ -295,37 +295,37 @@ uint16_t xam(const F80& a) {
 
 #define X87_LOAD(insn) X87_RUN(insn " %[m]\n\tfnstsw %[sw]\n\tfstpt %[r]", (, [r] "=m"(r)), (, [m] "m"(m)))
 
-uint16_t load_m32(uint32_t m, F80& r) {
+uint16_t load_m32(uint32_t m, F80& r, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_LOAD("flds");
   return sw;
 }
-uint16_t load_m64(uint64_t m, F80& r) {
+uint16_t load_m64(uint64_t m, F80& r, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_LOAD("fldl");
   return sw;
 }
-uint16_t load_i16(int16_t m, F80& r) {
+uint16_t load_i16(int16_t m, F80& r, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_LOAD("filds");
   return sw;
 }
-uint16_t load_i32(int32_t m, F80& r) {
+uint16_t load_i32(int32_t m, F80& r, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_LOAD("fildl");
   return sw;
 }
-uint16_t load_i64(int64_t m, F80& r) {
+uint16_t load_i64(int64_t m, F80& r, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_LOAD("fildll");
   return sw;
 }
-uint16_t load_bcd(const uint8_t (&m)[10], F80& r) {
+uint16_t load_bcd(const uint8_t (&m)[10], F80& r, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_LOAD("fbld");
@@ -336,55 +336,55 @@ uint16_t load_bcd(const uint8_t (&m)[10], F80& r) {
 // The popping store leaves the host stack empty; fnstsw follows it.
 #define X87_STORE(insn) X87_RUN("fldt %[a]\n\t" insn " %[m]\n\tfnstsw %[sw]", (, [m] "=m"(m)), (, [a] "m"(a)))
 
-uint16_t store_m32(uint16_t fcw, const F80& a, uint32_t& m) {
+uint16_t store_m32(uint16_t fcw, const F80& a, uint32_t& m, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   X87_STORE("fstps");
   return sw;
 }
-uint16_t store_m64(uint16_t fcw, const F80& a, uint64_t& m) {
+uint16_t store_m64(uint16_t fcw, const F80& a, uint64_t& m, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   X87_STORE("fstpl");
   return sw;
 }
-uint16_t store_i16(uint16_t fcw, const F80& a, int16_t& m) {
+uint16_t store_i16(uint16_t fcw, const F80& a, int16_t& m, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   X87_STORE("fistps");
   return sw;
 }
-uint16_t store_i32(uint16_t fcw, const F80& a, int32_t& m) {
+uint16_t store_i32(uint16_t fcw, const F80& a, int32_t& m, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   X87_STORE("fistpl");
   return sw;
 }
-uint16_t store_i64(uint16_t fcw, const F80& a, int64_t& m) {
+uint16_t store_i64(uint16_t fcw, const F80& a, int64_t& m, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   X87_STORE("fistpll");
   return sw;
 }
-uint16_t store_i16_trunc(const F80& a, int16_t& m) {
+uint16_t store_i16_trunc(const F80& a, int16_t& m, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_STORE("fisttps");
   return sw;
 }
-uint16_t store_i32_trunc(const F80& a, int32_t& m) {
+uint16_t store_i32_trunc(const F80& a, int32_t& m, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_STORE("fisttpl");
   return sw;
 }
-uint16_t store_i64_trunc(const F80& a, int64_t& m) {
+uint16_t store_i64_trunc(const F80& a, int64_t& m, uint16_t keep) {
   const uint16_t gcw = kFcwInit;
   uint16_t sw;
   X87_STORE("fisttpll");
   return sw;
 }
-uint16_t store_bcd(uint16_t fcw, const F80& a, uint8_t (&m)[10]) {
+uint16_t store_bcd(uint16_t fcw, const F80& a, uint8_t (&m)[10], uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
   X87_STORE("fbstp");
@@ -392,7 +392,7 @@ uint16_t store_bcd(uint16_t fcw, const F80& a, uint8_t (&m)[10]) {
 }
 #undef X87_STORE
 
-uint16_t constant(Const k, uint16_t fcw, F80& r) {
+uint16_t constant(Const k, uint16_t fcw, F80& r, uint16_t keep) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
 #define X87_CONST(insn) X87_RUN(insn "\n\tfnstsw %[sw]\n\tfstpt %[r]", (, [r] "=m"(r)), ())

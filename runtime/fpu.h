@@ -179,6 +179,9 @@ class State {
     return unmasked;
   }
   bool unmasked(uint16_t flags) const { return (flags & ~fcw() & kMasks) != 0; }
+  // Exception flags the guest has set and masked: a host operation for this
+  // guest may find them left in the host status word (fpu::host, `keep`).
+  uint16_t host_keep() const { return static_cast<uint16_t>(fsw() & fcw() & kExceptions); }
   // Recomputes ES and B from the flags and masks (after FLDCW, FLDENV,
   // FRSTOR, FXRSTOR: a flag left set under a cleared mask is a pending
   // exception for the next waiting instruction).
@@ -263,73 +266,78 @@ void reset(FpuState& f);
 // masked response (QNaN indefinite, infinity, denormal, integer indefinite)
 // is what the host produced; the caller decides what an unmasked guest
 // exception does with it.
+//
+// `keep`: the exception flags the host may still hold from earlier
+// operations without being cleared first (State::host_keep(): flags the
+// guest has set and masked; 0 for internal steps). The returned status word
+// may include them besides the operation's own (see fpu.cpp).
 namespace host {
 
 enum class Arith : uint8_t { kAdd, kMul, kSub, kSubr, kDiv, kDivr };
 // r = a OP b for register operands (SUBR: b - a, DIVR: b / a).
-uint16_t arith(Arith op, uint16_t fcw, const F80& a, const F80& b, F80& r);
+uint16_t arith(Arith op, uint16_t fcw, const F80& a, const F80& b, F80& r, uint16_t keep);
 // r = a OP m with the memory operand converted by the instruction itself
 // (FADD m32fp, FADD m64fp, FIADD m16int, FIADD m32int), so an SNaN or a
 // denormal source raises IE/DE exactly as on hardware.
-uint16_t arith_m32(Arith op, uint16_t fcw, const F80& a, uint32_t m, F80& r);
-uint16_t arith_m64(Arith op, uint16_t fcw, const F80& a, uint64_t m, F80& r);
-uint16_t arith_i16(Arith op, uint16_t fcw, const F80& a, int16_t m, F80& r);
-uint16_t arith_i32(Arith op, uint16_t fcw, const F80& a, int32_t m, F80& r);
+uint16_t arith_m32(Arith op, uint16_t fcw, const F80& a, uint32_t m, F80& r, uint16_t keep);
+uint16_t arith_m64(Arith op, uint16_t fcw, const F80& a, uint64_t m, F80& r, uint16_t keep);
+uint16_t arith_i16(Arith op, uint16_t fcw, const F80& a, int16_t m, F80& r, uint16_t keep);
+uint16_t arith_i32(Arith op, uint16_t fcw, const F80& a, int32_t m, F80& r, uint16_t keep);
 
 // One-operand operations on ST(0): r = OP(a).
 enum class Unary : uint8_t { kSqrt, kRndint, kSin, kCos, kF2xm1 };
-uint16_t unary(Unary op, uint16_t fcw, const F80& a, F80& r);
+uint16_t unary(Unary op, uint16_t fcw, const F80& a, F80& r, uint16_t keep);
 
 // Two-operand operations with a = ST(0), b = ST(1); r is the value the host
 // instruction leaves: FSCALE/FPREM/FPREM1 in ST(0), FPATAN/FYL2X/FYL2XP1 in
 // ST(1) after their pop.
 enum class Binary : uint8_t { kScale, kPrem, kPrem1, kPatan, kYl2x, kYl2xp1 };
-uint16_t binary(Binary op, uint16_t fcw, const F80& a, const F80& b, F80& r);
+uint16_t binary(Binary op, uint16_t fcw, const F80& a, const F80& b, F80& r, uint16_t keep);
 
 // FPTAN/FSINCOS on a = ST(0). Unless C2 is set (operand out of range, left
 // unchanged in `r0`), r0 is the value for ST(1) after the push (tan, sin)
 // and r1 the new ST(0) (1.0, cos).
-uint16_t ptan(uint16_t fcw, const F80& a, F80& r0, F80& r1);
-uint16_t sincos(uint16_t fcw, const F80& a, F80& r0, F80& r1);
+uint16_t ptan(uint16_t fcw, const F80& a, F80& r0, F80& r1, uint16_t keep);
+uint16_t sincos(uint16_t fcw, const F80& a, F80& r0, F80& r1, uint16_t keep);
 // FXTRACT: exponent (for ST(1)) and significand (new ST(0)).
-uint16_t xtract(uint16_t fcw, const F80& a, F80& exponent, F80& significand);
+uint16_t xtract(uint16_t fcw, const F80& a, F80& exponent, F80& significand, uint16_t keep);
 
 // Comparisons of a = ST(0) with the source (C0, C2, C3).
-uint16_t com(bool unordered, const F80& a, const F80& b);  // FCOM / FUCOM ST(i).
-uint16_t com_m32(const F80& a, uint32_t m);
-uint16_t com_m64(const F80& a, uint64_t m);
-uint16_t com_i16(const F80& a, int16_t m);
-uint16_t com_i32(const F80& a, int32_t m);
-uint16_t tst(const F80& a);
-uint16_t xam(const F80& a);
+uint16_t com(bool unordered, const F80& a, const F80& b, uint16_t keep);  // FCOM / FUCOM ST(i).
+uint16_t com_m32(const F80& a, uint32_t m, uint16_t keep);
+uint16_t com_m64(const F80& a, uint64_t m, uint16_t keep);
+uint16_t com_i16(const F80& a, int16_t m, uint16_t keep);
+uint16_t com_i32(const F80& a, int32_t m, uint16_t keep);
+uint16_t tst(const F80& a, uint16_t keep);
+uint16_t xam(const F80& a, uint16_t keep);
 
 // Loads to 80 bits: FLD m32fp/m64fp (IE for SNaN, DE for denormals),
 // FILD (exact), FBLD.
-uint16_t load_m32(uint32_t m, F80& r);
-uint16_t load_m64(uint64_t m, F80& r);
-uint16_t load_i16(int16_t m, F80& r);
-uint16_t load_i32(int32_t m, F80& r);
-uint16_t load_i64(int64_t m, F80& r);
-uint16_t load_bcd(const uint8_t (&m)[10], F80& r);
+uint16_t load_m32(uint32_t m, F80& r, uint16_t keep);
+uint16_t load_m64(uint64_t m, F80& r, uint16_t keep);
+uint16_t load_i16(int16_t m, F80& r, uint16_t keep);
+uint16_t load_i32(int32_t m, F80& r, uint16_t keep);
+uint16_t load_i64(int64_t m, F80& r, uint16_t keep);
+uint16_t load_bcd(const uint8_t (&m)[10], F80& r, uint16_t keep);
 
 // Stores from 80 bits under the guest's rounding control (and, for FST,
 // precision): FST m32fp/m64fp, FIST m16/m32/m64 (integer indefinite and IE
 // when out of range), FISTTP (truncating), FBSTP.
-uint16_t store_m32(uint16_t fcw, const F80& a, uint32_t& m);
-uint16_t store_m64(uint16_t fcw, const F80& a, uint64_t& m);
-uint16_t store_i16(uint16_t fcw, const F80& a, int16_t& m);
-uint16_t store_i32(uint16_t fcw, const F80& a, int32_t& m);
-uint16_t store_i64(uint16_t fcw, const F80& a, int64_t& m);
-uint16_t store_i16_trunc(const F80& a, int16_t& m);
-uint16_t store_i32_trunc(const F80& a, int32_t& m);
-uint16_t store_i64_trunc(const F80& a, int64_t& m);
-uint16_t store_bcd(uint16_t fcw, const F80& a, uint8_t (&m)[10]);
+uint16_t store_m32(uint16_t fcw, const F80& a, uint32_t& m, uint16_t keep);
+uint16_t store_m64(uint16_t fcw, const F80& a, uint64_t& m, uint16_t keep);
+uint16_t store_i16(uint16_t fcw, const F80& a, int16_t& m, uint16_t keep);
+uint16_t store_i32(uint16_t fcw, const F80& a, int32_t& m, uint16_t keep);
+uint16_t store_i64(uint16_t fcw, const F80& a, int64_t& m, uint16_t keep);
+uint16_t store_i16_trunc(const F80& a, int16_t& m, uint16_t keep);
+uint16_t store_i32_trunc(const F80& a, int32_t& m, uint16_t keep);
+uint16_t store_i64_trunc(const F80& a, int64_t& m, uint16_t keep);
+uint16_t store_bcd(uint16_t fcw, const F80& a, uint8_t (&m)[10], uint16_t keep);
 
 // FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ: the host's constants,
 // rounded per the guest's RC (SDM Vol. 2A, FLD1/FLDL2T/...: "the value is
 // rounded according to the RC field").
 enum class Const : uint8_t { kOne, kL2t, kL2e, kPi, kLg2, kLn2, kZero };
-uint16_t constant(Const k, uint16_t fcw, F80& r);
+uint16_t constant(Const k, uint16_t fcw, F80& r, uint16_t keep);
 
 }  // namespace host
 

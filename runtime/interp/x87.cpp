@@ -71,27 +71,27 @@ using MemT = typename FmtType<F>::T;
 // Converts a memory operand to 80 bits (FLD m32fp/m64fp, FILD), with the
 // flags of the conversion (IE for an SNaN, DE for a denormal m32/m64).
 template <Fmt F>
-uint16_t load(MemT<F> m, F80& r) {
-  if constexpr (F == Fmt::kM32) return host::load_m32(m, r);
-  else if constexpr (F == Fmt::kM64) return host::load_m64(m, r);
-  else if constexpr (F == Fmt::kI16) return host::load_i16(m, r);
-  else if constexpr (F == Fmt::kI32) return host::load_i32(m, r);
-  else return host::load_i64(m, r);
+uint16_t load(MemT<F> m, F80& r, uint16_t keep) {
+  if constexpr (F == Fmt::kM32) return host::load_m32(m, r, keep);
+  else if constexpr (F == Fmt::kM64) return host::load_m64(m, r, keep);
+  else if constexpr (F == Fmt::kI16) return host::load_i16(m, r, keep);
+  else if constexpr (F == Fmt::kI32) return host::load_i32(m, r, keep);
+  else return host::load_i64(m, r, keep);
 }
 
 // Converts ST(0) for a store (FST, FIST, FISTTP).
 template <Fmt F, bool kTrunc>
-uint16_t store(uint16_t fcw, const F80& a, MemT<F>& m) {
+uint16_t store(uint16_t fcw, const F80& a, MemT<F>& m, uint16_t keep) {
   if constexpr (kTrunc) {
-    if constexpr (F == Fmt::kI16) return host::store_i16_trunc(a, m);
-    else if constexpr (F == Fmt::kI32) return host::store_i32_trunc(a, m);
-    else return host::store_i64_trunc(a, m);
+    if constexpr (F == Fmt::kI16) return host::store_i16_trunc(a, m, keep);
+    else if constexpr (F == Fmt::kI32) return host::store_i32_trunc(a, m, keep);
+    else return host::store_i64_trunc(a, m, keep);
   } else {
-    if constexpr (F == Fmt::kM32) return host::store_m32(fcw, a, m);
-    else if constexpr (F == Fmt::kM64) return host::store_m64(fcw, a, m);
-    else if constexpr (F == Fmt::kI16) return host::store_i16(fcw, a, m);
-    else if constexpr (F == Fmt::kI32) return host::store_i32(fcw, a, m);
-    else return host::store_i64(fcw, a, m);
+    if constexpr (F == Fmt::kM32) return host::store_m32(fcw, a, m, keep);
+    else if constexpr (F == Fmt::kM64) return host::store_m64(fcw, a, m, keep);
+    else if constexpr (F == Fmt::kI16) return host::store_i16(fcw, a, m, keep);
+    else if constexpr (F == Fmt::kI32) return host::store_i32(fcw, a, m, keep);
+    else return host::store_i64(fcw, a, m, keep);
   }
 }
 
@@ -107,8 +107,8 @@ bool dest_denormal(MemT<F> m) {
 // precision, round to nearest).
 F80 scaled(const F80& v, int k) {
   F80 kk, r;
-  host::load_i32(k, kk);
-  host::binary(Binary::kScale, fpu::kFcwInit, v, kk, r);
+  host::load_i32(k, kk, 0);
+  host::binary(Binary::kScale, fpu::kFcwInit, v, kk, r, 0);
   return r;
 }
 
@@ -138,16 +138,16 @@ uint16_t rebias_arith(Arith op, uint16_t fcw, F80 a, F80 b, int k, F80& r) {
       break;
     }
   }
-  return host::arith(op, fcw, a, b, r);
+  return host::arith(op, fcw, a, b, r, 0);
 }
 
 // FSCALE with the biased result: ST(0) * 2^(trunc(ST(1)) + k).
 uint16_t rebias_scale(uint16_t fcw, const F80& a, const F80& b, int k, F80& r) {
   F80 t, kk, t2;
-  host::unary(Unary::kRndint, fpu::kPc | fpu::kRcChop, b, t);
-  host::load_i32(k, kk);
-  host::arith(Arith::kAdd, fpu::kPc, t, kk, t2);
-  return host::binary(Binary::kScale, fcw, a, t2, r);
+  host::unary(Unary::kRndint, fpu::kPc | fpu::kRcChop, b, t, 0);
+  host::load_i32(k, kk, 0);
+  host::arith(Arith::kAdd, fpu::kPc, t, kk, t2, 0);
+  return host::binary(Binary::kScale, fcw, a, t2, r, 0);
 }
 
 // Applies the host status of an operation whose result r goes to a
@@ -207,9 +207,9 @@ bool fld_mem(Cpu& c, const InstrRecord& in) {
   } else if constexpr (F == Fmt::kBcd) {
     uint8_t b[10];
     fpu::read_bytes(c, m.seg, c.ea(in, m), b, 10);
-    sw = host::load_bcd(b, r);
+    sw = host::load_bcd(b, r, f.host_keep());
   } else {
-    sw = load<F>(mem_read<MemT<F>>(c, in, m), r);
+    sw = load<F>(mem_read<MemT<F>>(c, in, m), r, f.host_keep());
   }
   record(c, f, in, &m);
   if (!f.empty(7)) {
@@ -253,7 +253,7 @@ bool fst_mem(Cpu& c, const InstrRecord& in) {
     if (!f.unmasked(kIE)) {
       // Masked underflow: the destination format's indefinite.
       MemT<F> v;
-      store<F, kTrunc>(f.fcw(), kIndefinite, v);
+      store<F, kTrunc>(f.fcw(), kIndefinite, v, f.host_keep());
       mem_write<MemT<F>>(c, in, m, v);
     }
     record(c, f, in, &m);
@@ -261,7 +261,7 @@ bool fst_mem(Cpu& c, const InstrRecord& in) {
     return false;
   }
   MemT<F> v;
-  const uint16_t sw = store<F, kTrunc>(f.fcw(), f.st(0), v);
+  const uint16_t sw = store<F, kTrunc>(f.fcw(), f.st(0), v, f.host_keep());
   uint16_t e = sw & fpu::kExceptions;
   if (f.unmasked(kUE) && !(e & kUE) && dest_denormal<F>(v)) e |= kUE;
   if (f.unmasked(e & (kIE | kOE | kUE))) {
@@ -294,7 +294,7 @@ bool fstp_m80(Cpu& c, const InstrRecord& in) {
   uint16_t sw = 0;
   if constexpr (kBcd) {
     uint8_t b[10];
-    sw = host::store_bcd(f.fcw(), a, b);
+    sw = host::store_bcd(f.fcw(), a, b, f.host_keep());
     if (!empty && f.unmasked(sw & kIE)) {
       record(c, f, in, &m);
       f.raise(kIE);
@@ -378,7 +378,7 @@ bool fld_const(Cpu& c, const InstrRecord& in) {
     return false;
   }
   F80 r;
-  host::constant(K, f.fcw(), r);
+  host::constant(K, f.fcw(), r, f.host_keep());
   f.set_cc(kC1, 0);
   f.push(r);
   return false;
@@ -402,7 +402,7 @@ bool arith_st(Cpu& c, const InstrRecord& in) {
   }
   const F80 a = f.st(d), b = f.st(s);
   F80 r;
-  const uint16_t sw = host::arith(OP, f.fcw(), a, b, r);
+  const uint16_t sw = host::arith(OP, f.fcw(), a, b, r, f.host_keep());
   const uint16_t fcw = f.fcw();
   if (finish(f, sw, r, [&](int k, F80& out) { return rebias_arith(OP, fcw, a, b, k, out); })) {
     f.set_st(d, r);
@@ -426,13 +426,13 @@ bool arith_mem(Cpu& c, const InstrRecord& in) {
   const uint16_t fcw = f.fcw();
   F80 r;
   uint16_t sw;
-  if constexpr (F == Fmt::kM32) sw = host::arith_m32(OP, fcw, a, v, r);
-  else if constexpr (F == Fmt::kM64) sw = host::arith_m64(OP, fcw, a, v, r);
-  else if constexpr (F == Fmt::kI16) sw = host::arith_i16(OP, fcw, a, v, r);
-  else sw = host::arith_i32(OP, fcw, a, v, r);
+  if constexpr (F == Fmt::kM32) sw = host::arith_m32(OP, fcw, a, v, r, f.host_keep());
+  else if constexpr (F == Fmt::kM64) sw = host::arith_m64(OP, fcw, a, v, r, f.host_keep());
+  else if constexpr (F == Fmt::kI16) sw = host::arith_i16(OP, fcw, a, v, r, f.host_keep());
+  else sw = host::arith_i32(OP, fcw, a, v, r, f.host_keep());
   auto rebias = [&](int k, F80& out) {
     F80 b;
-    load<F>(v, b);
+    load<F>(v, b, 0);
     return rebias_arith(OP, fcw, a, b, k, out);
   };
   if (finish(f, sw, r, rebias)) f.set_st(0, r);
@@ -451,7 +451,7 @@ bool unary_op(Cpu& c, const InstrRecord& in) {
   }
   const F80 a = f.st(0);
   F80 r;
-  const uint16_t sw = host::unary(OP, f.fcw(), a, r);
+  const uint16_t sw = host::unary(OP, f.fcw(), a, r, f.host_keep());
   if constexpr (OP == Unary::kSin || OP == Unary::kCos) {
     f.set_cc(kC2, sw);
     if (sw & kC2) return false;
@@ -498,7 +498,7 @@ bool binary_op(Cpu& c, const InstrRecord& in) {
   const F80 a = f.st(0), b = f.st(1);
   const uint16_t fcw = f.fcw();
   F80 r;
-  const uint16_t sw = host::binary(OP, fcw, a, b, r);
+  const uint16_t sw = host::binary(OP, fcw, a, b, r, f.host_keep());
   auto rebias = [&](int k, F80& out) -> uint16_t {
     if constexpr (OP == Binary::kScale) return rebias_scale(fcw, a, b, k, out);
     else return sw;  // Not modelled for the others: the masked result.
@@ -534,9 +534,9 @@ bool two_results(Cpu& c, const InstrRecord& in) {
   const F80 a = f.st(0);
   F80 r0, r1;
   uint16_t sw;
-  if constexpr (OP == Two::kPtan) sw = host::ptan(f.fcw(), a, r0, r1);
-  else if constexpr (OP == Two::kSincos) sw = host::sincos(f.fcw(), a, r0, r1);
-  else sw = host::xtract(f.fcw(), a, r0, r1);
+  if constexpr (OP == Two::kPtan) sw = host::ptan(f.fcw(), a, r0, r1, f.host_keep());
+  else if constexpr (OP == Two::kSincos) sw = host::sincos(f.fcw(), a, r0, r1, f.host_keep());
+  else sw = host::xtract(f.fcw(), a, r0, r1, f.host_keep());
   if constexpr (OP != Two::kXtract) {
     f.set_cc(kC2, sw);
     if (sw & kC2) return false;
@@ -561,7 +561,7 @@ bool com_st(Cpu& c, const InstrRecord& in) {
     done = underflow(f);
     if (done) f.set_cc(kC0 | kC2 | kC3, kC0 | kC2 | kC3);  // Masked: unordered.
   } else {
-    done = finish_compare(f, host::com(kUnordered, f.st(0), f.st(i)));
+    done = finish_compare(f, host::com(kUnordered, f.st(0), f.st(i), f.host_keep()));
   }
   if (done)
     for (int p = 0; p < kPops; ++p) f.pop();
@@ -582,10 +582,10 @@ bool com_mem(Cpu& c, const InstrRecord& in) {
   } else {
     const F80 a = f.st(0);
     uint16_t sw;
-    if constexpr (F == Fmt::kM32) sw = host::com_m32(a, v);
-    else if constexpr (F == Fmt::kM64) sw = host::com_m64(a, v);
-    else if constexpr (F == Fmt::kI16) sw = host::com_i16(a, v);
-    else sw = host::com_i32(a, v);
+    if constexpr (F == Fmt::kM32) sw = host::com_m32(a, v, f.host_keep());
+    else if constexpr (F == Fmt::kM64) sw = host::com_m64(a, v, f.host_keep());
+    else if constexpr (F == Fmt::kI16) sw = host::com_i16(a, v, f.host_keep());
+    else sw = host::com_i32(a, v, f.host_keep());
     done = finish_compare(f, sw);
   }
   if (done && kPop) f.pop();
@@ -605,7 +605,7 @@ bool comi(Cpu& c, const InstrRecord& in) {
     if (!underflow(f)) return false;
     result = flag::ZF | flag::PF | flag::CF;
   } else {
-    const uint16_t sw = host::com(kUnordered, f.st(0), f.st(i));
+    const uint16_t sw = host::com(kUnordered, f.st(0), f.st(i), f.host_keep());
     f.set_cc(kC1, 0);
     if (f.raise(sw & (kIE | kDE))) return false;
     result = ((sw & kC3) ? flag::ZF : 0) | ((sw & kC2) ? flag::PF : 0) | ((sw & kC0) ? flag::CF : 0);
@@ -623,7 +623,7 @@ bool ftst(Cpu& c, const InstrRecord& in) {
     if (underflow(f)) f.set_cc(kC0 | kC2 | kC3, kC0 | kC2 | kC3);
     return false;
   }
-  finish_compare(f, host::tst(f.st(0)));
+  finish_compare(f, host::tst(f.st(0), f.host_keep()));
   return false;
 }
 
@@ -635,7 +635,7 @@ bool fxam(Cpu& c, const InstrRecord& in) {
   record(c, f, in, nullptr);
   const F80 v = f.st(0);
   if (f.empty(0)) f.set_cc(fpu::kCc, kC3 | kC0 | (v.sign() ? kC1 : 0));
-  else f.set_cc(fpu::kCc, host::xam(v));
+  else f.set_cc(fpu::kCc, host::xam(v, f.host_keep()));
   return false;
 }
 
