@@ -221,12 +221,17 @@ DecodeStatus Decoder::decode(const uint8_t* bytes, size_t avail, InstrRecord& ou
       insn.mnemonic == ZYDIS_MNEMONIC_LOOPNE || insn.mnemonic == ZYDIS_MNEMONIC_JCXZ ||
       insn.mnemonic == ZYDIS_MNEMONIC_JECXZ || insn.mnemonic == ZYDIS_MNEMONIC_HLT)
     cls |= iclass::kControl | iclass::kEndsBlock;
-  // A MOV/POP to SS inhibits interrupts for one instruction; ending the block
-  // after any segment load keeps that window inside one dispatch.
+  // MOV/POP to a segment register: emulated. A load of SS inhibits
+  // interrupts for one instruction, and ending the block after it keeps that
+  // window inside one dispatch; after a load of DS, ES, FS or GS the block
+  // goes on unless the load changed the block mode (the emulation routine
+  // ends it then: runtime/interp/system.cpp).
   if ((insn.mnemonic == ZYDIS_MNEMONIC_MOV || insn.mnemonic == ZYDIS_MNEMONIC_POP) &&
       insn.operand_count_visible > 0 && zops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-      seg_index(zops[0].reg.value) != kNoSeg)
-    cls |= iclass::kSensitive | iclass::kEndsBlock;
+      seg_index(zops[0].reg.value) != kNoSeg) {
+    cls |= iclass::kSensitive;
+    if (seg_index(zops[0].reg.value) == SS) cls |= iclass::kEndsBlock;
+  }
   if (insn.mnemonic == ZYDIS_MNEMONIC_PUSH && insn.operand_count_visible > 0 &&
       zops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && seg_index(zops[0].reg.value) != kNoSeg)
     cls |= iclass::kSensitive;

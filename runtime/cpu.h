@@ -294,13 +294,8 @@ class Cpu final : private CodeSource {
   static constexpr uint32_t kDr7Reset = 0x00000400u;
   static constexpr uint32_t kDr6SingleStep = 1u << 14;
 
- private:
-  uint32_t translate(uint32_t eip) override;
-  const uint8_t* bytes(uint32_t phys) override;
-
-  Block* lookup_block(uint32_t eip);
-  Block* build_block(uint32_t eip, uint32_t phys, uint32_t mode);
-  // Computed on every block lookup, so written out without a loop.
+  // The mode bits of the block the CPU would run now (frontend/block.h):
+  // computed on every block lookup, so written out without a loop.
   uint32_t block_mode() const {
     const SegmentCache* g = s.seg;
     return (s.code32() ? blockmode::kCode32 : 0u) | (uint32_t{s.cpl} << blockmode::kCplShift) |
@@ -310,6 +305,13 @@ class Cpu final : private CodeSource {
            (uint32_t{g[GS].unbounded} << (blockmode::kFlatShift + GS)) |
            (g[CS].base == 0 ? blockmode::kCsBaseZero : 0u);
   }
+
+ private:
+  uint32_t translate(uint32_t eip) override;
+  const uint8_t* bytes(uint32_t phys) override;
+
+  Block* lookup_block(uint32_t eip);
+  Block* build_block(uint32_t eip, uint32_t phys, uint32_t mode);
   void handle_exception(const GuestException& e);
   void deliver_external(uint8_t vector);
   void check_instruction_breakpoints();

@@ -323,6 +323,41 @@ void install_interrupt_handler(Vm& v) {
   };
 }
 
+// A load of DS that leaves the block mode as it was (flat to flat, as a
+// kernel entry does) does not end the block; one that changes it (to a
+// segment with base 0x100) does, and the accesses after each use the new
+// base under both engines.
+TEST_P(Jit, DataSegmentLoadsEndTheBlockOnlyWhenTheModeChanges) {
+  Pair p;
+  auto setup = [](Vm& v) {
+    v.put32(0x500, 0), v.put32(0x504, 0);
+    v.put32(0x508, 0x0000FFFF), v.put32(0x50C, 0x00CF9A00);  // 0x08: flat code
+    v.put32(0x510, 0x0000FFFF), v.put32(0x514, 0x00CF9200);  // 0x10: flat data
+    v.put32(0x518, 0x0100FFFF), v.put32(0x51C, 0x00CF9200);  // 0x18: data, base 0x100, 4 GiB
+    v.cpu.s.gdtr = {0x500, 0x1F};
+    v.put32(0x2000, 0x11111111), v.put32(0x2100, 0x22222222);
+  };
+  run_both(p,
+           {
+               0x66, 0xB8, 0x10, 0x00,              // mov ax, 0x10
+               0x8E, 0xD8,                          // mov ds, ax: flat to flat, the block goes on
+               0xA1, 0x00, 0x20, 0x00, 0x00,        // mov eax, [0x2000]
+               0x66, 0xB9, 0x18, 0x00,              // mov cx, 0x18
+               0x8E, 0xD9,                          // mov ds, cx: base 0x100, the block ends
+               0x8B, 0x1D, 0x00, 0x20, 0x00, 0x00,  // mov ebx, [0x2000]: linear 0x2100
+               0x66, 0xBA, 0x10, 0x00,              // mov dx, 0x10
+               0x8E, 0xDA,                          // mov ds, dx: flat again, the block ends
+               0x8B, 0x35, 0x00, 0x20, 0x00, 0x00,  // mov esi, [0x2000]
+               0xF4,                                // hlt
+           },
+           setup);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EAX], 0x11111111u);
+  EXPECT_EQ(p.jit.cpu.s.gpr[EBX], 0x22222222u);
+  EXPECT_EQ(p.jit.cpu.s.gpr[ESI], 0x11111111u);
+  EXPECT_EQ(p.jit.cpu.stats().blocks_built, 3u);
+  EXPECT_EQ(p.interp.cpu.stats().blocks_built, 3u);
+}
+
 TEST_P(Jit, InterruptReachesATightChainedLoop) {
   for (bool jit : {false, true}) {
     Vm v(jit);
