@@ -22,9 +22,9 @@
 #define MM_FREE_BASE 0x00400000u
 #define MM_ARG_MAX   0xffffffffu
 
-/* The value of the command-line word "name=value" (decimal, 0x hex, or
- * "max" -> MM_ARG_MAX), or def when there is none. */
-static inline uint32_t mm_arg(const char *name, uint32_t def)
+/* The value of the first command-line word "name=value": its first
+ * character, with *end just past it; NULL when there is none. */
+static inline const char *mm_arg_text(const char *name, const char **end)
 {
     const char *p = sys_cmdline();
     size_t n = strlen(name);
@@ -34,29 +34,40 @@ static inline uint32_t mm_arg(const char *name, uint32_t def)
         const char *w = p;
         while (*p && *p != ' ')
             p++;
-        if ((size_t)(p - w) <= n || memcmp(w, name, n) != 0 || w[n] != '=')
-            continue;
-        const char *v = w + n + 1;
-        if (p - v == 3 && memcmp(v, "max", 3) == 0)
-            return MM_ARG_MAX;
-        uint32_t x = 0, base = 10;
-        if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
-            base = 16;
-            v += 2;
+        if ((size_t)(p - w) > n && memcmp(w, name, n) == 0 && w[n] == '=') {
+            *end = p;
+            return w + n + 1;
         }
-        for (; v < p; v++) {
-            uint32_t d;
-            if (*v >= '0' && *v <= '9')
-                d = (uint32_t)(*v - '0');
-            else if (base == 16 && (*v | 0x20) >= 'a' && (*v | 0x20) <= 'f')
-                d = (uint32_t)((*v | 0x20) - 'a' + 10);
-            else
-                sys_fatal("bad number in the command-line word %s=", name);
-            x = x * base + d;
-        }
-        return x;
     }
-    return def;
+    return NULL;
+}
+
+/* The value of the command-line word "name=value" (decimal, 0x hex, or
+ * "max" -> MM_ARG_MAX), or def when there is none. */
+static inline uint32_t mm_arg(const char *name, uint32_t def)
+{
+    const char *p;
+    const char *v = mm_arg_text(name, &p);
+    if (!v)
+        return def;
+    if (p - v == 3 && memcmp(v, "max", 3) == 0)
+        return MM_ARG_MAX;
+    uint32_t x = 0, base = 10;
+    if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+        base = 16;
+        v += 2;
+    }
+    for (; v < p; v++) {
+        uint32_t d;
+        if (*v >= '0' && *v <= '9')
+            d = (uint32_t)(*v - '0');
+        else if (base == 16 && (*v | 0x20) >= 'a' && (*v | 0x20) <= 'f')
+            d = (uint32_t)((*v | 0x20) - 'a' + 10);
+        else
+            sys_fatal("bad number in the command-line word %s=", name);
+        x = x * base + d;
+    }
+    return x;
 }
 
 /* The index in choices (n words) of the value of the command-line word
@@ -64,23 +75,14 @@ static inline uint32_t mm_arg(const char *name, uint32_t def)
  * program. */
 static inline int mm_arg_choice(const char *name, const char *const *choices, int n, int def)
 {
-    const char *p = sys_cmdline();
-    size_t len = strlen(name);
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        const char *w = p;
-        while (*p && *p != ' ')
-            p++;
-        if ((size_t)(p - w) <= len || memcmp(w, name, len) != 0 || w[len] != '=')
-            continue;
-        const char *v = w + len + 1;
-        for (int i = 0; i < n; i++)
-            if (strlen(choices[i]) == (size_t)(p - v) && memcmp(v, choices[i], (size_t)(p - v)) == 0)
-                return i;
-        sys_fatal("bad value in the command-line word %s=", name);
-    }
-    return def;
+    const char *p;
+    const char *v = mm_arg_text(name, &p);
+    if (!v)
+        return def;
+    for (int i = 0; i < n; i++)
+        if (strlen(choices[i]) == (size_t)(p - v) && memcmp(v, choices[i], (size_t)(p - v)) == 0)
+            return i;
+    sys_fatal("bad value in the command-line word %s=", name);
 }
 
 /* End of RAM (1 MiB + mem_upper KiB from the multiboot information), at
