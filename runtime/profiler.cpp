@@ -132,6 +132,7 @@ void Profiler::translated(const Block& b) {
   translations_[start] = Range{start + b.host_size, key_of(b)};
   const auto instrs = reinterpret_cast<uintptr_t>(b.instrs.data());
   instr_ranges_[instrs] = Range{instrs + b.instrs.size() * sizeof(b.instrs[0]), key_of(b)};
+  last_begin_ = last_end_ = 0;
   Line& l = lines_[key_of(b)];
   ++l.translations;
   l.host_bytes = b.host_size;
@@ -173,14 +174,20 @@ void Profiler::fold(const Block& b) {
 
 Profiler::Line& Profiler::line_of_instr(const void* in) {
   const auto p = reinterpret_cast<uintptr_t>(in);
+  if (p >= last_begin_ && p < last_end_) return *last_line_;
   auto it = instr_ranges_.upper_bound(p);
   if (it == instr_ranges_.begin() || p >= std::prev(it)->second.end) return unattributed_;
-  return lines_[std::prev(it)->second.key];
+  --it;
+  last_begin_ = it->first;
+  last_end_ = it->second.end;
+  last_line_ = &lines_[it->second.key];
+  return *last_line_;
 }
 
 void Profiler::retiring(const Block& b, bool translation_live) {
   drain();
   instr_ranges_.erase(reinterpret_cast<uintptr_t>(b.instrs.data()));
+  last_begin_ = last_end_ = 0;
   // (A translation of an older code-buffer generation went at the flush,
   // and its address may now hold another block's.)
   if (translation_live) translations_.erase(reinterpret_cast<uintptr_t>(b.host_code));

@@ -109,6 +109,12 @@ class Profiler {
   Line& line_of_instr(const void* in);
   std::map<uintptr_t, Range> translations_;  // Host start -> end and block, for the live translations.
   std::map<uintptr_t, Range> instr_ranges_;  // Block::instrs of translated blocks -> block.
+  // The last range line_of_instr found, and its line: a block's helper calls
+  // come one after another (an x87 loop makes 20 per block entry), and the
+  // map lookup would otherwise be a large share of a helper call's cost.
+  // Forgotten when instr_ranges_ changes (lines_ never drops a line).
+  uintptr_t last_begin_ = 0, last_end_ = 0;
+  Line* last_line_ = nullptr;
   Line unattributed_;
   std::unordered_map<Key, Line, KeyHash> lines_;
   // Samples outside guest blocks by the host function holding the PC
