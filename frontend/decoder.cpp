@@ -221,20 +221,20 @@ DecodeStatus Decoder::decode(const uint8_t* bytes, size_t avail, InstrRecord& ou
       insn.mnemonic == ZYDIS_MNEMONIC_LOOPNE || insn.mnemonic == ZYDIS_MNEMONIC_JCXZ ||
       insn.mnemonic == ZYDIS_MNEMONIC_JECXZ || insn.mnemonic == ZYDIS_MNEMONIC_HLT)
     cls |= iclass::kControl | iclass::kEndsBlock;
-  // MOV/POP to a segment register: emulated. A load of SS inhibits
-  // interrupts for one instruction, and ending the block after it keeps that
-  // window inside one dispatch; after a load of DS, ES, FS or GS the block
-  // goes on unless the load changed the block mode (the emulation routine
-  // ends it then: runtime/interp/system.cpp).
-  if ((insn.mnemonic == ZYDIS_MNEMONIC_MOV || insn.mnemonic == ZYDIS_MNEMONIC_POP) &&
-      insn.operand_count_visible > 0 && zops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-      seg_index(zops[0].reg.value) != kNoSeg) {
+  // The segment register that is the first operand, if any.
+  const uint8_t seg_operand = insn.operand_count_visible > 0 && zops[0].type == ZYDIS_OPERAND_TYPE_REGISTER
+                                  ? seg_index(zops[0].reg.value)
+                                  : uint8_t{kNoSeg};
+  // MOV/POP to a segment register: emulated. The emulation routine ends the
+  // block when the load changes the block mode (load_segment,
+  // runtime/segmentation.cpp); a load of SS, which inhibits interrupts for
+  // one instruction, always ends it, and is marked here too so the block
+  // builder stops decoding after it.
+  if ((insn.mnemonic == ZYDIS_MNEMONIC_MOV || insn.mnemonic == ZYDIS_MNEMONIC_POP) && seg_operand != kNoSeg) {
     cls |= iclass::kSensitive;
-    if (seg_index(zops[0].reg.value) == SS) cls |= iclass::kEndsBlock;
+    if (seg_operand == SS) cls |= iclass::kEndsBlock;
   }
-  if (insn.mnemonic == ZYDIS_MNEMONIC_PUSH && insn.operand_count_visible > 0 &&
-      zops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && seg_index(zops[0].reg.value) != kNoSeg)
-    cls |= iclass::kSensitive;
+  if (insn.mnemonic == ZYDIS_MNEMONIC_PUSH && seg_operand != kNoSeg) cls |= iclass::kSensitive;
 
   uint8_t n = 0;
   for (uint8_t i = 0; i < insn.operand_count_visible && n < 3; ++i) {

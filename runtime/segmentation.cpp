@@ -41,7 +41,10 @@ void set_segment_cache(SegmentCache& s, uint16_t selector, const Descriptor& d) 
   s.refresh();
 }
 
-void load_segment(Cpu& cpu, SegReg seg, uint16_t selector) {
+namespace {
+
+// load_segment's protection checks and cache load.
+void load_segment_cache(Cpu& cpu, SegReg seg, uint16_t selector) {
   SegmentCache& sc = cpu.s.seg[seg];
   if (!(cpu.s.cr0 & cr0::PE)) {
     // Real mode: only the base changes (SDM Vol. 3A, 20.1.1).
@@ -76,6 +79,19 @@ void load_segment(Cpu& cpu, SegReg seg, uint16_t selector) {
   }
   mark_accessed(cpu, selector, d);
   set_segment_cache(sc, selector, d);
+}
+
+}  // namespace
+
+void load_segment(Cpu& cpu, SegReg seg, uint16_t selector) {
+  const uint32_t mode = cpu.block_mode();
+  load_segment_cache(cpu, seg, selector);
+  // The rest of the block was decoded and translated for the block mode
+  // (frontend/block.h): a load that changes it ends the block, one that
+  // keeps it (a kernel entry or exit reloading flat DS/ES) does not. An SS
+  // load always ends it, keeping MOV/POP SS's interrupt shadow inside one
+  // dispatch.
+  if (seg == SS || cpu.block_mode() != mode) cpu.end_block();
 }
 
 void load_code_segment(Cpu& cpu, uint16_t selector, uint32_t new_eip) {

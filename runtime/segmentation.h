@@ -43,6 +43,8 @@ void mark_accessed(Cpu& cpu, uint16_t selector, Descriptor& d);
 
 // MOV/POP to ES, SS, DS, FS, GS, and LDS..LSS: loads the selector and hidden
 // cache with the protection checks of SDM Vol. 3A 5.5-5.7 (real mode: base = sel << 4).
+// Ends the block (Cpu::end_block) after an SS load or a load that changes
+// Cpu::block_mode.
 void load_segment(Cpu& cpu, SegReg seg, uint16_t selector);
 
 // Loads CS for a far JMP/CALL/RET at the same privilege level (the new EIP is

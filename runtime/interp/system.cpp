@@ -126,28 +126,12 @@ bool mov_from_dr_op(Cpu& c, const InstrRecord& in) {
   return false;
 }
 
-// After a data-segment load the block goes on when the segment's class in
-// the block mode (flat, or for FS/GS a base that translated code adds) is
-// unchanged, as it is for a kernel entry or exit reloading DS/ES with flat
-// selectors: the code after it was decoded and translated for that mode.
-// A load that changes it, and any SS load (whose interrupt shadow covers the
-// next instruction, SDM Vol. 3A, 6.8.3), ends the block.
-void end_block_unless_same_mode(Cpu& c, SegReg seg, uint32_t mode_before, uint32_t next_eip) {
-  if (seg == SS) {
-    c.inhibit_interrupts_until(next_eip);
-    c.end_block();
-  } else if (c.block_mode() != mode_before) {
-    c.end_block();
-  }
-}
-
 bool mov_to_seg(Cpu& c, const InstrRecord& in) {
   const uint16_t sel = get_any<uint16_t>(c, in, in.ops[1]);
   const auto seg = static_cast<SegReg>(in.ops[0].reg);
   if (seg == CS) raise_exception(kUD);
-  const uint32_t mode = c.block_mode();
-  load_segment(c, seg, sel);
-  end_block_unless_same_mode(c, seg, mode, c.s.eip + in.length);
+  load_segment(c, seg, sel);  // Ends the block when it must.
+  if (seg == SS) c.inhibit_interrupts_until(c.s.eip + in.length);  // MOV SS shadow (SDM Vol. 3A, 6.8.3).
   return false;
 }
 
@@ -175,10 +159,9 @@ bool pop_seg(Cpu& c, const InstrRecord& in) {
   // Read the selector without moving ESP, load it (which may fault), then pop.
   const uint32_t sp = c.s.gpr[ESP];
   const uint16_t sel = static_cast<uint16_t>(c.read<T>(SS, c.s.stack32() ? sp : (sp & 0xFFFF)));
-  const uint32_t mode = c.block_mode();
-  load_segment(c, static_cast<SegReg>(in.ops[0].reg), sel);
+  load_segment(c, static_cast<SegReg>(in.ops[0].reg), sel);  // Ends the block when it must.
   c.pop<T>();
-  end_block_unless_same_mode(c, static_cast<SegReg>(in.ops[0].reg), mode, c.s.eip + in.length);
+  if (in.ops[0].reg == SS) c.inhibit_interrupts_until(c.s.eip + in.length);  // POP SS shadow.
   return false;
 }
 

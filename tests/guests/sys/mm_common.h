@@ -8,7 +8,7 @@
  *
  * Physical memory below MM_FREE_BASE (4 MiB) belongs to the kernel image
  * (loaded at 1 MiB: code, data, crt0's 1 MiB boot stack, the syslib page
- * pool and stacks, about 2.5 MiB in all; mm_check_kernel_end() stops the
+ * pool and stacks, about 2.5 MiB in all; mm_init() stops the
  * program if that ever grows past it).  Everything the workloads build
  * (page directories, page tables, bookkeeping, data frames) comes from RAM
  * above it, identity mapped once paging is on.
@@ -98,15 +98,21 @@ static inline uint32_t mm_ram_top(uint32_t cap)
     return (uint32_t)top & ~0xfffu;
 }
 
-static inline void mm_check_kernel_end(const void *last_object)
-{
-    if ((uint32_t)last_object >= MM_FREE_BASE || (uint32_t)sys_ustack_top > MM_FREE_BASE ||
-        (uint32_t)sys_kstack_top > MM_FREE_BASE)
-        sys_fatal("the kernel image reaches beyond MM_FREE_BASE");
-}
 
 /* Bump allocator of physical frames in [MM_FREE_BASE, mm_top). */
 static uint32_t mm_bump = MM_FREE_BASE, mm_top;
+
+extern char guest_image_end[];  /* tests/guests/lib/guest.ld */
+
+/* Sets mm_top to the end of RAM, at most cap, and stops the program if the
+ * kernel image (stacks and page pool included) reaches MM_FREE_BASE. */
+static inline void mm_init(uint32_t cap)
+{
+    mm_top = mm_ram_top(cap);
+    if ((uint32_t)guest_image_end > MM_FREE_BASE || (uint32_t)sys_ustack_top > MM_FREE_BASE ||
+        (uint32_t)sys_kstack_top > MM_FREE_BASE)
+        sys_fatal("the kernel image reaches beyond MM_FREE_BASE");
+}
 
 /* n zeroed, physically contiguous 4 KiB frames (usable by address while
  * paging is off or RAM is identity mapped). */

@@ -276,9 +276,7 @@ static void copy_on_write(uint32_t gens, uint32_t writes)
 int guest_main(void)
 {
     sys_init();
-    mm_top = mm_ram_top(RAM_CAP);
-    static uint32_t last_bss_word;
-    mm_check_kernel_end(&last_bss_word + 1);
+    mm_init(RAM_CAP);
 
     iters = mm_arg("iters", 6000);
     npts = mm_arg("pts", 4);

@@ -55,9 +55,7 @@ static uint32_t initial_value(uint32_t i)
 int guest_main(void)
 {
     sys_init();
-    mm_top = mm_ram_top(RAM_CAP);
-    static uint32_t last_bss_word;
-    mm_check_kernel_end(&last_bss_word + 1);
+    mm_init(RAM_CAP);
 
     uint32_t mib = mm_arg("mib", 6);
     uint32_t iters = mm_arg("iters", 40000);

@@ -525,9 +525,7 @@ static uint32_t task_va(uint32_t t)
 int guest_main(void)
 {
     sys_init();
-    mm_top = mm_ram_top(RAM_CAP);
-    static uint32_t last_bss_word;
-    mm_check_kernel_end(&last_bss_word + 1);
+    mm_init(RAM_CAP);
 
     ntasks = mm_arg("tasks", 16);
     nspaces = mm_arg("spaces", ntasks);

@@ -319,9 +319,7 @@ static void run_mmio(uint32_t iters, uint32_t seed, uint32_t *pd)
 int guest_main(void)
 {
     sys_init();
-    mm_top = mm_ram_top(0x40000000u);
-    static uint32_t last_bss_word;
-    mm_check_kernel_end(&last_bss_word + 1);
+    mm_init(0x40000000u);
 
     uint32_t iters = mm_arg("iters", 20000);
     uint32_t seed = mm_arg("seed", 1);
