@@ -58,7 +58,13 @@ inline constexpr uint32_t kFlatShift = 4;
 // CS base 0: EIP is the linear address. Only such blocks go into the JIT's
 // inline-lookup tables, which are keyed by EIP alone.
 inline constexpr uint32_t kCsBaseZero = 1u << 10;
-inline constexpr unsigned kBits = 11;  // Mode values are below 1 << kBits.
+// x87 instructions may run natively (jit/host_fpu.h): CR0.EM and CR0.TS
+// clear (no #NM, SDM Vol. 3A 2.5 Table 2-2) and every x87 exception masked
+// in the guest's FCW (none can be pending: FSW.ES is clear). A native x87
+// instruction then has the same effect as its interpreter handler, which
+// runs the same instruction on the host FPU.
+inline constexpr uint32_t kFpuNative = 1u << 11;
+inline constexpr unsigned kBits = 12;  // Mode values are below 1 << kBits.
 }  // namespace blockmode
 
 // Limit on instructions per block: long enough for loops, short enough that

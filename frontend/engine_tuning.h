@@ -25,6 +25,10 @@ struct EngineTuning {
   // JIT: an indirect branch looks its target up in an inline table and
   // enters its translation; off: it goes back to the run loop (--jit-lookup).
   bool inline_lookup = true;
+  // JIT: x87 instructions run natively on the guest's registers in the host
+  // FPU where the block mode allows it (blockmode::kFpuNative); off: each
+  // calls its interpreter handler (--jit-x87).
+  bool x87_native = true;
 };
 
 }  // namespace vmm

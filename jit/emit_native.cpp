@@ -7,20 +7,20 @@
 
 namespace vmm::jit {
 
-void Emitter::emit_lea_address(const Operand& m) {
+void Emitter::emit_lea_address(const Operand& m, const x86::Gpd& dst) {
   const bool has_base = m.base != kZeroGpr, has_index = m.index != kZeroGpr;
   // 64-bit address arithmetic into a 32-bit destination: the low 32 bits of
   // the sum are the guest's address with its 2^32 wrap-around, whatever the
   // upper halves of the host registers hold.
   if (has_base && has_index) {
-    a_.lea(x86::r8d, x86::ptr(guest64(m.base), guest64(m.index), m.scale, m.disp));
+    a_.lea(dst, x86::ptr(guest64(m.base), guest64(m.index), m.scale, m.disp));
   } else if (has_base) {
-    a_.lea(x86::r8d, x86::ptr(guest64(m.base), m.disp));
+    a_.lea(dst, x86::ptr(guest64(m.base), m.disp));
   } else if (has_index) {
     // [index*scale + disp32] with no base register.
-    a_.lea(x86::r8d, x86::ptr(static_cast<uint64_t>(static_cast<int64_t>(m.disp)), guest64(m.index), m.scale));
+    a_.lea(dst, x86::ptr(static_cast<uint64_t>(static_cast<int64_t>(m.disp)), guest64(m.index), m.scale));
   } else {
-    a_.mov(x86::r8d, Imm(static_cast<uint32_t>(m.disp)));
+    a_.mov(dst, Imm(static_cast<uint32_t>(m.disp)));
   }
 }
 
@@ -320,6 +320,7 @@ bool Emitter::emit_native(size_t i) {
     return true;
   }
   if (in.cls & iclass::kString) return emit_rep_string(i);
+  if (x87_native(in.mnemonic) != X87Native::kHelper) return emit_x87(i);
   if (!native_mnemonic(in.mnemonic)) return false;
   const Operand* mem = memory_operand(in);
   if (mem && in.mnemonic == ZYDIS_MNEMONIC_XCHG) return emit_xchg_memory(i);

@@ -52,7 +52,7 @@ class Emitter {
         slow_common_(env.slow_common), code_end_(a.newLabel()),
         jump_table_(env.jump_table_of(b.mode)), bmi2_(env.bmi2), count_lookups_(env.count_lookups),
         inline_lookup_(env.inline_lookup), profile_(env.profile),
-        host_mmu_(env.host_mmu),
+        host_mmu_(env.host_mmu), x87_native_(env.x87_native && (b.mode & blockmode::kFpuNative)),
         tlb_off_(env.tlb_offset[mmu_idx_of_cpl((b.mode >> blockmode::kCplShift) & 3)]), st_(st),
         sites_(sites) {}
 
@@ -235,7 +235,8 @@ class Emitter {
     exits_.push_back(e);
   }
 
-  void emit_lea_address(const Operand& m);
+  // The guest's offset (effective address, no segment base) of m into `dst`.
+  void emit_lea_address(const Operand& m, const x86::Gpd& dst = x86::r8d);
   // The memory operand of an access body's one guest access (emit_memory):
   // the host address in R8, or the guest address in R8 within the view at
   // R14. Called right before the access is emitted, which must come before
@@ -258,6 +259,11 @@ class Emitter {
   bool emit_xchg_memory(size_t i);
   bool emit_leave(size_t i);
   bool emit_direction_flag(size_t i);
+  // x87 on the guest's registers in the host FPU (emit_x87.cpp).
+  bool emit_x87(size_t i);
+  bool emit_fldcw(size_t i);
+  void emit_x87_record(size_t i, const Operand* mem);
+  bool x87_record_overwritten(size_t i) const;
   // `end`: for an instruction with two accesses, where its first access's
   // slow path goes on when the interpreter did the whole instruction (the
   // caller binds it after the second); by default right after the body.
@@ -331,6 +337,7 @@ class Emitter {
   bool inline_lookup_;
   bool profile_;
   bool host_mmu_;
+  bool x87_native_;  // x87 instructions run natively (TranslatorEnv::x87_native, blockmode::kFpuNative).
   bool access_via_view_ = false;  // The access being emitted goes through the guest view.
   // Whether instruction `in`'s accesses go through the guest view (else a TLB probe).
   bool via_view(const InstrRecord& in) const { return host_mmu_ && !(in.cls & iclass::kProbeMemory); }

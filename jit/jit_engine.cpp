@@ -1,4 +1,5 @@
 #include "jit/jit_engine.h"
+#include "jit/host_fpu.h"
 #include "runtime/profiler.h"
 
 #include <asmjit/x86.h>
@@ -487,9 +488,18 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   s.jit.chain_from = 0;
   ++stats_.executions;
   entry_budget_ = start;
+  // Every block this run reaches has b's mode (chains and jump tables are per
+  // mode; a helper that changes it ends the run), so the guest's x87
+  // registers go into the host FPU when that mode allows native x87 code and
+  // some translation has it.
+  if ((b.mode & blockmode::kFpuNative) && translator_->stats().x87_native) {
+    host_fpu::load(s);
+    ++stats_.fpu_loads;
+  }
   running_ = true;
   enter_(&s, code);
   running_ = false;
+  host_fpu::store(s);
   flags_from_image(s);
   if (s.jit.status == kExitHostTrap) {
     // A native DIV/IDIV trapped; the handler stored the guest state at it.

@@ -40,6 +40,8 @@ struct EngineStats {
   uint64_t indirect_misses = 0;   // ... of which left translated code for the dispatcher.
   uint64_t demoted_accesses = 0;  // Memory accesses turned into helper calls (device or code page found).
   uint64_t probed_accesses = 0;   // View accesses turned into TLB probes (their page kept being unmapped).
+  uint64_t fpu_loads = 0;  // Runs that loaded the guest's x87 registers into the host FPU (host_fpu.h).
+  uint64_t fpu_spills = 0; // Helpers that stored them back to run the interpreter's x87 (and loaded them again).
 };
 
 class JitEngine {
@@ -65,6 +67,8 @@ class JitEngine {
   // access that keeps finding the same page unmapped (INVLPG or CR3 loads
   // between its executions) is translated with a TLB probe instead.
   void note_view_refill(const SlowSite& site, uint32_t lin);
+  // A helper stored the guest's x87 registers from the host FPU (host_fpu.h).
+  void note_fpu_spill() { ++stats_.fpu_spills; }
   // The view access of `site` raised a guest exception.
   void note_view_exception(const SlowSite& site);
   // Lockstep testing: without chaining every entry runs exactly one block
@@ -75,6 +79,8 @@ class JitEngine {
   // --profile: translations count their entries (blocks translated from now on).
   void set_profile(bool on) { translator_->set_profile(on); }
   uint32_t generation() const { return generation_; }
+  // Applies to blocks translated from now on.
+  void set_x87_native(bool on) { translator_->set_x87_native(on); }
   void set_inline_lookup(bool on) {
     inline_lookup_ = on;
     translator_->set_inline_lookup(on);

@@ -3,7 +3,9 @@
 // the JIT frames: guest exceptions are caught here and left pending.
 #include "jit/jit_abi.h"
 
+#include "jit/host_fpu.h"
 #include "jit/jit_engine.h"
+#include "jit/native_rules.h"
 #include "runtime/cpu.h"
 #include "runtime/profiler.h"
 #include "runtime/interp/flags.h"
@@ -23,7 +25,20 @@ extern "C" uint32_t vmm_jit_interp_one(CpuState* s, const InstrRecord* in) {
   uint32_t result;
   try {
     cpu.clear_end_block();
-    const bool set_eip = in->handler(cpu, *in);
+    bool set_eip;
+    if (s->jit.fpu_in_host && touches_fpu_state(*in)) {
+      // The guest's x87 registers are in the host FPU (host_fpu.h): the
+      // handler works on CpuState::fpu. One that leaves blockmode::kFpuNative
+      // (FLDCW, FLDENV, FRSTOR, FXRSTOR unmasking an exception) ends the
+      // block, whose later x87 instructions were translated for that mode.
+      cpu.jit()->note_fpu_spill();
+      const uint32_t mode = cpu.block_mode();
+      host_fpu::Spill spill(*s);
+      set_eip = in->handler(cpu, *in);
+      if (cpu.block_mode() != mode) cpu.end_block();
+    } else {
+      set_eip = in->handler(cpu, *in);
+    }
     if (!set_eip) s->eip += in->length;
     result = (set_eip || cpu.end_block_requested()) ? kHelperEndBlock : kHelperContinue;
     s->jit.status = kExitNext;

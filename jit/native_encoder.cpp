@@ -50,6 +50,10 @@ EncodeResult encode_native(const InstrRecord& in, uint8_t* out, size_t& len, boo
         z.reg.value = host_zydis_reg(o.reg, o.size);
         if (z.reg.value == ZYDIS_REGISTER_NONE) return EncodeResult::kUnsupported;
         break;
+      case OpKind::X87:  // ST(i): the guest's registers are the host's (jit/host_fpu.h).
+        z.type = ZYDIS_OPERAND_TYPE_REGISTER;
+        z.reg.value = static_cast<ZydisRegister>(ZYDIS_REGISTER_ST0 + (o.reg & 7));
+        break;
       case OpKind::Mem:
         z.type = ZYDIS_OPERAND_TYPE_MEMORY;
         z.mem.base = host_zydis_reg64(via_view ? kViewReg : kAddrReg);

@@ -22,6 +22,10 @@ inline constexpr int32_t kOffEip = state_off(offsetof(CpuState, eip));
 inline constexpr int32_t kOffEflags = state_off(offsetof(CpuState, eflags));
 // SegmentCache::base of segment 0; segment i is sizeof(SegmentCache) * i further.
 inline constexpr int32_t kOffSegBase = state_off(offsetof(CpuState, seg) + offsetof(SegmentCache, base));
+// SegmentCache::selector of segment 0 (the same stride).
+inline constexpr int32_t kOffSegSelector = state_off(offsetof(CpuState, seg) + offsetof(SegmentCache, selector));
+// The FXSAVE image of the guest's FPU state (runtime/fpu.h has its field offsets).
+inline constexpr int32_t kOffFpu = state_off(offsetof(CpuState, fpu));
 inline constexpr int32_t kOffMemBase = jit_off(offsetof(CpuState::JitLink, mem_base));
 inline constexpr int32_t kOffBudget = jit_off(offsetof(CpuState::JitLink, budget));
 inline constexpr int32_t kOffFlagsImage = jit_off(offsetof(CpuState::JitLink, flags_image));

@@ -34,6 +34,7 @@ struct TranslatorStats {
   uint64_t indirect_sites = 0;  // Indirect branches with an inline lookup.
   uint64_t string_fast_paths = 0;  // REP MOVS/STOS with an inline single-page run (else its handler).
   uint64_t trap_sites = 0;      // Native DIV/IDIV whose host #DE becomes the guest's.
+  uint64_t x87_native = 0;      // x87 instructions run on the guest's registers in the host FPU (host_fpu.h).
   std::unordered_map<uint16_t, uint64_t> helper_by_mnemonic;  // Interpreter fallbacks per mnemonic.
 };
 
@@ -48,6 +49,7 @@ struct TranslatorEnv {
   bool count_lookups = false;  // Count inline lookups (--stats); misses are always counted.
   bool inline_lookup = true;   // Indirect branches look up their target inline (else: the miss stub).
   bool profile = false;        // Each translation counts its entries (Block::profile_jit_entries).
+  bool x87_native = true;      // x87 instructions run natively where the block mode allows (--jit-x87).
   // Guest memory through the guest views (guest_views.h) instead of inline TLB probes.
   bool host_mmu = false;
   // Each MMU index's TLB (SoftMmu::tlb) as an offset from the CpuState, for
@@ -71,6 +73,7 @@ class Translator {
   void set_count_lookups(bool on) { env_.count_lookups = on; }
   void set_inline_lookup(bool on) { env_.inline_lookup = on; }
   void set_profile(bool on) { env_.profile = on; }
+  void set_x87_native(bool on) { env_.x87_native = on; }
 
  private:
   CodeBuffer& buffer_;

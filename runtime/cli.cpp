@@ -165,7 +165,7 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
       ->check(CLI::Range(1u, kMaxBlockInstrs));
   bool one_insn = false;
   app.add_flag("--one-insn-per-tb", one_insn, "One guest instruction per block (QEMU's -one-insn-per-tb)");
-  std::string superblocks = "on", jump_cache = "on", jit_chain = "on", jit_lookup = "on";
+  std::string superblocks = "on", jump_cache = "on", jit_chain = "on", jit_lookup = "on", jit_x87 = "on";
   app.add_option("--superblocks", superblocks, "Blocks go on past a conditional branch: on (default) or off")
       ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--jump-cache", jump_cache,
@@ -177,6 +177,10 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
       ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--jit-lookup", jit_lookup,
                  "JIT: indirect branches look their target up inline: on (default) or off (back to the run loop)")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--jit-x87", jit_x87,
+                 "JIT: x87 instructions run natively on the guest's registers in the host FPU where every x87 "
+                 "exception is masked: on (default) or off (interpreter helpers)")
       ->check(CLI::IsMember({"on", "off"}));
   unsigned tb_mb = 32;
   app.add_option("--tb-size", tb_mb, "JIT translation buffer size in MiB (QEMU's tb-size)")
@@ -231,6 +235,7 @@ bool parse_command_line(int argc, char** argv, CliOptions& out, std::string& err
   tuning.jump_cache = jump_cache == "on";
   tuning.chaining = jit_chain == "on";
   tuning.inline_lookup = jit_lookup == "on";
+  tuning.x87_native = jit_x87 == "on";
   if (out.lockstep) {
     out.machine.engine = Engine::kJit;
     out.machine.jit_threshold = 1;  // Every block the JIT machine runs is translated code.

@@ -47,6 +47,7 @@ void Cpu::set_tuning(const EngineTuning& t) {
   if (jit_) {
     jit_->set_chaining(t.chaining && !single_block_);
     jit_->set_inline_lookup(t.inline_lookup && t.chaining);  // -d nochain: no lookups either, as in QEMU.
+    jit_->set_x87_native(t.x87_native);
   }
 }
 

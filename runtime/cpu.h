@@ -303,7 +303,7 @@ class Cpu final : private CodeSource {
            (uint32_t{g[CS].flat} << (blockmode::kFlatShift + CS)) | (uint32_t{g[SS].flat} << (blockmode::kFlatShift + SS)) |
            (uint32_t{g[DS].flat} << (blockmode::kFlatShift + DS)) | (uint32_t{g[FS].unbounded} << (blockmode::kFlatShift + FS)) |
            (uint32_t{g[GS].unbounded} << (blockmode::kFlatShift + GS)) |
-           (g[CS].base == 0 ? blockmode::kCsBaseZero : 0u);
+           (g[CS].base == 0 ? blockmode::kCsBaseZero : 0u) | (s.fpu_native() ? blockmode::kFpuNative : 0u);
   }
 
  private:
@@ -335,7 +335,8 @@ class Cpu final : private CodeSource {
   // Blocks by physical PC, mode and linear page: the same physical code
   // reached through two linear aliases keeps a block for each.
   static uint64_t block_key(uint32_t phys, uint32_t mode, uint32_t lin) {
-    return uint64_t{phys} | (uint64_t{mode} << 32) | (uint64_t{lin >> 12} << 43);
+    static_assert(32 + blockmode::kBits + 20 <= 64);
+    return uint64_t{phys} | (uint64_t{mode} << 32) | (uint64_t{lin >> 12} << (32 + blockmode::kBits));
   }
   static uint64_t block_key(const Block& b) { return block_key(b.phys_pc, b.mode, b.cs_base + b.virt_pc); }
   size_t cached_instrs_ = 0;  // Instructions of the blocks in blocks_.

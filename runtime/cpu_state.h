@@ -158,12 +158,20 @@ struct CpuState {
     uint64_t indirect_misses = 0;   // ... that left for the dispatcher.
     uint64_t scratch = 0;           // Spill slot of translated code (REP MOVS's host source, CALL m32's target).
     uintptr_t slow_site = 0;        // jit::SlowSite of the memory slow path running.
+    // The guest's x87 registers are in the host FPU, not in `fpu` (jit/host_fpu.h).
+    uint8_t fpu_in_host = 0;
   } jit;
 
   // Convenience accessors.
   uint32_t& reg(Gpr r) { return gpr[r]; }
   bool code32() const { return seg[CS].big(); }
   bool stack32() const { return seg[SS].big(); }
+  // The condition of blockmode::kFpuNative: CR0.EM and TS clear, every x87
+  // exception masked (FCW, bytes 0-1 of the FXSAVE image: the low six bits)
+  // and none pending (FSW, bytes 2-3: ES is bit 7).
+  bool fpu_native() const {
+    return !(cr0 & (cr0::EM | cr0::TS)) && (fpu.fxsave[0] & 0x3F) == 0x3F && !(fpu.fxsave[2] & 0x80);
+  }
 };
 
 }  // namespace vmm

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <functional>
 
+#include "frontend/instr.h"
 #include "runtime/cpu_state.h"
 
 namespace vmm {
@@ -64,6 +65,11 @@ inline constexpr unsigned kOffFcw = 0, kOffFsw = 2, kOffFtw = 4, kOffFop = 6, kO
 inline constexpr uint32_t kMxcsrInit = 0x1F80;
 // MXCSR_MASK reported when the stored one is zero (SDM Vol. 1, 11.6.6).
 inline constexpr uint32_t kMxcsrDefaultMask = 0x0000FFBF;
+
+// FOP (SDM Vol. 1, 8.1.9, Figure 8-8): the low three bits of the D8-DF
+// escape byte and the ModR/M byte, both kept in the decoded record. The
+// interpreter and translated code (jit/host_fpu.h) record the same value.
+inline uint16_t fop_of(const InstrRecord& in) { return static_cast<uint16_t>(((in.opcode & 7u) << 8) | in.modrm); }
 
 // An 80-bit double extended-precision value (SDM Vol. 1, 4.2.2): the 64-bit
 // significand with its explicit integer bit, then sign and 15-bit exponent.

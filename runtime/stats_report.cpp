@@ -108,6 +108,7 @@ void add_jit_sections(StatsReport& report, const CpuStats& c, const jit::JitEngi
   tr.rate("native_share", "  native share", double(t.native_instrs), double(t.guest_instrs));
   tr.count("helper_sites", "  interpreter fallback sites", t.helper_instrs);
   tr.count("high_byte_fallbacks", "  high-byte/REX fallback sites", t.high_byte_fallbacks);
+  tr.count("x87_native", "x87 instructions run natively", t.x87_native);
   tr.count("view_accesses", "memory accesses through guest views", t.view_accesses);
   tr.count("memory_probes", "inline TLB probes", t.memory_probes);
   tr.count("live_flag_restores", "  restoring live flags", t.flag_saves);
@@ -145,6 +146,8 @@ void add_jit_sections(StatsReport& report, const CpuStats& c, const jit::JitEngi
   ex.count("mem_slow_faults", "  guest exception", h.mem_slow_faults);
   ex.count("demoted_accesses", "made helper calls (MMIO/code page, #DE traps)", e.demoted_accesses);
   ex.count("probed_accesses", "view accesses made TLB probes (remapped, #PF)", e.probed_accesses);
+  ex.count("fpu_loads", "x87 registers loaded into the host FPU", e.fpu_loads);
+  ex.count("fpu_spills", "  stored for an x87 helper", e.fpu_spills);
   ex.distribution("helper_calls_by_mnemonic", "interpreter helper calls by mnemonic",
                   nonzero_rows(h.interp_calls, mnemonic_label), kTopMnemonics);
 

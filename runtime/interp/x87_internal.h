@@ -22,11 +22,6 @@ inline State enter(Cpu& c) {
   return State(c.s.fpu);
 }
 
-// FOP (SDM Vol. 1, 8.1.9, Figure 8-8): the low three bits of the D8-DF
-// escape byte and the ModR/M byte, both kept in the decoded record.
-inline uint16_t opcode_of(Cpu&, const InstrRecord& in) {
-  return static_cast<uint16_t>(((in.opcode & 7u) << 8) | in.modrm);
-}
 
 // The last-instruction state of a non-control instruction (SDM Vol. 1,
 // 8.1.8): FIP/FCS point at the instruction (its prefixes included), FOP is
@@ -37,7 +32,7 @@ inline uint16_t opcode_of(Cpu&, const InstrRecord& in) {
 inline void record(Cpu& c, State& f, const InstrRecord& in, const Operand* mem) {
   f.set_fip(c.s.eip);
   f.set_fcs(c.s.seg[CS].selector);
-  f.set_fop(opcode_of(c, in));
+  f.set_fop(fpu::fop_of(in));
   if (mem) {
     f.set_fdp(c.ea(in, *mem));
     f.set_fds(c.s.seg[mem->seg].selector);

@@ -42,6 +42,11 @@ CASES = {
                           None if s["block_cache"]["instructions_decoded"] <= 4 * s["block_cache"]["blocks_decoded"]
                           and d["block_cache"]["instructions_decoded"] > 4 * d["block_cache"]["blocks_decoded"]
                           else "blocks longer than 4 instructions"),
+    "jit-x87-off": (["--jit-x87", "off"], lambda d, s:
+                    None if d["jit_translation"]["x87_native"] > 0 and d["jit_execution"]["fpu_loads"] > 0
+                    and s["jit_translation"]["x87_native"] == 0 and s["jit_execution"]["fpu_loads"] == 0
+                    and s["jit_execution"]["helper_calls"] > d["jit_execution"]["helper_calls"]
+                    else "x87 instructions still ran natively"),
     "one-insn-per-tb": (["--one-insn-per-tb"], lambda d, s:
                         None if s["block_cache"]["instructions_decoded"] == s["block_cache"]["blocks_decoded"]
                         and d["block_cache"]["instructions_decoded"] > d["block_cache"]["blocks_decoded"]

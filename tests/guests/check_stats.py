@@ -34,14 +34,14 @@ SCHEMA = {
 }
 JIT_SCHEMA = {
     "jit_translation": ["blocks_translated", "guest_instructions", "native_instructions", "native_share",
-                        "helper_sites", "high_byte_fallbacks", "view_accesses", "memory_probes", "live_flag_restores",
+                        "helper_sites", "high_byte_fallbacks", "x87_native", "view_accesses", "memory_probes", "live_flag_restores",
                         "indirect_sites", "host_bytes", "host_bytes_per_guest_instruction", "translate_seconds",
                         "code_buffer_bytes", "code_buffer_used", "code_buffer_flushes",
                         "fallback_sites_by_mnemonic"],
     "jit_execution": ["block_entries", "budget_exits", "chains_made", "chains_undone", "indirect_lookups",
                       "indirect_misses", "indirect_hit_rate", "exceptions", "host_traps", "helper_calls",
                       "mem_slow_calls", "mem_slow_refills", "mem_slow_crossing", "mem_slow_special",
-                      "mem_slow_faults", "demoted_accesses", "probed_accesses",
+                      "mem_slow_faults", "demoted_accesses", "probed_accesses", "fpu_loads", "fpu_spills",
                       "helper_calls_by_mnemonic"],
     "jit_host_mmu": ["host_mmu", "pages_mapped", "pages_ahead", "maps", "faults", "stale_entries",
                      "host_mappings", "host_mappings_peak", "host_mapping_limit", "regions_in_use",

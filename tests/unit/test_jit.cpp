@@ -601,6 +601,60 @@ TEST_P(Jit, FsAndGsBasesAreAddedAtRunTime) {
   EXPECT_EQ(p.jit.get32(0x30000), 21u);  // The old GS area is left alone.
 }
 
+// x87 code run natively on the guest's registers in the host FPU
+// (jit/host_fpu.h) leaves the FPU state the interpreter leaves: registers,
+// tags, status and control words, and the last-instruction state recorded
+// by translated code (FIP/FOP of a register-only instruction whose own
+// record the next one makes, FDP/FDS kept across register-only ones, FDP
+// as the offset within FS). A loop, so chained blocks run on the registers
+// loaded once.
+TEST_P(Jit, NativeX87LeavesTheInterpretersFpuState) {
+  Pair p;
+  // 1000 fninit                          1026 fld dword fs:[0x7f00]
+  // 1002 mov ecx, 5                      102d faddp st1
+  // 1007 L: fld dword [0x8000]           102f fstp qword [ebx+ecx*8+0x40]
+  // 100d fld qword [0x8010]              1033 fld1
+  // 1013 fmul st1                        1035 fsqrt
+  // 1015 fadd dword [ebx+4]              1037 fnop
+  // 1018 fxch st1                        1039 dec ecx
+  // 101a fcomi st1                       103a jnz L
+  // 101c fcmovb st1                      103c fst dword fs:[0x7f30]
+  // 101e fstp qword [0x8020]             1043 fld1
+  // 1024 fnstsw ax                       1045 fnop
+  //                                      1047 hlt
+  const std::vector<uint8_t> code = {
+      0xdb, 0xe3, 0xb9, 0x05, 0x00, 0x00, 0x00, 0xd9, 0x05, 0x00, 0x80, 0x00, 0x00, 0xdd, 0x05, 0x10, 0x80, 0x00,
+      0x00, 0xd8, 0xc9, 0xd8, 0x43, 0x04, 0xd9, 0xc9, 0xdb, 0xf1, 0xda, 0xc1, 0xdd, 0x1d, 0x20, 0x80, 0x00, 0x00,
+      0xdf, 0xe0, 0x64, 0xd9, 0x05, 0x00, 0x7f, 0x00, 0x00, 0xde, 0xc1, 0xdd, 0x5c, 0xcb, 0x40, 0xd9, 0xe8, 0xd9,
+      0xfa, 0xd9, 0xd0, 0x49, 0x75, 0xcb, 0x64, 0xd9, 0x15, 0x30, 0x7f, 0x00, 0x00, 0xd9, 0xe8, 0xd9, 0xd0, 0xf4};
+  run_both(p, code, [](Vm& v) {
+    const uint16_t attr = SegmentCache::kPresent | SegmentCache::kS | SegmentCache::kWritable |
+                          SegmentCache::kAccessed | SegmentCache::kDb | SegmentCache::kGranularity;
+    v.cpu.s.seg[FS] = SegmentCache{0x33, attr, 0x100, 0xFFFFFFFFu};
+    v.cpu.s.seg[FS].refresh();
+    const float a = 1.5f, b = 2.25f;
+    const double c = 3.1;
+    std::memcpy(v.ram.ptr(0x8000), &a, 4);
+    std::memcpy(v.ram.ptr(0x8004), &b, 4);
+    std::memcpy(v.ram.ptr(0x8010), &c, 8);
+    v.cpu.s.gpr[EBX] = 0x8000;
+  });
+  const uint8_t* jit = p.jit.cpu.s.fpu.fxsave;
+  EXPECT_EQ(std::memcmp(p.interp.cpu.s.fpu.fxsave, jit, 160), 0);
+  uint32_t fip, fdp;
+  uint16_t fop, fds;
+  std::memcpy(&fop, jit + 6, 2);
+  std::memcpy(&fip, jit + 8, 4);
+  std::memcpy(&fdp, jit + 16, 4);
+  std::memcpy(&fds, jit + 20, 2);
+  EXPECT_EQ(fip, 0x1045u);  // The last FNOP (D9 D0).
+  EXPECT_EQ(fop, 0x1D0u);
+  EXPECT_EQ(fdp, 0x7F30u);
+  EXPECT_EQ(fds, 0x33u);
+  EXPECT_GE(p.jit.cpu.jit()->translator_stats().x87_native, 20u);
+  EXPECT_EQ(p.jit.cpu.jit()->stats().fpu_spills, 1u);  // FNINIT, left to its interpreter handler.
+}
+
 // A block ending in a Jcc both of whose targets are on another page: the
 // taken path left through the inline lookup with a flags image that only the
 // fall-through path had saved, so a taken JZ lost ZF and PF (found by
