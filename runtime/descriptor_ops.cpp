@@ -56,9 +56,7 @@ void lmsw(Cpu& cpu, uint16_t value) {
 
 void clts(Cpu& cpu) {
   require_cpl0(cpu);
-  const uint32_t mode = cpu.block_mode();
   cpu.s.cr0 &= ~cr0::TS;
-  if (cpu.block_mode() != mode) cpu.end_block();  // blockmode::kFpuNative (see mov_to_cr).
 }
 
 namespace {

@@ -119,9 +119,6 @@ void rdpmc(Cpu& cpu) {
 
 void mov_to_cr(Cpu& cpu, unsigned n, uint32_t value) {
   require_cpl0(cpu);
-  // CR0.EM/TS are part of the block mode (blockmode::kFpuNative): a write
-  // that changes the mode ends the block, as a segment load does.
-  const uint32_t mode = cpu.block_mode();
   switch (n) {
     case 0: {
       // SDM Vol. 3A, 2.5: PG without PE, or NW without CD, is #GP(0).
@@ -152,7 +149,6 @@ void mov_to_cr(Cpu& cpu, unsigned n, uint32_t value) {
     default:
       raise_exception(kUD);
   }
-  if (cpu.block_mode() != mode) cpu.end_block();
 }
 
 uint32_t mov_from_cr(Cpu& cpu, unsigned n) {

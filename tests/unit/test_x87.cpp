@@ -982,8 +982,9 @@ TEST_P(X87Test, FincstpFdecstpFfree) {
 }
 
 // A CR0 write that sets TS leaves blockmode::kFpuNative: the x87
-// instruction after it in the same block raises #NM, under the JIT too
-// (mov_to_cr ends the block when the mode changes).
+// instruction after it raises #NM, under the JIT too (a privileged
+// instruction ends its block, and the next block is looked up in the new
+// mode).
 TEST_P(X87Test, SettingTsEndsNativeX87InTheSameBlock) {
   Asm a;
   a.fninit().fld1();
