@@ -95,23 +95,40 @@ void Emitter::emit_x87_record(size_t i, const Operand* mem) {
     a_.movzx(x86::r9d, selector_of(CS));
     a_.mov(fpu_field(fpu::kOffFcs, 2), x86::r9w);
   }
-  if (mem) {
+  if (mem && mem->base == kZeroGpr && mem->index == kZeroGpr) {
+    a_.mov(fpu_field(fpu::kOffFdp, 4), Imm(static_cast<uint32_t>(mem->disp)));
+  } else if (mem) {
     emit_lea_address(*mem, x86::r9d);  // The offset, without the segment base.
     a_.mov(fpu_field(fpu::kOffFdp, 4), x86::r9d);
+  }
+  if (mem) {
     a_.movzx(x86::r9d, selector_of(mem->seg));
     a_.mov(fpu_field(fpu::kOffFds, 2), x86::r9w);
   }
 }
 
-// Whether instruction i + 1 stores FOP and FIP/FCS before anything can see
-// instruction i's: a register-only recorded x87 instruction, which cannot
-// fault (no memory access; with every exception masked, no x87 exception)
-// and records its own, natively or in its helper. (Reached by a branch
-// instead, it still records its own.)
+// Whether a later instruction stores FOP and FIP/FCS before anything can
+// see instruction i's: the next x87 instruction is a register-only recorded
+// one, which cannot fault (no memory access; with every exception masked,
+// no x87 exception) and records its own, natively or in its helper, and
+// everything between is quiet: register-only integer instructions that
+// cannot fault, trap, branch or leave the block, or no-wait x87 control
+// instructions on registers (FNSTSW AX, FWAIT). (An instruction reached by
+// a branch instead still records its own.)
 bool Emitter::x87_record_overwritten(size_t i) const {
-  if (i + 1 >= b_.instrs.size()) return false;
-  const InstrRecord& next = b_.instrs[i + 1];
-  return x87_native(next.mnemonic) == X87Native::kRecorded && !memory_operand(next);
+  constexpr uint16_t kNotQuiet = iclass::kMemory | iclass::kControl | iclass::kPrivileged | iclass::kSensitive |
+                                 iclass::kIo | iclass::kString | iclass::kEndsBlock | iclass::kInvalid |
+                                 iclass::kFar | iclass::kJcc | iclass::kBeyondCsLimit;
+  for (size_t j = i + 1; j < b_.instrs.size(); ++j) {
+    const InstrRecord& in = b_.instrs[j];
+    if (memory_operand(in) || (in.cls & kNotQuiet)) return false;
+    const X87Native kind = x87_native(in.mnemonic);
+    if (kind == X87Native::kRecorded) return true;
+    if (kind == X87Native::kControl) continue;  // FNSTSW AX, FWAIT, FNCLEX: nothing recorded, no fault.
+    if (kind == X87Native::kFldcw || (in.cls & iclass::kFpSimd)) return false;
+    if (!native_mnemonic(in.mnemonic) || may_trap(in.mnemonic)) return false;
+  }
+  return false;
 }
 
 }  // namespace vmm::jit

@@ -45,6 +45,7 @@ JitEngine::JitEngine(Cpu& cpu, size_t buffer_bytes, bool host_mmu)
   env.jump_table_of = [this](uint32_t mode) { return &jump_table_of(mode); };
   env.bmi2 = CpuInfo::host().hasFeature(CpuFeatures::X86::kBMI2);
   env.host_mmu = host_mmu;
+  env.x87_native = host_fpu::supported();
   for (unsigned idx = 0; idx < kMmuCount; ++idx)
     env.tlb_offset[idx] = static_cast<int32_t>(reinterpret_cast<intptr_t>(cpu_.mmu.tlb(idx)) -
                                                reinterpret_cast<intptr_t>(&cpu_.s));
@@ -149,6 +150,10 @@ void JitEngine::emit_trampolines() {
   a.pop(x86::rbx);
   a.ret();
 
+  // The x87 load and ready stubs (host_fpu.h).
+  Label fpu_load = a.newLabel(), fpu_ready = a.newLabel();
+  host_fpu::emit_stubs(a, fpu_load, fpu_ready);
+
   // slow_common: the shared part of every native memory access's slow path
   // (jit_abi.h, SlowSite). R10 = the SlowSite, R8D = the guest linear
   // address, R11D = the flags image; guest registers live; RSP aligned.
@@ -222,6 +227,8 @@ void JitEngine::emit_trampolines() {
   exit_synced_ = base + code.labelOffsetFromBase(exit_synced);
   miss_stub_ = base + code.labelOffsetFromBase(miss_stub);
   slow_common_ = base + code.labelOffsetFromBase(slow_common);
+  fpu_load_stub_ = base + code.labelOffsetFromBase(fpu_load);
+  fpu_ready_stub_ = base + code.labelOffsetFromBase(fpu_ready);
   trampoline_bytes_ = buffer_.used();
 }
 
@@ -449,6 +456,7 @@ EngineStats JitEngine::stats() const {
   EngineStats e = stats_;
   e.indirect_lookups = cpu_.s.jit.indirect_lookups;
   e.indirect_misses = cpu_.s.jit.indirect_misses;
+  e.fpu_loads = cpu_.s.jit.fpu_loads;
   return e;
 }
 
@@ -482,24 +490,21 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   const int64_t start = static_cast<int64_t>(std::min<uint64_t>(budget, uint64_t{1} << 30));
   s.jit.cpu = reinterpret_cast<uintptr_t>(&cpu_);
   s.jit.mem_base = mem_base();
+  // The guest's x87 registers are in CpuState (host_fpu.h): a translation
+  // with native x87 code loads them.
+  s.jit.fpu_load_stub = fpu_load_stub_;
+  s.jit.fpu_ready_stub = fpu_ready_stub_;
+  s.jit.fpu_enter = fpu_load_stub_;
   flags_to_image(s);
   s.jit.budget = start;
   s.jit.status = kExitNext;
   s.jit.chain_from = 0;
   ++stats_.executions;
   entry_budget_ = start;
-  // Every block this run reaches has b's mode (chains and jump tables are per
-  // mode; a helper that changes it ends the run), so the guest's x87
-  // registers go into the host FPU when that mode allows native x87 code and
-  // some translation has it.
-  if ((b.mode & blockmode::kFpuNative) && translator_->stats().x87_native) {
-    host_fpu::load(s);
-    ++stats_.fpu_loads;
-  }
   running_ = true;
   enter_(&s, code);
   running_ = false;
-  host_fpu::store(s);
+  host_fpu::store(s);  // The guest's x87 registers, if a translation loaded them.
   flags_from_image(s);
   if (s.jit.status == kExitHostTrap) {
     // A native DIV/IDIV trapped; the handler stored the guest state at it.

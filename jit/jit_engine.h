@@ -17,6 +17,7 @@
 #include "jit/guest_views.h"
 #include "jit/host_trap.h"
 #include "jit/jit_abi.h"
+#include "jit/host_fpu.h"
 #include "jit/translator.h"
 #include "runtime/exceptions.h"
 
@@ -40,7 +41,7 @@ struct EngineStats {
   uint64_t indirect_misses = 0;   // ... of which left translated code for the dispatcher.
   uint64_t demoted_accesses = 0;  // Memory accesses turned into helper calls (device or code page found).
   uint64_t probed_accesses = 0;   // View accesses turned into TLB probes (their page kept being unmapped).
-  uint64_t fpu_loads = 0;  // Runs that loaded the guest's x87 registers into the host FPU (host_fpu.h).
+  uint64_t fpu_loads = 0;  // Loads of the guest's x87 registers into the host FPU by translated code (host_fpu.h).
   uint64_t fpu_spills = 0; // Helpers that stored them back to run the interpreter's x87 (and loaded them again).
 };
 
@@ -80,7 +81,7 @@ class JitEngine {
   void set_profile(bool on) { translator_->set_profile(on); }
   uint32_t generation() const { return generation_; }
   // Applies to blocks translated from now on.
-  void set_x87_native(bool on) { translator_->set_x87_native(on); }
+  void set_x87_native(bool on) { translator_->set_x87_native(on && host_fpu::supported()); }
   void set_inline_lookup(bool on) {
     inline_lookup_ = on;
     translator_->set_inline_lookup(on);
@@ -172,6 +173,7 @@ class JitEngine {
   int64_t entry_budget_ = 0;  // Budget at the start of the running execute().
   bool running_ = false;
   std::unordered_map<uint32_t, std::unique_ptr<JumpTable>> jump_tables_;  // By block mode.
+  uintptr_t fpu_load_stub_ = 0, fpu_ready_stub_ = 0;  // host_fpu.h
   uint32_t last_mode_ = ~0u;           // jump_table_of's last answer, cached.
   JumpTable* last_table_ = nullptr;
 };

@@ -34,6 +34,10 @@ inline constexpr int32_t kOffChainFrom = jit_off(offsetof(CpuState::JitLink, cha
 inline constexpr int32_t kOffIndirectLookups = jit_off(offsetof(CpuState::JitLink, indirect_lookups));
 inline constexpr int32_t kOffIndirectMisses = jit_off(offsetof(CpuState::JitLink, indirect_misses));
 inline constexpr int32_t kOffScratch = jit_off(offsetof(CpuState::JitLink, scratch));
+inline constexpr int32_t kOffFpuInHost = jit_off(offsetof(CpuState::JitLink, fpu_in_host));
+inline constexpr int32_t kOffFpuEnter = jit_off(offsetof(CpuState::JitLink, fpu_enter));
+inline constexpr int32_t kOffFpuReadyStub = jit_off(offsetof(CpuState::JitLink, fpu_ready_stub));
+inline constexpr int32_t kOffFpuLoads = jit_off(offsetof(CpuState::JitLink, fpu_loads));
 inline constexpr int32_t kOffSlowSite = jit_off(offsetof(CpuState::JitLink, slow_site));
 
 inline asmjit::x86::Gpd guest32(uint8_t g) { return asmjit::x86::gpd(host_of(g)); }

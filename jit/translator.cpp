@@ -260,6 +260,16 @@ void Emitter::emit() {
     a_.lea(x86::r8, x86::ptr(x86::r8, 1));
     a_.mov(x86::qword_ptr(x86::r10), x86::r8);
   }
+  // Native x87 code runs on the guest's registers in the host FPU, loaded
+  // by the first translation that needs them (host_fpu.h): a CALL, which
+  // keeps the flags, to the load stub or to a RET once they are loaded.
+  if (x87_native_) {
+    for (size_t i = 0; i < n; ++i) {
+      if (x87_native(b_.instrs[i].mnemonic) == X87Native::kHelper || (b_.instrs[i].cls & iclass::kUseHelper)) continue;
+      a_.call(x86::qword_ptr(x86::r15, kOffFpuEnter));
+      break;
+    }
+  }
   // Charging with LEA leaves the guest's flags alone. The budget is tested
   // only on backward exits (see exit_to): every endless path through
   // chained blocks passes one, and exits to the dispatcher are tested there.

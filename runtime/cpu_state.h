@@ -109,10 +109,13 @@ struct TableRegister {
   uint16_t limit = 0;
 };
 
-// Guest x87/SSE state in FXSAVE layout (SDM Vol. 1, 10.5.1); 16-byte aligned
-// so FXSAVE/FXRSTOR can use it directly.
-struct alignas(16) FpuState {
+// Guest x87/SSE state in FXSAVE layout (SDM Vol. 1, 10.5.1), followed by an
+// XSAVE header (Vol. 1, 13.4.2) so that the JIT's XRSTOR can load the x87
+// part straight from it (jit/host_fpu.h): 64-byte aligned, the header's
+// XSTATE_BV bit 0 set by that code, every other header byte zero.
+struct alignas(64) FpuState {
   uint8_t fxsave[512];
+  uint8_t xsave_header[64] = {};
 };
 
 struct CpuState {
@@ -160,6 +163,12 @@ struct CpuState {
     uintptr_t slow_site = 0;        // jit::SlowSite of the memory slow path running.
     // The guest's x87 registers are in the host FPU, not in `fpu` (jit/host_fpu.h).
     uint8_t fpu_in_host = 0;
+    // What a translation with native x87 code calls on entry (jit/host_fpu.h):
+    // the engine's load stub while fpu_in_host is clear, its `ret` stub while set.
+    uintptr_t fpu_enter = 0;
+    uintptr_t fpu_load_stub = 0;
+    uintptr_t fpu_ready_stub = 0;
+    uint64_t fpu_loads = 0;  // Loads by the stub (counted by translated code).
   } jit;
 
   // Convenience accessors.
