@@ -181,9 +181,50 @@ uint16_t unary(Unary op, uint16_t fcw, const F80& a, F80& r, uint16_t keep) {
   return sw;
 }
 
-uint16_t binary(Binary op, uint16_t fcw, const F80& a, const F80& b, F80& r, uint16_t keep) {
+bool keeps_c1(C1Case which) {
+  // Two valid registers, C1 set by FLDENV, then the instruction; FXSAVE and
+  // FXRSTOR keep the host's own state around the probe.
+  auto probe = [](C1Case c) {
+    alignas(16) uint8_t saved[512];
+    uint8_t env[28];
+    uint16_t sw;
+    asm volatile("fxsave %0\n\tfninit\n\tfld1\n\tfldpi\n\tfnstenv %1" : "=m"(saved), "=m"(env));
+    env[5] |= kC1 >> 8;
+    if (c == C1Case::kFcmov)
+      asm volatile("fldenv %1\n\tfcmovne %%st(1), %%st\n\tfnstsw %0\n\tfxrstor %2"
+                   : "=m"(sw)
+                   : "m"(env), "m"(saved)
+                   : "cc", "memory", "st", "st(1)");
+    else if (c == C1Case::kFfree)
+      asm volatile("fldenv %1\n\tffree %%st(1)\n\tfnstsw %0\n\tfxrstor %2"
+                   : "=m"(sw)
+                   : "m"(env), "m"(saved)
+                   : "cc", "memory", "st", "st(1)");
+    else
+      asm volatile("fldenv %1\n\tfcomi %%st(1), %%st\n\tfnstsw %0\n\tfxrstor %2"
+                   : "=m"(sw)
+                   : "m"(env), "m"(saved)
+                   : "cc", "memory", "st", "st(1)");
+    return (sw & kC1) != 0;
+  };
+  static const bool kept[3] = {probe(C1Case::kFcomi), probe(C1Case::kFcmov), probe(C1Case::kFfree)};
+  return kept[static_cast<unsigned>(which)];
+}
+
+uint16_t binary(Binary op, uint16_t fcw, const F80& a, const F80& b, F80& r, uint16_t keep, uint16_t cc) {
   const uint16_t gcw = host_cw(fcw);
   uint16_t sw;
+  // The host's C0 and C3 set to cc's by a comparison (FUCOMPP: p > q gives
+  // neither, p < q C0, p = q C3, unordered all three and C2, which FPREM
+  // writes anyway; FUCOM raises no exception for a QNaN, SDM Vol. 2A FUCOM).
+  const bool c0 = cc & kC0, c3 = cc & kC3;
+  const F80 p = c0 && c3 ? kIndefinite : c0 ? F80{} : kOne;
+  const F80 q = c0 && !c3 ? kOne : c3 && !c0 ? kOne : F80{};
+  // FPREM/FPREM1 after the comparison that sets the host's C0-C3.
+#define X87_PREM(insn)                                                                                    \
+  X87_RUN("fldt %[q]\n\tfldt %[p]\n\tfucompp\n\tfldt %[b]\n\tfldt %[a]\n\t" insn                    \
+          "\n\tfnstsw %[sw]\n\tfstpt %[r]\n\tfstp %%st(0)",                                             \
+          (, [r] "=m"(r)), (, [a] "m"(a), [b] "m"(b), [p] "m"(p), [q] "m"(q)))
   // Two values in, the result in ST(0) and ST(1) still to drop.
 #define X87_KEEP(insn)                                                                            \
   X87_RUN("fldt %[b]\n\tfldt %[a]\n\t" insn "\n\tfnstsw %[sw]\n\tfstpt %[r]\n\tfstp %%st(0)", \
@@ -193,14 +234,15 @@ uint16_t binary(Binary op, uint16_t fcw, const F80& a, const F80& b, F80& r, uin
   X87_RUN("fldt %[b]\n\tfldt %[a]\n\t" insn "\n\tfnstsw %[sw]\n\tfstpt %[r]", (, [r] "=m"(r)), (, [a] "m"(a), [b] "m"(b)))
   switch (op) {
     case Binary::kScale: X87_KEEP("fscale"); break;
-    case Binary::kPrem: X87_KEEP("fprem"); break;
-    case Binary::kPrem1: X87_KEEP("fprem1"); break;
+    case Binary::kPrem: X87_PREM("fprem"); break;
+    case Binary::kPrem1: X87_PREM("fprem1"); break;
     case Binary::kPatan: X87_POP("fpatan"); break;
     case Binary::kYl2x: X87_POP("fyl2x"); break;
     case Binary::kYl2xp1: X87_POP("fyl2xp1"); break;
   }
 #undef X87_KEEP
 #undef X87_POP
+#undef X87_PREM
   return sw;
 }
 

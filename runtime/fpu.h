@@ -297,8 +297,10 @@ uint16_t unary(Unary op, uint16_t fcw, const F80& a, F80& r, uint16_t keep);
 // Two-operand operations with a = ST(0), b = ST(1); r is the value the host
 // instruction leaves: FSCALE/FPREM/FPREM1 in ST(0), FPATAN/FYL2X/FYL2XP1 in
 // ST(1) after their pop.
+// `cc`: a status word whose C0-C3 the host's are set to first (FPREM and
+// FPREM1 leave C0 and C3 as they were where they compute no remainder).
 enum class Binary : uint8_t { kScale, kPrem, kPrem1, kPatan, kYl2x, kYl2xp1 };
-uint16_t binary(Binary op, uint16_t fcw, const F80& a, const F80& b, F80& r, uint16_t keep);
+uint16_t binary(Binary op, uint16_t fcw, const F80& a, const F80& b, F80& r, uint16_t keep, uint16_t cc = 0);
 
 // FPTAN/FSINCOS on a = ST(0). Unless C2 is set (operand out of range, left
 // unchanged in `r0`), r0 is the value for ST(1) after the push (tan, sin)
@@ -338,6 +340,15 @@ uint16_t store_i16_trunc(const F80& a, int16_t& m, uint16_t keep);
 uint16_t store_i32_trunc(const F80& a, int32_t& m, uint16_t keep);
 uint16_t store_i64_trunc(const F80& a, int64_t& m, uint16_t keep);
 uint16_t store_bcd(uint16_t fcw, const F80& a, uint8_t (&m)[10], uint16_t keep);
+
+// Whether this host's FCOMI/FUCOMI(P), FCMOVcc with valid operands, or
+// FFREE leave C1 as it was: the SDM has FCOMI set it to 0 and leaves it
+// undefined after the others; AMD EPYC hosts keep it for the first two and
+// clear it for FFREE. Measured once on the host (its own FPU state saved
+// and restored), so the interpreter agrees with the host instructions
+// translated code runs.
+enum class C1Case : uint8_t { kFcomi, kFcmov, kFfree };
+bool keeps_c1(C1Case which);
 
 // FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ: the host's constants,
 // rounded per the guest's RC (SDM Vol. 2A, FLD1/FLDL2T/...: "the value is

@@ -227,12 +227,14 @@ bool fld_st(Cpu& c, const InstrRecord& in) {
   State f = enter(c);
   record(c, f, in, nullptr);
   const unsigned i = in.ops[0].reg;
-  if (!f.empty(7)) {
-    if (overflow(f)) f.push(kIndefinite);
-    return false;
-  }
+  // An empty source is reported before a full stack (C1 = 0, as the
+  // hardware does when both hold).
   if (f.empty(i)) {
     if (underflow(f)) f.push(kIndefinite);
+    return false;
+  }
+  if (!f.empty(7)) {
+    if (overflow(f)) f.push(kIndefinite);
     return false;
   }
   const F80 v = f.st(i);
@@ -363,7 +365,7 @@ bool fcmov(Cpu& c, const InstrRecord& in) {
     if (underflow(f)) f.set_st(0, kIndefinite);
     return false;
   }
-  f.set_cc(kC1, 0);
+  if (!host::keeps_c1(host::C1Case::kFcmov)) f.set_cc(kC1, 0);
   if (condition(c.s.eflags, in.cond)) f.set_st(0, f.st(i));
   return false;
 }
@@ -440,12 +442,15 @@ bool arith_mem(Cpu& c, const InstrRecord& in) {
 }
 
 // FSQRT, FRNDINT, F2XM1, FSIN, FCOS on ST(0). FSIN/FCOS set C2 and leave
-// ST(0) unchanged when |ST(0)| >= 2^63 (SDM Vol. 2A FSIN).
+// ST(0) unchanged when |ST(0)| >= 2^63 (SDM Vol. 2A FSIN), and clear C2
+// otherwise, a stack underflow included (as the hardware does: C0 and C3
+// stay as they were).
 template <Unary OP>
 bool unary_op(Cpu& c, const InstrRecord& in) {
   State f = enter(c);
   record(c, f, in, nullptr);
   if (f.empty(0)) {
+    if constexpr (OP == Unary::kSin || OP == Unary::kCos) f.set_cc(kC2, 0);
     if (underflow(f)) f.set_st(0, kIndefinite);
     return false;
   }
@@ -453,7 +458,8 @@ bool unary_op(Cpu& c, const InstrRecord& in) {
   F80 r;
   const uint16_t sw = host::unary(OP, f.fcw(), a, r, f.host_keep());
   if constexpr (OP == Unary::kSin || OP == Unary::kCos) {
-    f.set_cc(kC2, sw);
+    // Out of range: C2 set and C1 cleared, ST(0) unchanged.
+    f.set_cc((sw & kC2) ? (kC1 | kC2) : kC2, sw);
     if (sw & kC2) return false;
   }
   if (finish(f, sw, r, no_rebias(sw))) f.set_st(0, r);
@@ -478,13 +484,18 @@ bool sign_op(Cpu& c, const InstrRecord& in) {
 
 // FSCALE, FPREM, FPREM1 (result in ST(0)); FPATAN, FYL2X, FYL2XP1 (result
 // in ST(1), then pop). FPREM/FPREM1 report the quotient's low bits in
-// C0 (Q2), C3 (Q1), C1 (Q0) and an incomplete reduction in C2.
+// C0 (Q2), C3 (Q1), C1 (Q0) and an incomplete reduction in C2. Where they
+// compute no remainder (a NaN operand, an infinite dividend, a zero
+// divisor, a stack underflow) the hardware clears C1 and C2 and leaves C0
+// and C3 alone: the host instruction starts from the guest's C0-C3
+// (host::binary's `cc`), and an underflow clears C2 here.
 template <Binary OP>
 bool binary_op(Cpu& c, const InstrRecord& in) {
   constexpr bool kPops = OP == Binary::kPatan || OP == Binary::kYl2x || OP == Binary::kYl2xp1;
   State f = enter(c);
   record(c, f, in, nullptr);
   if (f.empty(0) || f.empty(1)) {
+    if constexpr (OP == Binary::kPrem || OP == Binary::kPrem1) f.set_cc(kC2, 0);
     if (underflow(f)) {
       if constexpr (kPops) {
         f.set_st(1, kIndefinite);
@@ -498,7 +509,7 @@ bool binary_op(Cpu& c, const InstrRecord& in) {
   const F80 a = f.st(0), b = f.st(1);
   const uint16_t fcw = f.fcw();
   F80 r;
-  const uint16_t sw = host::binary(OP, fcw, a, b, r, f.host_keep());
+  const uint16_t sw = host::binary(OP, fcw, a, b, r, f.host_keep(), f.fsw());
   auto rebias = [&](int k, F80& out) -> uint16_t {
     if constexpr (OP == Binary::kScale) return rebias_scale(fcw, a, b, k, out);
     else return sw;  // Not modelled for the others: the masked result.
@@ -517,13 +528,14 @@ bool binary_op(Cpu& c, const InstrRecord& in) {
 // FPTAN (ST(0) <- tan, push 1.0), FSINCOS (ST(0) <- sin, push cos), FXTRACT
 // (ST(0) <- exponent, push significand). Out of range (C2) leaves ST(0)
 // unchanged. An empty ST(0) or a full stack: masked, both results are QNaN
-// indefinite.
+// indefinite; FPTAN and FSINCOS clear C2 then, as the hardware does.
 enum class Two : uint8_t { kPtan, kSincos, kXtract };
 template <Two OP>
 bool two_results(Cpu& c, const InstrRecord& in) {
   State f = enter(c);
   record(c, f, in, nullptr);
   if (f.empty(0) || !f.empty(7)) {
+    if constexpr (OP != Two::kXtract) f.set_cc(kC2, 0);
     const bool masked = f.empty(0) ? underflow(f) : overflow(f);
     if (masked) {
       f.set_st(0, kIndefinite);
@@ -538,7 +550,7 @@ bool two_results(Cpu& c, const InstrRecord& in) {
   else if constexpr (OP == Two::kSincos) sw = host::sincos(f.fcw(), a, r0, r1, f.host_keep());
   else sw = host::xtract(f.fcw(), a, r0, r1, f.host_keep());
   if constexpr (OP != Two::kXtract) {
-    f.set_cc(kC2, sw);
+    f.set_cc((sw & kC2) ? (kC1 | kC2) : kC2, sw);  // As FSIN/FCOS.
     if (sw & kC2) return false;
   }
   if (!finish(f, sw, r0, no_rebias(sw))) return false;
@@ -593,7 +605,8 @@ bool com_mem(Cpu& c, const InstrRecord& in) {
 }
 
 // FCOMI/FCOMIP/FUCOMI/FUCOMIP: ZF, PF, CF from the comparison; OF, SF, AF
-// cleared (SDM Vol. 2A FCOMI); C1 = 0.
+// cleared (SDM Vol. 2A FCOMI); C1 = 0, or left as it was on a host that
+// leaves it (host::keeps_c1).
 template <bool kUnordered, bool kPop>
 bool comi(Cpu& c, const InstrRecord& in) {
   State f = enter(c);
@@ -606,7 +619,7 @@ bool comi(Cpu& c, const InstrRecord& in) {
     result = flag::ZF | flag::PF | flag::CF;
   } else {
     const uint16_t sw = host::com(kUnordered, f.st(0), f.st(i), f.host_keep());
-    f.set_cc(kC1, 0);
+    if (!host::keeps_c1(host::C1Case::kFcomi)) f.set_cc(kC1, 0);
     if (f.raise(sw & (kIE | kDE))) return false;
     result = ((sw & kC3) ? flag::ZF : 0) | ((sw & kC2) ? flag::PF : 0) | ((sw & kC0) ? flag::CF : 0);
   }

@@ -103,6 +103,8 @@ template <bool kPop>
 bool ffree(Cpu& c, const InstrRecord& in) {
   State f = enter(c);
   record(c, f, in, nullptr);
+  // C0-C3 are undefined (SDM Vol. 2A FFREE); some hosts clear C1.
+  if (!fpu::host::keeps_c1(fpu::host::C1Case::kFfree)) f.set_cc(fpu::kC1, 0);
   f.set_empty(in.nops ? in.ops[0].reg : 0);
   if (kPop) f.pop();
   return false;

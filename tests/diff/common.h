@@ -57,6 +57,9 @@ struct InstrMeta {
   bool setup = false;
 };
 
+// Bytes of the FXSAVE image that hold the x87 state (SDM Vol. 1, Table 10-2).
+inline constexpr unsigned kFpuBytes = 160;
+
 struct Sequence {
   uint64_t seed = 0;
   std::vector<uint8_t> code;  // Placed at kCodeBase.
@@ -70,6 +73,9 @@ struct Sequence {
   uint32_t undef_final = 0;  // Flags possibly undefined at the end (not compared).
   std::vector<uint8_t> data;   // kDataSize bytes.
   std::vector<uint8_t> stack;  // kStackSize bytes.
+  // The x87 state to start with (the first kFpuBytes of the FXSAVE image);
+  // empty: FNINIT's.
+  std::vector<uint8_t> fpu;
   std::vector<uint32_t> fs_gs_prefixes;  // Code offsets of 64/65 prefixes (native run: made 3E).
   // Uses a case Unicorn gets wrong (UNICORN_KNOWN_ISSUES.md): checked
   // against the real CPU only (generated with --native-all).
@@ -91,6 +97,9 @@ struct State {
   uint32_t eip = 0;
   uint32_t eflags = 0;
   std::vector<uint8_t> data, stack;
+  // vmm's engines: the x87 part of the FXSAVE image (FCW, FSW, tags, FOP,
+  // FIP/FCS, FDP/FDS, ST(0)-ST(7)); compared when both states have it.
+  std::vector<uint8_t> fpu;
   uint64_t executed = 0;  // Instructions executed (vmm's engines only).
 };
 

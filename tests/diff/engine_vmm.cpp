@@ -6,6 +6,7 @@
 #include "devices/bus.h"
 #include "jit/jit_engine.h"
 #include "runtime/cpu.h"
+#include "runtime/fpu.h"
 #include "runtime/guest_ram.h"
 #include "tests/diff/engines.h"
 
@@ -70,6 +71,7 @@ class VmmEngineImpl final : public VmmEngine {
     st.eip = cpu_->s.eip;
     st.eflags = cpu_->s.eflags;
     st.executed = executed();
+    st.fpu.assign(cpu_->s.fpu.fxsave, cpu_->s.fpu.fxsave + kFpuBytes);
     if (with_memory) {
       st.data.assign(ram_.ptr(kDataBase), ram_.ptr(kDataBase) + kDataSize);
       st.stack.assign(ram_.ptr(kStackBase), ram_.ptr(kStackBase) + kStackSize);
@@ -93,6 +95,8 @@ class VmmEngineImpl final : public VmmEngine {
     cpu_->reset_flat_protected(seq.start_eip);
     for (int i = 0; i < 8; ++i) cpu_->s.gpr[i] = seq.gpr[i];
     cpu_->s.eflags = seq.eflags;
+    fpu::reset(cpu_->s.fpu);
+    if (!seq.fpu.empty()) std::memcpy(cpu_->s.fpu.fxsave, seq.fpu.data(), kFpuBytes);
     base_ = cpu_->stats().instructions;
     end_ = seq.end_eip;
     done_ = false;

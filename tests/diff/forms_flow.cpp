@@ -366,6 +366,7 @@ const std::vector<Form>& form_table() {
     std::vector<Form> t;
     add_data_forms(t);
     add_flow_forms(t);
+    add_x87_forms(t);
     return t;
   }();
   return table;

@@ -71,5 +71,6 @@ inline void add(std::vector<Form>& t, std::string name, std::string group, FormF
 
 void add_data_forms(std::vector<Form>& t);
 void add_flow_forms(std::vector<Form>& t);
+void add_x87_forms(std::vector<Form>& t);
 
 }  // namespace vmm::diff

@@ -432,7 +432,7 @@ bool resolve(GenState& st, const PendingBranch& p, bool check_only) {
 
 }  // namespace
 
-Generator::Generator(std::string only, bool native) : native_(native) {
+Generator::Generator(std::string only, bool native, bool x87) : native_(native) {
   const auto& forms = form_table();
   counts_.assign(forms.size(), 0);
   auto lower = [](std::string s) {
@@ -442,10 +442,12 @@ Generator::Generator(std::string only, bool native) : native_(native) {
   const std::string o = lower(only);
   for (size_t i = 0; i < forms.size(); ++i) {
     if (forms[i].native_only && !native) continue;
+    if (forms[i].x87 && !x87) continue;
     if (o.empty() || lower(forms[i].name).find(o) != std::string::npos ||
         lower(forms[i].group) == o)
       for (unsigned w = 0; w < forms[i].weight; ++w) selected_.push_back(static_cast<int>(i));
-    if (forms[i].simple && (native || !forms[i].native_only)) simple_.push_back(static_cast<int>(i));
+    if (forms[i].simple && (native || !forms[i].native_only) && (x87 || !forms[i].x87))
+      simple_.push_back(static_cast<int>(i));
   }
   if (selected_.empty()) throw std::runtime_error("--only matches no form");
 }

@@ -98,6 +98,7 @@ struct Form {
   bool simple = true;  // Usable inside ENTER/LEAVE, PUSHA/POPA and subroutine bodies.
   unsigned weight = 1;
   bool native_only = false;  // Unicorn gets it wrong: generated only with the real-CPU oracle.
+  bool x87 = false;          // An x87 form: generated only where the x87 state is compared (forms_x87.cpp).
 };
 
 // All forms (built once).
@@ -134,7 +135,8 @@ class Generator {
  public:
   // native: also generate the cases Unicorn gets wrong (those sequences are
   // checked against the real CPU instead).
-  explicit Generator(std::string only = {}, bool native = false);
+  // x87: also generate the x87 forms (the caller compares the x87 state).
+  explicit Generator(std::string only = {}, bool native = false, bool x87 = false);
   bool native() const { return native_; }
   Sequence generate(uint64_t seed, unsigned length);
 

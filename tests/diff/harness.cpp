@@ -1,6 +1,7 @@
 #include "tests/diff/harness.h"
 
 #include <cstdio>
+#include <cstring>
 
 #include "frontend/decoder.h"
 
@@ -66,6 +67,31 @@ Comparison compare(const State& a, const State& b, uint32_t flags, bool memory, 
     std::snprintf(buf, sizeof buf, "EFLAGS %08x vs %08x (compared bits %03x, differing %03x)", a.eflags, b.eflags,
                   flags, (a.eflags ^ b.eflags) & flags);
     add(c, buf);
+  }
+  if (!a.fpu.empty() && !b.fpu.empty() && a.fpu != b.fpu) {
+    // The x87 fields of the FXSAVE image (SDM Vol. 1, Table 10-2).
+    static const struct {
+      const char* name;
+      unsigned off, size;
+    } kFields[] = {{"FCW", 0, 2}, {"FSW", 2, 2}, {"FTW", 4, 1}, {"FOP", 6, 2}, {"FIP", 8, 4}, {"FCS", 12, 2},
+                   {"FDP", 16, 4}, {"FDS", 20, 2}, {"ST0", 32, 10}, {"ST1", 48, 10}, {"ST2", 64, 10},
+                   {"ST3", 80, 10}, {"ST4", 96, 10}, {"ST5", 112, 10}, {"ST6", 128, 10}, {"ST7", 144, 10}};
+    auto hex = [](const std::vector<uint8_t>& v, unsigned off, unsigned size) {
+      std::string s;
+      for (unsigned i = size; i-- > 0;) {
+        char h[3];
+        std::snprintf(h, sizeof h, "%02x", v[off + i]);
+        s += h;
+      }
+      return s;
+    };
+    bool any = false;
+    for (const auto& f : kFields) {
+      if (std::memcmp(a.fpu.data() + f.off, b.fpu.data() + f.off, f.size) == 0) continue;
+      add(c, std::string("x87 ") + f.name + " " + hex(a.fpu, f.off, f.size) + " vs " + hex(b.fpu, f.off, f.size));
+      any = true;
+    }
+    if (!any) add(c, "x87 state: reserved bytes of the FXSAVE image differ");
   }
   if (memory) {
     int shown = 0, total = 0;

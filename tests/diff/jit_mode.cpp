@@ -53,6 +53,7 @@ Sequence resumed(const Sequence& seq, const State& st) {
   r.eflags = st.eflags;
   r.data = st.data;
   r.stack = st.stack;
+  r.fpu = st.fpu;
   r.start_eip = st.eip;
   return r;
 }
@@ -159,7 +160,7 @@ void report(const Options& opt, const Sequence& seq, const Variant& v, const Sta
 }  // namespace
 
 int run_jit_mode(const Options& opt) {
-  Generator gen(opt.only);
+  Generator gen(opt.only, /*native=*/false, /*x87=*/true);
   auto interp = make_vmm_engine();
   auto jit = make_vmm_engine(VmmConfig{.jit = true});
   uint64_t mismatches = 0, exceptions = 0, executed = 0, runs = 0;
