@@ -256,16 +256,7 @@ bool Emitter::emit_rep_string(size_t i) {
   a_.mov(x86::edi, x86::r10d);
   if (movs) a_.mov(x86::esi, x86::r9d);
   a_.jmp(done);
-  a_.bind(helper);
-  emit_helper(i);  // Leaves the host flags exact and R11 unused.
-  Label joined = a_.newLabel();
-  a_.jmp(joined);
-  a_.bind(done);
-  host_flags_ = false;
-  saved_ = true;
-  need_host_flags();
-  a_.bind(joined);
-  saved_ = false;
+  emit_fallback_and_join(i, helper, done);
   ++st_.string_fast_paths;
   return true;
 }

@@ -58,7 +58,7 @@ bool Emitter::emit_x87(size_t i) {
 // every float-to-integer conversion, stay native.
 bool Emitter::emit_fldcw(size_t i) {
   const Operand& m = *memory_operand(b_.instrs[i]);
-  Label helper = a_.newLabel(), done = a_.newLabel(), joined = a_.newLabel();
+  Label helper = a_.newLabel(), done = a_.newLabel();
   save_r11();  // The test below clobbers the host flags.
   host_flags_ = false;
   // A slow path that has the interpreter run the whole instruction goes on at `done`.
@@ -69,15 +69,7 @@ bool Emitter::emit_fldcw(size_t i) {
   a_.jnz(helper);
   a_.fldcw(x86::word_ptr(x86::r15, kOffScratch));
   a_.jmp(done);
-  a_.bind(helper);
-  emit_helper(i);  // Leaves the host flags exact and R11 unused.
-  a_.jmp(joined);
-  a_.bind(done);
-  host_flags_ = false;
-  saved_ = true;
-  need_host_flags();
-  a_.bind(joined);
-  saved_ = false;
+  emit_fallback_and_join(i, helper, done);
   ++st_.native_instrs;
   ++st_.x87_native;
   return true;
@@ -92,8 +84,14 @@ void Emitter::emit_x87_record(size_t i, const Operand* mem) {
   if (!x87_record_overwritten(i)) {
     a_.mov(fpu_field(fpu::kOffFop, 2), Imm(fpu::fop_of(in)));
     a_.mov(fpu_field(fpu::kOffFip, 4), Imm(eip_of(i)));
-    a_.movzx(x86::r9d, selector_of(CS));
-    a_.mov(fpu_field(fpu::kOffFcs, 2), x86::r9w);
+    // CS does not change inside a block (far transfers end it): FCS is
+    // already the CS selector when an earlier record of the block stored it
+    // on every path here, with no helper since (fcs_stored_).
+    if (!fcs_stored_) {
+      a_.movzx(x86::r9d, selector_of(CS));
+      a_.mov(fpu_field(fpu::kOffFcs, 2), x86::r9w);
+      fcs_stored_ = true;
+    }
   }
   if (mem && mem->base == kZeroGpr && mem->index == kZeroGpr) {
     a_.mov(fpu_field(fpu::kOffFdp, 4), Imm(static_cast<uint32_t>(mem->disp)));

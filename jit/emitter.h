@@ -323,6 +323,11 @@ class Emitter {
   // Indirect branch to the EIP in R9D.
   void exit_indirect() { exit_lookup(nullptr); }
   void emit_helper(size_t i);
+  // After a fast path of instruction i that ends by jumping to `done` with
+  // the guest's flags in R11 (the host's clobbered): binds `helper`, where
+  // the instruction's interpreter handler runs instead, and joins both
+  // paths with the flags exact in RFLAGS.
+  void emit_fallback_and_join(size_t i, Label& helper, Label& done);
   void emit_inner_jcc(size_t i);
   void emit_terminal(size_t i);
   void emit_out_of_line();
@@ -338,6 +343,9 @@ class Emitter {
   bool profile_;
   bool host_mmu_;
   bool x87_native_;  // x87 instructions run natively (TranslatorEnv::x87_native, blockmode::kFpuNative).
+  // Every path from the block's entry to here stored FCS, and no helper ran
+  // since (emit_x87_record).
+  bool fcs_stored_ = false;
   bool access_via_view_ = false;  // The access being emitted goes through the guest view.
   // Whether instruction `in`'s accesses go through the guest view (else a TLB probe).
   bool via_view(const InstrRecord& in) const { return host_mmu_ && !(in.cls & iclass::kProbeMemory); }

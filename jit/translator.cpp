@@ -87,6 +87,7 @@ bool Emitter::emit_terminal_native(size_t i) {
 
 void Emitter::emit_helper(size_t i) {
   const InstrRecord& in = b_.instrs[i];
+  fcs_stored_ = false;  // FNINIT, FLDENV, FRSTOR, FXRSTOR write FCS.
   ++st_.helper_instrs;
   ++st_.helper_by_mnemonic[in.mnemonic];
   store_flags_to_state();
@@ -104,6 +105,19 @@ void Emitter::emit_helper(size_t i) {
   host_flags_ = true;
   saved_ = false;
   helper_exits_.push_back(h);
+}
+
+void Emitter::emit_fallback_and_join(size_t i, Label& helper, Label& done) {
+  Label joined = a_.newLabel();
+  a_.bind(helper);
+  emit_helper(i);  // Leaves the host flags exact and R11 unused.
+  a_.jmp(joined);
+  a_.bind(done);
+  host_flags_ = false;
+  saved_ = true;
+  need_host_flags();
+  a_.bind(joined);
+  saved_ = false;
 }
 
 // A Jcc before the block's end: the host Jcc on the guest flags, straight
@@ -281,6 +295,7 @@ void Emitter::emit() {
       // Paths join here: the taken branch brings the flags in RFLAGS.
       need_host_flags();
       saved_ = false;
+      fcs_stored_ = false;
       a_.bind(labels_[i]);
     }
     if (starts_segment(i))

@@ -655,6 +655,22 @@ TEST_P(Jit, NativeX87LeavesTheInterpretersFpuState) {
   EXPECT_EQ(p.jit.cpu.jit()->stats().fpu_spills, 1u);  // FNINIT, left to its interpreter handler.
 }
 
+// FCS is stored once per path through a block (CS cannot change inside
+// one): a record reached by an internal branch that skipped the first one
+// stores it again.
+TEST_P(Jit, FcsIsStoredOnEveryPathThroughTheBlock) {
+  Pair p;
+  // 1000 test eax, eax; 1002 jz 100b; 1004 fld1; 1006 mov [0x8000], eax;
+  // 100b fldz; 100d hlt
+  run_both(p, {0x85, 0xC0, 0x74, 0x07, 0xD9, 0xE8, 0xA3, 0x00, 0x80, 0x00, 0x00, 0xD9, 0xEE, 0xF4},
+           [](Vm& v) { v.cpu.s.gpr[EAX] = 0; });
+  EXPECT_EQ(std::memcmp(p.interp.cpu.s.fpu.fxsave, p.jit.cpu.s.fpu.fxsave, 160), 0);
+  uint16_t fcs;
+  std::memcpy(&fcs, p.jit.cpu.s.fpu.fxsave + 12, 2);
+  EXPECT_EQ(fcs, p.jit.cpu.s.seg[CS].selector);
+  EXPECT_NE(fcs, 0);
+}
+
 // A block ending in a Jcc both of whose targets are on another page: the
 // taken path left through the inline lookup with a flags image that only the
 // fall-through path had saved, so a taken JZ lost ZF and PF (found by
