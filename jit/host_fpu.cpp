@@ -44,7 +44,7 @@ void emit_stubs(x86::Assembler& a, asmjit::Label& load, asmjit::Label& ready) {
   a.mov(x86::rax, x86::r10);
   a.mov(x86::rdx, x86::r11);
   a.mov(x86::byte_ptr(x86::r15, kOffFpuInHost), 1);
-  a.mov(x86::r10, x86::qword_ptr(x86::r15, kOffFpuReadyStub));
+  a.lea(x86::r10, x86::ptr(ready));
   a.mov(x86::qword_ptr(x86::r15, kOffFpuEnter), x86::r10);
   a.mov(x86::r10, x86::qword_ptr(x86::r15, kOffFpuLoads));
   a.lea(x86::r10, x86::ptr(x86::r10, 1));
@@ -53,7 +53,7 @@ void emit_stubs(x86::Assembler& a, asmjit::Label& load, asmjit::Label& ready) {
   a.ret();
 }
 
-void load(CpuState& s) {
+void load(CpuState& s, const Stubs& stubs) {
   alignas(16) uint8_t img[512] = {};
   std::memcpy(img, s.fpu.fxsave, fpu::kOffXmm0);
   uint32_t mxcsr;
@@ -66,10 +66,10 @@ void load(CpuState& s) {
                : "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
                  "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
   s.jit.fpu_in_host = 1;
-  s.jit.fpu_enter = s.jit.fpu_ready_stub;
+  s.jit.fpu_enter = stubs.ready;
 }
 
-void store(CpuState& s) {
+void store(CpuState& s, const Stubs& stubs) {
   if (!s.jit.fpu_in_host) return;
   alignas(16) uint8_t img[512];
   asm volatile("fxsave %0\n\tfninit" : "=m"(img) : : "memory");
@@ -77,11 +77,11 @@ void store(CpuState& s) {
   for (unsigned i = 0; i < 8; ++i)
     std::memcpy(s.fpu.fxsave + fpu::kOffSt0 + 16 * i, img + fpu::kOffSt0 + 16 * i, kValueBytes);
   s.jit.fpu_in_host = 0;
-  s.jit.fpu_enter = s.jit.fpu_load_stub;
+  s.jit.fpu_enter = stubs.load;
 }
 
 Spill::~Spill() {
-  if (loaded_ && s_.fpu_native()) load(s_);
+  if (loaded_ && s_.fpu_native()) load(s_, stubs_);
 }
 
 }  // namespace vmm::jit::host_fpu

@@ -30,6 +30,12 @@ namespace vmm::jit::host_fpu {
 // XSAVE enabled by the host OS (CPUID.1:ECX.OSXSAVE).
 bool supported();
 
+// The engine's two stubs: what CpuState::jit.fpu_enter points at while the
+// registers are in CpuState (load) and in the host FPU (ready).
+struct Stubs {
+  uintptr_t load = 0, ready = 0;
+};
+
 // Emits the load stub and the ready stub (a RET) among the engine's
 // trampolines. The load stub is called at the entry of a translation with
 // native x87 code, between guest instructions: it keeps every guest
@@ -38,11 +44,11 @@ void emit_stubs(asmjit::x86::Assembler& a, asmjit::Label& load, asmjit::Label& r
 
 // Loads the guest's x87 registers into the host FPU from C++ (FXRSTOR of an
 // image carrying the host's own MXCSR) and marks them loaded.
-void load(CpuState& s);
+void load(CpuState& s, const Stubs& stubs);
 // When the guest's x87 registers are in the host FPU: stores them into
 // CpuState::fpu (FXSAVE), reinitialises the host FPU (FNINIT: empty stack,
 // control word 037FH, the state C++ code expects) and marks them not loaded.
-void store(CpuState& s);
+void store(CpuState& s, const Stubs& stubs);
 
 // Around a helper that reads or writes the guest's FPU state in CpuState:
 // stores it from the host FPU, and loads it again afterwards if the block
@@ -50,13 +56,14 @@ void store(CpuState& s);
 // otherwise the helper ends the block and the state stays in CpuState).
 class Spill {
  public:
-  explicit Spill(CpuState& s) : s_(s), loaded_(s.jit.fpu_in_host) { store(s_); }
+  Spill(CpuState& s, const Stubs& stubs) : s_(s), stubs_(stubs), loaded_(s.jit.fpu_in_host) { store(s_, stubs_); }
   ~Spill();
   Spill(const Spill&) = delete;
   Spill& operator=(const Spill&) = delete;
 
  private:
   CpuState& s_;
+  const Stubs& stubs_;
   bool loaded_;
 };
 

@@ -227,8 +227,8 @@ void JitEngine::emit_trampolines() {
   exit_synced_ = base + code.labelOffsetFromBase(exit_synced);
   miss_stub_ = base + code.labelOffsetFromBase(miss_stub);
   slow_common_ = base + code.labelOffsetFromBase(slow_common);
-  fpu_load_stub_ = base + code.labelOffsetFromBase(fpu_load);
-  fpu_ready_stub_ = base + code.labelOffsetFromBase(fpu_ready);
+  fpu_stubs_.load = base + code.labelOffsetFromBase(fpu_load);
+  fpu_stubs_.ready = base + code.labelOffsetFromBase(fpu_ready);
   trampoline_bytes_ = buffer_.used();
 }
 
@@ -491,10 +491,8 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   s.jit.cpu = reinterpret_cast<uintptr_t>(&cpu_);
   s.jit.mem_base = mem_base();
   // The guest's x87 registers are in CpuState (host_fpu.h): a translation
-  // with native x87 code loads them.
-  s.jit.fpu_load_stub = fpu_load_stub_;
-  s.jit.fpu_ready_stub = fpu_ready_stub_;
-  s.jit.fpu_enter = fpu_load_stub_;
+  // with native x87 code loads them. (A CPU reset clears CpuState::jit.)
+  s.jit.fpu_enter = fpu_stubs_.load;
   flags_to_image(s);
   s.jit.budget = start;
   s.jit.status = kExitNext;
@@ -504,7 +502,7 @@ uint64_t JitEngine::execute(Block& b, uint64_t budget, bool& faulted) {
   running_ = true;
   enter_(&s, code);
   running_ = false;
-  host_fpu::store(s);  // The guest's x87 registers, if a translation loaded them.
+  host_fpu::store(s, fpu_stubs_);  // The guest's x87 registers, if a translation loaded them.
   flags_from_image(s);
   if (s.jit.status == kExitHostTrap) {
     // A native DIV/IDIV trapped; the handler stored the guest state at it.

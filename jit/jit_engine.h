@@ -68,6 +68,7 @@ class JitEngine {
   // access that keeps finding the same page unmapped (INVLPG or CR3 loads
   // between its executions) is translated with a TLB probe instead.
   void note_view_refill(const SlowSite& site, uint32_t lin);
+  const host_fpu::Stubs& fpu_stubs() const { return fpu_stubs_; }
   // A helper stored the guest's x87 registers from the host FPU (host_fpu.h).
   void note_fpu_spill() { ++stats_.fpu_spills; }
   // The view access of `site` raised a guest exception.
@@ -173,7 +174,7 @@ class JitEngine {
   int64_t entry_budget_ = 0;  // Budget at the start of the running execute().
   bool running_ = false;
   std::unordered_map<uint32_t, std::unique_ptr<JumpTable>> jump_tables_;  // By block mode.
-  uintptr_t fpu_load_stub_ = 0, fpu_ready_stub_ = 0;  // host_fpu.h
+  host_fpu::Stubs fpu_stubs_;
   uint32_t last_mode_ = ~0u;           // jump_table_of's last answer, cached.
   JumpTable* last_table_ = nullptr;
 };

@@ -5,7 +5,6 @@
 
 #include "jit/host_fpu.h"
 #include "jit/jit_engine.h"
-#include "jit/native_rules.h"
 #include "runtime/cpu.h"
 #include "runtime/profiler.h"
 #include "runtime/interp/flags.h"
@@ -26,14 +25,14 @@ extern "C" uint32_t vmm_jit_interp_one(CpuState* s, const InstrRecord* in) {
   try {
     cpu.clear_end_block();
     bool set_eip;
-    if (s->jit.fpu_in_host && touches_fpu_state(*in)) {
+    if (s->jit.fpu_in_host && (in->cls & iclass::kFpSimd)) {
       // The guest's x87 registers are in the host FPU (host_fpu.h): the
-      // handler works on CpuState::fpu. One that leaves blockmode::kFpuNative
+      // handler (x87, FXSAVE/FXRSTOR: iclass::kFpSimd) works on CpuState::fpu. One that leaves blockmode::kFpuNative
       // (FLDCW, FLDENV, FRSTOR, FXRSTOR unmasking an exception) ends the
       // block, whose later x87 instructions were translated for that mode.
       cpu.jit()->note_fpu_spill();
       const uint32_t mode = cpu.block_mode();
-      host_fpu::Spill spill(*s);
+      host_fpu::Spill spill(*s, cpu.jit()->fpu_stubs());
       set_eip = in->handler(cpu, *in);
       if (cpu.block_mode() != mode) cpu.end_block();
     } else {

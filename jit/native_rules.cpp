@@ -76,14 +76,6 @@ X87Native x87_native(uint16_t m) {
   }
 }
 
-bool touches_fpu_state(const InstrRecord& in) {
-  return (in.cls & iclass::kFpSimd) || in.mnemonic == ZYDIS_MNEMONIC_FWAIT || in.mnemonic == ZYDIS_MNEMONIC_FXSAVE ||
-         in.mnemonic == ZYDIS_MNEMONIC_FXRSTOR || x87_native(in.mnemonic) != X87Native::kHelper ||
-         in.mnemonic == ZYDIS_MNEMONIC_FNINIT || in.mnemonic == ZYDIS_MNEMONIC_FNSAVE ||
-         in.mnemonic == ZYDIS_MNEMONIC_FRSTOR || in.mnemonic == ZYDIS_MNEMONIC_FNSTENV ||
-         in.mnemonic == ZYDIS_MNEMONIC_FLDENV;
-}
-
 namespace {
 bool is_shift(uint16_t m) {
   switch (m) {

@@ -28,9 +28,6 @@ bool may_trap(uint16_t m);
 //             images, and anything not an x87 instruction).
 enum class X87Native : uint8_t { kHelper, kRecorded, kControl, kFldcw };
 X87Native x87_native(uint16_t m);
-// Whether the interpreter handler of `in` reads or writes the guest's FPU
-// state (so a helper running it must find that state in CpuState).
-bool touches_fpu_state(const InstrRecord& in);
 // Arithmetic flags the instruction certainly overwrites (a stale saved image
 // of the flags must not be reused after it).
 uint32_t flags_killed(const InstrRecord& in);

@@ -36,7 +36,6 @@ inline constexpr int32_t kOffIndirectMisses = jit_off(offsetof(CpuState::JitLink
 inline constexpr int32_t kOffScratch = jit_off(offsetof(CpuState::JitLink, scratch));
 inline constexpr int32_t kOffFpuInHost = jit_off(offsetof(CpuState::JitLink, fpu_in_host));
 inline constexpr int32_t kOffFpuEnter = jit_off(offsetof(CpuState::JitLink, fpu_enter));
-inline constexpr int32_t kOffFpuReadyStub = jit_off(offsetof(CpuState::JitLink, fpu_ready_stub));
 inline constexpr int32_t kOffFpuLoads = jit_off(offsetof(CpuState::JitLink, fpu_loads));
 inline constexpr int32_t kOffSlowSite = jit_off(offsetof(CpuState::JitLink, slow_site));
 

@@ -166,8 +166,6 @@ struct CpuState {
     // What a translation with native x87 code calls on entry (jit/host_fpu.h):
     // the engine's load stub while fpu_in_host is clear, its `ret` stub while set.
     uintptr_t fpu_enter = 0;
-    uintptr_t fpu_load_stub = 0;
-    uintptr_t fpu_ready_stub = 0;
     uint64_t fpu_loads = 0;  // Loads by the stub (counted by translated code).
   } jit;
 
