@@ -969,6 +969,90 @@ TEST_P(X87Test, UnmaskedFlagsAreNotKeptOnTheHost) {
   asm volatile("fnclex");
 }
 
+// Condition codes the SDM leaves open, as the host x87 sets them (found by
+// vmm_diff --jit, which compares the interpreter with native x87 code):
+// FPREM/FPREM1 that compute no remainder (a NaN, an infinite dividend, a
+// zero divisor) keep C0 and C3 from before, here set by FUCOM.
+TEST_P(X87Test, FpremConditionCodesMatchHost) {
+  const auto vals = sample_values();
+  for (int prem1 = 0; prem1 < 2; ++prem1) {
+    Asm a;
+    a.fninit().fld80(kA).fld80(kB).raw({0xDD, 0xE1});  // fucom st(1): C0, C2, C3 from the pair
+    a.raw({0xD9, static_cast<uint8_t>(prem1 ? 0xF5 : 0xF8)}).fnstsw(kSw).fstp80(kR).fstp_st(0);
+    for (const F80& x : vals) {
+      for (const F80& y : vals) {
+        put80(kA, x);
+        put80(kB, y);
+        ASSERT_EQ(run(a), StopReason::kInstructionLimit);
+        if (prem1)
+          X87_NATIVE(host, "fninit\n\tfldt 0x00(%0)\n\tfldt 0x10(%0)\n\tfucom %%st(1)\n\tfprem1\n\t"
+                           "fnstsw 0x40(%0)\n\tfstpt 0x30(%0)\n\tfstp %%st(0)");
+        else
+          X87_NATIVE(host, "fninit\n\tfldt 0x00(%0)\n\tfldt 0x10(%0)\n\tfucom %%st(1)\n\tfprem\n\t"
+                           "fnstsw 0x40(%0)\n\tfstpt 0x30(%0)\n\tfstp %%st(0)");
+        ASSERT_TRUE(same(kSw, 2) && same(kR, 10)) << (prem1 ? "fprem1 " : "fprem ") << hex80(x) << " " << hex80(y);
+      }
+    }
+  }
+}
+
+// A stack fault in FSIN, FCOS, FPTAN, FSINCOS, FPREM, FPREM1 clears C2
+// (C1 too), C0 and C3 stay: from an environment with all four set and an
+// empty stack.
+TEST_P(X87Test, StackFaultConditionCodesMatchHost) {
+  static const uint8_t kOps[] = {0xFE, 0xFF, 0xF2, 0xFB, 0xF8, 0xF5};  // D9 xx
+  for (uint8_t op : kOps) {
+    put<uint32_t>(kEnv, 0xFFFF037Fu);      // FCW
+    put<uint32_t>(kEnv + 4, 0xFFFF4700u);  // FSW: C3 C2 C1 C0, TOP 0
+    put<uint32_t>(kEnv + 8, 0xFFFFFFFFu);  // every register empty
+    for (uint32_t o = 12; o < 28; o += 4) put<uint32_t>(kEnv + o, 0);
+    Asm a;
+    a.fldenv(kEnv).raw({0xD9, op}).fnstsw(kSw).fninit();
+    ASSERT_EQ(run(a), StopReason::kInstructionLimit);
+    switch (op) {
+      case 0xFE: X87_NATIVE(host, "fldenv 0x100(%0)\n\tfsin\n\tfnstsw 0x40(%0)"); break;
+      case 0xFF: X87_NATIVE(host, "fldenv 0x100(%0)\n\tfcos\n\tfnstsw 0x40(%0)"); break;
+      case 0xF2: X87_NATIVE(host, "fldenv 0x100(%0)\n\tfptan\n\tfnstsw 0x40(%0)"); break;
+      case 0xFB: X87_NATIVE(host, "fldenv 0x100(%0)\n\tfsincos\n\tfnstsw 0x40(%0)"); break;
+      case 0xF8: X87_NATIVE(host, "fldenv 0x100(%0)\n\tfprem\n\tfnstsw 0x40(%0)"); break;
+      case 0xF5: X87_NATIVE(host, "fldenv 0x100(%0)\n\tfprem1\n\tfnstsw 0x40(%0)"); break;
+    }
+    EXPECT_TRUE(same(kSw, 2)) << "D9 " << std::hex << int{op};
+  }
+}
+
+// FLD ST(i) with an empty source and a full stack is an underflow (C1 = 0).
+TEST_P(X87Test, FldEmptySourceOntoFullStackMatchesHost) {
+  Asm a;
+  a.fninit().fld1().raw({0xD9, 0xF7, 0xD9, 0xC6}).fnstsw(kSw).fstp80(kR);  // fincstp; fld st(6)
+  ASSERT_EQ(run(a), StopReason::kInstructionLimit);
+  X87_NATIVE(host, "fninit\n\tfld1\n\tfincstp\n\tfld %%st(6)\n\tfnstsw 0x40(%0)\n\tfstpt 0x30(%0)");
+  EXPECT_TRUE(same(kSw, 2));
+  EXPECT_TRUE(same(kR, 10));
+}
+
+// C1 after FCOMI, FCMOVcc and FFREE on valid registers with C1 set before
+// (the SDM says FCOMI clears it; AMD hosts keep it): as the host does.
+TEST_P(X87Test, C1AfterFcomiFcmovFfreeMatchesHost) {
+  static const uint8_t kOps[][2] = {{0xDB, 0xF1}, {0xDB, 0xC9}, {0xDD, 0xC1}};  // fcomi, fcmovne, ffree st(1)
+  for (const auto& op : kOps) {
+    // 1.0 in physical register 7, pi in 6, TOP 6; the environment sets C1.
+    put<uint32_t>(kEnv, 0xFFFF037Fu);
+    put<uint32_t>(kEnv + 4, 0xFFFF0000u | (6u << 11) | fpu::kC1);
+    put<uint32_t>(kEnv + 8, 0xFFFF0FFFu);
+    for (uint32_t o = 12; o < 28; o += 4) put<uint32_t>(kEnv + o, 0);
+    Asm a;
+    a.fninit().fld1().fldpi().fldenv(kEnv).raw({op[0], op[1]}).fnstsw(kSw).fninit();
+    ASSERT_EQ(run(a), StopReason::kInstructionLimit);
+    switch (op[1]) {
+      case 0xF1: X87_NATIVE(host, "fninit\n\tfld1\n\tfldpi\n\tfldenv 0x100(%0)\n\tfcomi %%st(1), %%st\n\tfnstsw 0x40(%0)"); break;
+      case 0xC9: X87_NATIVE(host, "fninit\n\tfld1\n\tfldpi\n\tfldenv 0x100(%0)\n\tfcmovne %%st(1), %%st\n\tfnstsw 0x40(%0)"); break;
+      case 0xC1: X87_NATIVE(host, "fninit\n\tfld1\n\tfldpi\n\tfldenv 0x100(%0)\n\tffree %%st(1)\n\tfnstsw 0x40(%0)"); break;
+    }
+    EXPECT_TRUE(same(kSw, 2)) << std::hex << int{op[0]} << " " << int{op[1]};
+  }
+}
+
 TEST_P(X87Test, FincstpFdecstpFfree) {
   Asm a;
   a.fninit().fld1().fldz().raw({0xD9, 0xF7});  // fincstp: ST(0) = 1, ST(7) = 0 (still tagged)
